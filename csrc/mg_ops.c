@@ -1,0 +1,119 @@
+/*
+ * mg_ops.c -- the forward pass: every operation that creates a node.
+ *
+ * Each function takes the lock, checks its operands are live nodes, computes
+ * the value (returning Python's error, if any), reserves every slot it
+ * needs, and only then creates nodes and takes references on the children.
+ * So on any error the arena is exactly as before.
+ *
+ * Values are computed with the same C operations, in the same order, as
+ * micrograd's Python float arithmetic, so they match it bit for bit.
+ * An operand that is a number, not a Value, becomes a leaf child of its own
+ * (as micrograd wraps it in a Value); a constant exponent is kept the same
+ * way, as child b of a MG_POWI or MG_POWF node.
+ */
+#include "mg_internal.h"
+
+/* A node over live children a and (if b >= 0) b, after reservation. */
+static int link_locked(double data, int op, int a, int b)
+{
+    int i = mg_new_locked(data, op, a, b);
+    mg_at(a)->refs++;
+    if (b >= 0)
+        mg_at(b)->refs++;
+    return i;
+}
+
+/* Node (op, a, b) whose value is x; b may be -1. Entered locked; unlocks. */
+static int binary(int op, int a, int b, double x, int err)
+{
+    int r = err;
+    if (!r)
+        r = mg_reserve_locked(1);
+    if (!r)
+        r = link_locked(x, op, a, b);
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
+/* Node (op, a, leaf c) whose value is x. Entered locked; unlocks. */
+static int with_const(int op, int a, double c, double x, int err)
+{
+    int r = err;
+    if (!r)
+        r = mg_reserve_locked(2);
+    if (!r) {
+        int k = mg_new_locked(c, MG_LEAF, -1, -1);
+        r = mg_new_locked(x, op, a, k); /* k's one reference is this edge */
+        mg_at(a)->refs++;
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
+int mg_leaf(double x)
+{
+    pthread_mutex_lock(&mg_lock);
+    int r = mg_reserve_locked(1);
+    if (!r)
+        r = mg_new_locked(x, MG_LEAF, -1, -1);
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
+/* Take the lock; return MG_EINDEX unlocked unless a and b are live. */
+#define LOCK_LIVE2(a, b)                                   \
+    pthread_mutex_lock(&mg_lock);                          \
+    if (!mg_live_locked(a) || !mg_live_locked(b)) {        \
+        pthread_mutex_unlock(&mg_lock);                    \
+        return MG_EINDEX;                                  \
+    }
+
+int mg_add(int a, int b)
+{
+    LOCK_LIVE2(a, b)
+    return binary(MG_ADD, a, b, mg_at(a)->data + mg_at(b)->data, 0);
+}
+
+int mg_mul(int a, int b)
+{
+    LOCK_LIVE2(a, b)
+    return binary(MG_MUL, a, b, mg_at(a)->data * mg_at(b)->data, 0);
+}
+
+int mg_pow(int a, int b)
+{
+    LOCK_LIVE2(a, b)
+    double x = 0.0;
+    int err = mg_float_pow(mg_at(a)->data, mg_at(b)->data, &x);
+    return binary(MG_POW, a, b, x, err);
+}
+
+int mg_unary(int a, int op)
+{
+    LOCK_LIVE2(a, a)
+    double x = 0.0;
+    int err = op >= MG_RELU && op <= MG_SIGMOID ? mg_unary_value(op, mg_at(a)->data, &x)
+                                                 : MG_EINDEX;
+    return binary(op, a, -1, x, err);
+}
+
+int mg_add_const(int a, double c)
+{
+    LOCK_LIVE2(a, a)
+    return with_const(MG_ADD, a, c, mg_at(a)->data + c, 0);
+}
+
+int mg_mul_const(int a, double c)
+{
+    LOCK_LIVE2(a, a)
+    return with_const(MG_MUL, a, c, mg_at(a)->data * c, 0);
+}
+
+int mg_pow_const(int a, double k, int is_int)
+{
+    LOCK_LIVE2(a, a)
+    double x = 0.0;
+    int err = mg_float_pow(mg_at(a)->data, k, &x);
+    return with_const(is_int ? MG_POWI : MG_POWF, a, k, x, err);
+}

@@ -1,0 +1,111 @@
+/*
+ * micrograd.h -- the public C API of micrograd_c, the only header Python sees.
+ *
+ * The engine keeps every scalar of every graph in one process-wide arena of
+ * 40-byte nodes (mg_arena.c). A node is named by its index, an int >= 0.
+ * Functions that create a node return its index; a negative return is one of
+ * the MG_E* codes below and means nothing was created or changed.
+ *
+ * Ownership: every index returned by a creating function carries one
+ * reference, owned by the caller, who gives it back with mg_decref(). A node
+ * also holds one reference on each of its children, so a graph lives exactly
+ * as long as someone holds its root. Children are created before their
+ * parents, so graphs are acyclic and plain reference counting frees them.
+ *
+ * Threads: every function here may be called from any thread at any time;
+ * one mutex serialises all access to the arena.
+ */
+#ifndef MICROGRAD_H
+#define MICROGRAD_H
+
+#include <stdint.h>
+
+/* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
+
+/* Bumped whenever this header changes in a way Python must know about. */
+#define MG_ABI_VERSION 1
+
+/* Nodes per chunk: chunks never move, so Python may read them directly. */
+#define MG_CHUNK_SHIFT 16
+#define MG_CHUNK_NODES (1 << MG_CHUNK_SHIFT)
+
+/* Error codes, all negative. Python turns them into exceptions in one place. */
+#define MG_ENOMEM (-1)   /* out of memory, or the arena's test cap reached */
+#define MG_EZERODIV (-2) /* 0.0 raised to a negative power                 */
+#define MG_EDOMAIN (-3)  /* math domain error (log of x <= 0, ...)         */
+#define MG_ERANGE (-4)   /* result too large (pow, exp)                    */
+#define MG_ECOMPLEX (-5) /* negative number to a fractional power          */
+#define MG_EINDEX (-6)   /* not the index of a live node                   */
+
+/* Operation codes, as stored in a node. */
+enum {
+    MG_LEAF = 0,
+    MG_ADD,      /* a + b                                   */
+    MG_MUL,      /* a * b                                   */
+    MG_POWI,     /* a ** k, k an int, held in leaf child b  */
+    MG_POWF,     /* a ** k, k a float, held in leaf child b */
+    MG_POW,      /* a ** b, both Values                     */
+    MG_RELU,
+    MG_TANH,
+    MG_EXP,
+    MG_LOG,
+    MG_SIGMOID,
+    MG_FREE      /* an unused slot                          */
+};
+
+/* One graph node. Exactly 40 bytes: Python views chunks as 5 doubles a node. */
+typedef struct mg_node {
+    double data;
+    double grad;
+    int32_t a, b;   /* children, -1 where absent                       */
+    uint32_t refs;  /* caller references + parent references          */
+    uint32_t mark;  /* epoch of the last sort that reached this node   */
+    uint8_t op;     /* MG_* operation code                             */
+} mg_node;
+
+typedef struct mg_stats {
+    int64_t live;      /* nodes in use                                 */
+    int64_t capacity;  /* node slots allocated                         */
+    int64_t bytes;     /* bytes held by the arena and its scratch      */
+    int64_t chunks;    /* chunks allocated                             */
+} mg_stats;
+
+/* Creation. Each returns a new node holding one caller reference. */
+int mg_leaf(double x);
+int mg_add(int a, int b);
+int mg_mul(int a, int b);
+int mg_add_const(int a, double c);          /* a + Value(c)               */
+int mg_mul_const(int a, double c);          /* a * Value(c)               */
+int mg_pow_const(int a, double k, int is_int); /* a ** k                  */
+int mg_pow(int a, int b);                   /* a ** b                     */
+int mg_unary(int a, int op);                /* MG_RELU ... MG_SIGMOID      */
+
+/* References. mg_decref frees what nothing else reaches, without recursion. */
+int mg_incref(int i);
+void mg_decref(int i);
+
+/* Inspection, for _prev and _op: child k (0 or 1) of node i, -1 if none. */
+int mg_child(int i, int k);
+int mg_op(int i);
+
+/* Gradients. mg_backward: root.grad = 1, then the whole reverse pass.
+ * mg_node_backward: node i's local chain rule, applied once. Both return 0
+ * or an error code; on error no gradient has been changed. */
+int mg_backward(int root);
+int mg_node_backward(int i);
+
+/* Zero the grads of n nodes given by index (optimizers, zero_grad). */
+int mg_zero_grad(const int *idx, int n);
+
+/* Memory views for Python: chunk c's nodes, and how many chunks exist. */
+mg_node *mg_chunk(int c);
+int mg_chunk_count(void);
+
+void mg_stats_get(mg_stats *out);
+
+/* Test hook: fail allocations past max_nodes live nodes (-1: no limit). */
+void mg_set_node_limit(int64_t max_nodes);
+
+/* cdef-end */
+
+#endif
