@@ -138,23 +138,37 @@ static void drop_locked(int64_t i, int64_t *dead)
     }
 }
 
+/* Drop a caller's reference on i and free whatever that leaves unreached. */
+static void decref_locked(int i)
+{
+    if (!mg_live_locked(i))
+        return;
+    int64_t dead = -1; /* nodes at zero refs, linked through mark */
+    drop_locked(i, &dead);
+    while (dead >= 0) {
+        mg_node *n = mg_at(dead);
+        int64_t next = n->mark == UINT32_MAX ? -1 : (int64_t)n->mark;
+        release_locked(dead);
+        dead = next;
+        if (n->a >= 0)
+            drop_locked(n->a, &dead);
+        if (n->b >= 0)
+            drop_locked(n->b, &dead);
+    }
+}
+
 void mg_decref(int i)
 {
     pthread_mutex_lock(&mg_lock);
-    if (mg_live_locked(i)) {
-        int64_t dead = -1; /* list of nodes at zero, linked through mark */
-        drop_locked(i, &dead);
-        while (dead >= 0) {
-            mg_node *n = mg_at(dead);
-            int64_t next = n->mark == UINT32_MAX ? -1 : (int64_t)n->mark;
-            release_locked(dead);
-            dead = next;
-            if (n->a >= 0)
-                drop_locked(n->a, &dead);
-            if (n->b >= 0)
-                drop_locked(n->b, &dead);
-        }
-    }
+    decref_locked(i);
+    pthread_mutex_unlock(&mg_lock);
+}
+
+void mg_decref_many(const int *idx, int n)
+{
+    pthread_mutex_lock(&mg_lock);
+    for (int k = 0; k < n; k++)
+        decref_locked(idx[k]);
     pthread_mutex_unlock(&mg_lock);
 }
 

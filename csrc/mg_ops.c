@@ -117,3 +117,38 @@ int mg_pow_const(int a, double k, int is_int)
     int err = mg_float_pow(mg_at(a)->data, k, &x);
     return with_const(is_int ? MG_POWI : MG_POWF, a, k, x, err);
 }
+
+/* root = a (op2) inner, inner = b (op1) leaf k: the shape of micrograd's
+ * a - b and a / b. Entered locked; unlocks. */
+static int64_t composite(int a, int b, int op1, double k, double inner_x, int op2,
+                         double root_x, int err)
+{
+    int64_t r = err;
+    if (!r)
+        r = mg_reserve_locked(3);
+    if (!r) {
+        int leaf = mg_new_locked(k, MG_LEAF, -1, -1);
+        int inner = link_locked(inner_x, op1, b, -1);
+        mg_at(inner)->b = leaf; /* leaf's one reference is this edge */
+        int root = link_locked(root_x, op2, a, inner); /* inner's first reference
+                                                           stays the caller's */
+        r = (int64_t)inner << 32 | (int64_t)root;
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
+int64_t mg_sub(int a, int b)
+{
+    LOCK_LIVE2(a, b)
+    double neg = mg_at(b)->data * -1.0;
+    return composite(a, b, MG_MUL, -1.0, neg, MG_ADD, mg_at(a)->data + neg, 0);
+}
+
+int64_t mg_div(int a, int b)
+{
+    LOCK_LIVE2(a, b)
+    double inv = 0.0;
+    int err = mg_float_pow(mg_at(b)->data, -1.0, &inv);
+    return composite(a, b, MG_POWI, -1.0, inv, MG_MUL, mg_at(a)->data * inv, err);
+}

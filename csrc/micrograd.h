@@ -80,9 +80,17 @@ int mg_pow_const(int a, double k, int is_int); /* a ** k                  */
 int mg_pow(int a, int b);                   /* a ** b                     */
 int mg_unary(int a, int op);                /* MG_RELU ... MG_SIGMOID      */
 
+/* micrograd's composite operators in one call, building the same nodes:
+ * a - b is a + (b * -1) and a / b is a * b ** -1. They return the new root
+ * and, in the high 32 bits, the inner node (b * -1 or b ** -1); the caller
+ * owns a reference on each. Negative: an error code. */
+int64_t mg_sub(int a, int b);
+int64_t mg_div(int a, int b);
+
 /* References. mg_decref frees what nothing else reaches, without recursion. */
 int mg_incref(int i);
 void mg_decref(int i);
+void mg_decref_many(const int *idx, int n);  /* mg_decref on each, one lock */
 
 /* Inspection, for _prev and _op: child k (0 or 1) of node i, -1 if none. */
 int mg_child(int i, int k);

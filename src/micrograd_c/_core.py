@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from array import array
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
@@ -56,6 +57,32 @@ def raise_error(code: int, where: str) -> NoReturn:
     raise exc(f"{where}: {message}")
 
 
+# Dead handles. A Value's __del__ does not call C: it appends its index to
+# `dead`, and once DEAD_BATCH have gathered they go back to C in one call (a
+# C call costs more than everything else __del__ does). Appends are atomic
+# under the GIL; one thread at a time drains the front of the array, copying
+# it out first, so indices filed meanwhile by other threads, or by
+# finalizers run from here, land behind the part being drained and are
+# never lost or given twice.
+DEAD_BATCH = 1024
+dead = array("i")
+_draining = threading.Lock()
+
+
+def release_dead() -> None:
+    """Give every filed reference back to C now, in one call."""
+    if not _draining.acquire(blocking=False):
+        return  # another thread is draining; it releases ours in its next call
+    try:
+        n = len(dead)
+        batch = ffi.new("int[]", n)
+        ffi.memmove(batch, dead, 4 * n)
+        del dead[:n]
+    finally:
+        _draining.release()
+    lib.mg_decref_many(batch, n)
+
+
 # Node memory, read and written in place. Chunks never move in C, so a view
 # stays valid for the life of the process. A node is 40 bytes: as doubles,
 # data is at 5*k and grad at 5*k + 1; as int32, children at 10*k + 4 and + 5.
@@ -100,6 +127,7 @@ class Stats(NamedTuple):
 
 def stats() -> Stats:
     """Live nodes, capacity and bytes in use of the C arena."""
+    release_dead()
     s = ffi.new("mg_stats *")
     lib.mg_stats_get(s)
     return Stats(s.live, s.capacity, s.bytes, s.chunks)

@@ -1,0 +1,100 @@
+"""Errors follow Python floats and the math module; nothing crashes the process."""
+import math
+
+import pytest
+from micrograd.engine import Value as MicroValue
+
+from micrograd_c import Value
+
+
+def same_outcome(fn, *inputs):
+    """fn raises the same exception type on both engines, or gives the same data."""
+    outcomes = []
+    for V in (MicroValue, Value):
+        try:
+            outcomes.append(("ok", fn(*map(V, inputs)).data))
+        except (ArithmeticError, ValueError) as exc:
+            outcomes.append(("raise", type(exc)))
+    ours, theirs = outcomes[1], outcomes[0]
+    if ours[0] == "ok" and theirs[0] == "ok" and isinstance(theirs[1], float):
+        assert ours[1] == theirs[1] or (math.isnan(ours[1]) and math.isnan(theirs[1]))
+    else:
+        assert ours == theirs
+    return ours
+
+
+@pytest.mark.parametrize("fn,inputs,expected", [
+    (lambda x: x / 0, [1.0], ZeroDivisionError),
+    (lambda x, y: x / y, [1.0, 0.0], ZeroDivisionError),
+    (lambda x: x**-1, [0.0], ZeroDivisionError),
+    (lambda x: 1 / x, [0.0], ZeroDivisionError),
+    (lambda x: x**2, [1e200], OverflowError),
+    (lambda x: x**0.5, [-4.0], None),  # micrograd: a complex number; we raise ValueError
+])
+def test_errors_match_micrograd(fn, inputs, expected):
+    if expected is None:
+        with pytest.raises(ValueError, match="fractional"):
+            fn(*map(Value, inputs))
+    else:
+        assert same_outcome(fn, *inputs) == ("raise", expected)
+
+
+@pytest.mark.parametrize("fn,inputs", [
+    (lambda x, y: x * y, [1e308, 10.0]),           # inf, as floats give
+    (lambda x, y: x + y, [1e308, 1e308]),
+    (lambda x, y: x * y - x * y, [1e308, 10.0]),   # inf - inf = nan
+    (lambda x: x.relu(), [float("nan")]),
+    (lambda x: x**2, [float("inf")]),
+    (lambda x: x**-1, [float("inf")]),
+    (lambda x: x**0, [float("nan")]),
+])
+def test_inf_and_nan_where_floats_give_them(fn, inputs):
+    assert same_outcome(fn, *inputs)[0] == "ok"
+
+
+@pytest.mark.parametrize("op,x,exc", [
+    ("log", 0.0, ValueError), ("log", -1.0, ValueError), ("exp", 1000.0, OverflowError),
+])
+def test_math_module_errors(op, x, exc):
+    with pytest.raises(exc) as info:
+        getattr(math, op)(x)
+    with pytest.raises(exc, match="math"):
+        getattr(Value(x), op)()
+    assert "math" in str(info.value)
+
+
+def test_math_module_infinities():
+    assert Value(float("inf")).exp().data == math.inf
+    assert Value(float("-inf")).exp().data == 0.0
+    assert Value(float("inf")).log().data == math.inf
+    assert math.isnan(Value(float("nan")).log().data)
+
+
+def test_backward_error_changes_no_gradient():
+    """micrograd raises in backward for 0 ** -0.5; we raise the same, before touching grads."""
+    x = Value(0.0)
+    y = x**0.5 + x * 3
+    with pytest.raises(ZeroDivisionError):
+        y.backward()
+    assert x.grad == 0.0 and y.grad == 0.0
+    mx = MicroValue(0.0)
+    with pytest.raises(ZeroDivisionError):
+        (mx**0.5).backward()
+
+
+def test_memory_error_leaves_graphs_intact():
+    from micrograd_c._core import lib
+    from micrograd_c import stats
+    a = Value(2.0)
+    b = a * 3
+    lib.mg_set_node_limit(stats().live)
+    try:
+        for op in (lambda: a + b, lambda: a * 2, lambda: Value(1.0), lambda: a.tanh(),
+                   lambda: a**2, lambda: a - b):
+            with pytest.raises(MemoryError):
+                op()
+    finally:
+        lib.mg_set_node_limit(-1)
+    b.backward()
+    assert (a.data, b.data, a.grad) == (2.0, 6.0, 3.0)
+    assert (a + b).data == 8.0
