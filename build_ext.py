@@ -54,6 +54,7 @@ ffibuilder.set_source(
     include_dirs=[relative(CSRC)],
     extra_compile_args=flags,
     extra_link_args=link_flags,
+    libraries=["m"],
 )
 
 if __name__ == "__main__":

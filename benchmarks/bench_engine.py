@@ -66,7 +66,9 @@ FACADE_KINDS = {  # one node per operator in both engines, and a facade on every
     "add": ("{a} + {b}", 1),
     "relu": ("relu({a})", 1),
 }
-W5_MESH_OPS = 50_000  # W5 graphs are copies of one compiled mesh of this size
+# W5 graphs are copies of a small mesh: tracemalloc looks up the line of every
+# allocation by scanning the code object, which is quadratic in one huge function.
+W5_MESH_OPS, W5_LEAVES = 200, 8
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Sizes:
 
 
 FULL = Sizes(100_000, 1_000_000, 10_000_000, 500_000, 10_000, 5_000)
-QUICK = Sizes(20_000, 200_000, 1_000_000, 100_000, 1_000, 5_000)
+QUICK = Sizes(20_000, 200_000, 1_000_000, 120_000, 1_000, 5_000)
 
 _t0 = time.perf_counter()
 
@@ -101,13 +103,16 @@ class Mesh:
     build: Callable[[Sequence[Any], Callable[[Any], Any]], list]
     ops: int
     steps: int
+    leaves: int
+    sinks: int
 
 
-def make_mesh(ops: int, kinds: dict[str, tuple[str, int]], seed: int = SEED) -> Mesh:
+def make_mesh(ops: int, kinds: dict[str, tuple[str, int]], n_leaves: int = LEAVES,
+              seed: int = SEED) -> Mesh:
     """Straight-line Python source for a random mesh of at least ops operators, compiled."""
     rng = random.Random(seed)
     names = sorted(kinds)
-    leaves = [f"l{i}" for i in range(LEAVES)]
+    leaves = [f"l{i}" for i in range(n_leaves)]
 
     def pick(k: int) -> str:
         """An operand for step k: a shared leaf or one of the last WINDOW results."""
@@ -127,7 +132,7 @@ def make_mesh(ops: int, kinds: dict[str, tuple[str, int]], seed: int = SEED) -> 
                         *lines, f"    return [{', '.join(sinks)}]\n"])
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<mesh of {k} steps>", "exec"), namespace)
-    return Mesh(namespace["mesh"], n_ops, k)
+    return Mesh(namespace["mesh"], n_ops, k, n_leaves, len(sinks))
 
 
 def float_relu(x: float) -> float:
@@ -140,10 +145,10 @@ def relu_of(cls: type) -> Callable[[Any], Any]:
     return float_relu if cls is float else cls.relu
 
 
-def make_leaves(cls: type, seed: int = SEED) -> list:
-    """LEAVES values of cls, uniform in [-1, 1]."""
+def make_leaves(cls: type, n: int = LEAVES, seed: int = SEED) -> list:
+    """n values of cls, uniform in [-1, 1]."""
     rng = random.Random(seed)
-    return [cls(rng.uniform(-1.0, 1.0)) for _ in range(LEAVES)]
+    return [cls(rng.uniform(-1.0, 1.0)) for _ in range(n)]
 
 
 def tree_sum(values: list) -> Any:
@@ -158,7 +163,7 @@ def build_graph(cls: type, mesh: Mesh, copies: int = 1) -> tuple[Any, list]:
     """Root and leaves of copies meshes over separate leaves, all their sinks summed."""
     leaves, sinks = [], []
     for c in range(copies):
-        pool = make_leaves(cls, SEED + c)
+        pool = make_leaves(cls, mesh.leaves, SEED + c)
         leaves += pool
         sinks += mesh.build(pool, relu_of(cls))
     return tree_sum(sinks), leaves
@@ -322,8 +327,8 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
                                                      mesh.build(make_leaves(CValue), CValue.relu)))
     report.notes.append(
         f"W1: {mesh.steps:,} random steps over {LEAVES} shared leaves and the last {WINDOW:,} "
-        f"results (seed {SEED}); micrograd_c makes {nodes / mesh.ops:.2f} C nodes per op; "
-        f"ratios use micrograd_c with the GC on, as users run it. Harness floor, the same "
+        f"results (seed {SEED}); micrograd_c makes {nodes / mesh.ops:.2f} C nodes per op. "
+        f"Harness floor, the same "
         f"compiled code on plain floats: {cell(t[FLOATS], us)} µs/op. Forward values equal "
         f"micrograd's (max |diff| {diff:.3g}); all finite and within [-1, 1]: "
         f"{all(abs(x) <= 1 for x in floats)}.")
@@ -363,9 +368,10 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int) -> None:
         f"W2: the W1 mesh with all its unused values summed by a balanced tree; micrograd's "
         f"graph has {mg_nodes:,} nodes and depth {depth:,}, so its recursion limit was raised "
         f"to {limit:,} (default {sys.getrecursionlimit():,}). micrograd_c has more nodes for the "
-        f"same expression (a leaf holds each ** exponent). Row-1 ratios compare the backward "
-        f"time of the identical expression; row-2 ratios compare ns/node, micrograd's from the "
-        f"W1 graph (each engine counting its own nodes), on {copies} copies of the mesh. "
+        f"same expression (a leaf holds each ** exponent), so the ratios on the W1-graph row "
+        f"compare backward times of the identical expression. The ~1M-node graph is {copies} "
+        f"copies of the mesh; its ratios compare ns/node against micrograd's on the W1 graph, "
+        f"each engine counting its own nodes. "
         f"Leaf grads match micrograd's: max relative difference {check:.2g}.")
     worst = min(same_off, per_node[MG_OFF] / big_ns)
     report.target("W2 backward ≤ 10 ns/node (micrograd_c, ~1M nodes)", big_ns <= 10,
@@ -461,13 +467,14 @@ def bench_w4(report: Report, sizes: Sizes, repeats: int) -> None:
         f"ns/node. x0.grad = {r['grad']:.6g} vs 1.0001**{n:,} = {expected:.6g}, relative "
         f"error {rel:.2g} (bound n·2^-52 = {tolerance:.2g}).")
     report.target(f"W4 backward on a {r['depth']:,}-node chain, grad = 1.0001**n",
-                  rel <= tolerance, f"OK, relative error {rel:.2g}")
+                  rel <= tolerance, f"backward OK, relative error {rel:.2g} "
+                                    f"(bound {tolerance:.2g})")
 
 
 def task_w5(engine: str, mode: str, nodes: int) -> dict:
     """In a fresh process: memory of a facade-only graph of about nodes nodes."""
-    cls, mesh = ENGINES[engine], make_mesh(W5_MESH_OPS, FACADE_KINDS)
-    copies = math.ceil(nodes / W5_MESH_OPS)
+    cls, mesh = ENGINES[engine], make_mesh(W5_MESH_OPS, FACADE_KINDS, W5_LEAVES)
+    copies = math.ceil(nodes / (mesh.leaves + mesh.steps + mesh.sinks))
     gc.collect()
     gc.disable()  # nothing becomes garbage here; the GC would only cost time
     if mode == "tracemalloc":
@@ -500,26 +507,30 @@ def bench_w5(report: Report, sizes: Sizes) -> None:
                             r["micrograd", "rss"], r["micrograd_c", "rss"])
     mg_b, c_b = (mg["py"] + mg["c"]) / mg["nodes"], (c["py"] + c["c"]) / c["nodes"]
     mg_rb, c_rb = mg_rss["rss"] / mg_rss["nodes"], c_rss["rss"] / c_rss["nodes"]
-    c_only, c_bwd = c["c"] / c["nodes"], c["c_after_backward"] / c["nodes"]
+    c_only = c["c"] / c["nodes"]
     per_slot = c["c_total"] / c["capacity"]
+    scratch = (c["c_after_backward"] - c["c"]) / c["nodes"]
     report.row(f"W5 B/node, facades included, tracemalloc + C ({c['nodes']:,} nodes)",
                {MG_ON: fmt(mg_b), C_ON: fmt(c_b)}, f"{mg_b / c_b:.1f}x")
     report.row("W5 B/node, facades included, RSS delta", {MG_ON: fmt(mg_rb), C_ON: fmt(c_rb)},
                f"{mg_rb / c_rb:.1f}x")
-    report.row("W5 C B/node without facade: after build / after a backward",
-               {C_ON: f"{fmt(c_only)} / {fmt(c_bwd)}"})
+    report.row("W5 C B/node without facade: stats().bytes delta / live delta "
+               "(+ backward scratch)", {C_ON: f"{fmt(c_only)} (+{fmt(scratch)})"})
     report.notes.append(
-        f"W5: {math.ceil(sizes.w5_nodes / W5_MESH_OPS)} copies of a {W5_MESH_OPS:,}-op mesh of "
-        f"Value-Value `*`, `+` and relu(), so both engines make the same {mg['nodes']:,} nodes "
-        f"(micrograd_c live delta {c['live']:,}) and every node has a facade; built op by op in "
-        f"a fresh process, GC off. micrograd_c's Python side is {c['py'] / c['nodes']:.0f} "
-        f"B/node (facade + its _kids tuple), its C side {c_only:.1f} B/node (40-byte node, free "
-        f"bitmap and the unused rest of the last 64Ki-node chunk); a backward adds its sort "
-        f"scratch, kept for reuse ({c_bwd:.1f}). stats().bytes / capacity = {per_slot:.1f} B/slot.")
+        f"W5: copies of a {W5_MESH_OPS}-op mesh over {W5_LEAVES} leaves of Value-Value `*`, "
+        f"`+` and relu(), so both engines make the same nodes (micrograd {mg['nodes']:,} by "
+        f"walking _prev, micrograd_c {c['live']:,} by stats().live) and every node keeps a "
+        f"facade; built op by op in a fresh process, GC off; Python bytes by tracemalloc, C "
+        f"bytes by stats().bytes. micrograd_c's Python side is {c['py'] / c['nodes']:.0f} B/node, "
+        f"its C side {c_only:.1f} B/node: {per_slot:.1f} B per allocated slot (node, free "
+        f"bitmap, chunk table) plus the unused rest of the last 64Ki-node chunk. The first "
+        f"backward adds {scratch:.1f} B/node of sort scratch (stack and topo order), kept for "
+        f"reuse.")
     report.target("W5 ≤ 200 B/node facades included", c_b <= 200 and c_rb <= 200,
                   f"{c_b:.0f} B (tracemalloc + C), {c_rb:.0f} B (RSS)")
     report.target("W5 ≤ 48 B/node without facade", c_only <= 48,
-                  f"{c_only:.1f} B after build, {c_bwd:.1f} B with backward scratch")
+                  f"{c_only:.1f} B ({per_slot:.1f} B per slot); {c_only + scratch:.1f} B "
+                  f"counting the backward scratch")
 
 
 def task_flat(iterations: int, ops: int) -> dict:
@@ -593,10 +604,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     bench_w4(report, sizes, args.repeats)
     bench_w5(report, sizes)
     bench_flat(report, sizes)
-    report.notes.append(
-        f"Python {sys.version.split()[0]}, micrograd_c {micrograd_c.__version__}, "
-        f"{os.cpu_count()} CPUs, {args.repeats} repeats, {'quick' if args.quick else 'full'} "
-        f"sizes; cells are median (min–max); total {time.perf_counter() - _t0:.0f} s.")
+    report.notes.insert(0, (
+        f"Cells are median (min–max) over {args.repeats} repeats. Ratios are micrograd ÷ "
+        f"micrograd_c from medians (time; bytes for W5; depth for W4), against micrograd with "
+        f"the GC on or off; micrograd_c always runs with the GC on, as users run it. Python "
+        f"{sys.version.split()[0]}, micrograd_c {micrograd_c.__version__}, {os.cpu_count()} "
+        f"CPUs, {'quick' if args.quick else 'full'} sizes, "
+        f"{time.perf_counter() - _t0:.0f} s in all."))
     print(report.render())
     if args.json:
         report.raw.update(sizes=vars(sizes), repeats=args.repeats, python=sys.version)

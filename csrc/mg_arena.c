@@ -1,61 +1,153 @@
 /*
- * mg_arena.c -- node storage: chunks, a free bitmap, reference counts.
+ * mg_arena.c -- node storage: chunks, regions, reference counts.
  *
  * Nodes live in chunks of MG_CHUNK_NODES slots. A chunk, once allocated, is
  * never moved or freed, so an index stays valid and Python can hold a
- * memoryview of every chunk. Slots [0, top) have been used at least once;
- * a slot below top is free if and only if its bit in freebits is set, and
- * then its op is MG_FREE. Every free slot lies at or above cursor.
+ * memoryview of every chunk. A slot that holds no node has op MG_FREE.
  *
- * Allocation takes the lowest free slot, else bumps top, else adds a chunk.
- * Lowest-first keeps a graph that is built after another was dropped in
- * ascending, creation order in memory, which is what keeps the sort and the
- * reverse pass streaming through the cache instead of jumping around.
+ * Chunks are cut into regions of MG_REGION_NODES slots, and each thread
+ * allocates by bumping through a region of its own (its "current" region).
+ * When that is full, or when a new node's child lies in a region opened
+ * after it (made by another thread), the thread takes a free region,
+ * stamped with the next sequence number. So (region seq, slot) orders every
+ * node after its children, and a thread's nodes in the order it made them;
+ * and because children are made before
+ * their parents, the reverse of that order is a topological order of every
+ * graph. mg_backward.c walks graphs that way, with no sort, and the result
+ * depends only on the order the program made its nodes, not on where they
+ * landed in memory or what other threads did meanwhile.
+ *
+ * Open regions (those with live nodes, or current for a thread) sit on a
+ * list ordered by seq. A region becomes free again, and is reused first,
+ * when its last node dies and no thread allocates in it; a thread's current
+ * region is given up when it is full or the thread exits. Slots inside an
+ * open region are not reused, so a region pinned by one long-lived node
+ * costs its 128 KiB until that node dies.
  *
  * A node's refs counts the references callers own plus one per parent
  * edge. mg_decref frees a node when it reaches zero and then drops the
- * references that node held on its children, using a list threaded through
- * the dead nodes' mark fields, so freeing any graph needs neither recursion
- * nor memory.
+ * references that node held on its children, using a stack threaded through
+ * the dead nodes' own refs fields, so freeing any graph needs neither
+ * recursion nor memory.
  *
- * Failure: growing may fail; it then returns MG_ENOMEM having changed
- * nothing that matters (at most a table was enlarged). Nothing here aborts.
+ * Failure: only adding a chunk can fail; it then returns MG_ENOMEM having
+ * changed nothing that matters (at most a table was enlarged). Nothing here
+ * aborts.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mg_internal.h"
 
-mg_arena mg_A = {.limit = -1, .epoch = 1};
+#define REGIONS_PER_CHUNK (MG_CHUNK_NODES / MG_REGION_NODES)
+
+mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1};
 pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Add one chunk. 0 or MG_ENOMEM, with the arena unchanged but for capacity. */
+/* The calling thread's current region, -1 for none. */
+static __thread int32_t my_region = -1;
+/* Gives a thread's current region up when the thread exits. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+/* Add one chunk and its regions (pushed free). 0 or MG_ENOMEM, with the
+ * arena unchanged but for the size of its tables. */
 static int add_chunk_locked(void)
 {
-    int64_t slots = (mg_A.nchunks + 1) * (int64_t)MG_CHUNK_NODES;
-    if (slots > INT32_MAX)
+    int64_t c = mg_A.nchunks;
+    if ((c + 1) * (int64_t)MG_CHUNK_NODES > INT32_MAX)
         return MG_ENOMEM;
-    mg_node **table = realloc(mg_A.chunks, (size_t)(mg_A.nchunks + 1) * sizeof *table);
+    mg_node **table = realloc(mg_A.chunks, (size_t)(c + 1) * sizeof *table);
     if (!table)
         return MG_ENOMEM;
     mg_A.chunks = table;
-    size_t words = (size_t)slots / 64;
-    uint64_t *bits = realloc(mg_A.freebits, words * sizeof *bits);
-    if (!bits)
+    size_t words = (size_t)(c + 1) * MG_CHUNK_NODES / 64;
+    uint64_t *reached = realloc(mg_A.reached, words * sizeof *reached);
+    if (!reached)
         return MG_ENOMEM;
-    mg_A.freebits = bits;
+    mg_A.reached = reached;
+    mg_region *regions = realloc(mg_A.regions, (size_t)(c + 1) * REGIONS_PER_CHUNK * sizeof *regions);
+    if (!regions)
+        return MG_ENOMEM;
+    mg_A.regions = regions;
     mg_node *chunk = malloc(MG_CHUNK_NODES * sizeof *chunk);
     if (!chunk)
         return MG_ENOMEM;
-    memset(bits + words - MG_CHUNK_NODES / 64, 0, MG_CHUNK_NODES / 8);
+    for (int k = 0; k < MG_CHUNK_NODES; k++)
+        chunk[k].op = MG_FREE;
+    memset(reached + words - MG_CHUNK_NODES / 64, 0, MG_CHUNK_NODES / 8);
+    for (int k = REGIONS_PER_CHUNK - 1; k >= 0; k--) { /* lowest ends on top */
+        int32_t r = (int32_t)(c * REGIONS_PER_CHUNK + k);
+        regions[r] = (mg_region){.older = mg_A.free_region, .newer = -1};
+        mg_A.free_region = r;
+    }
+    mg_A.free_regions += REGIONS_PER_CHUNK;
     table[mg_A.nchunks++] = chunk;
     return 0;
 }
 
-int mg_reserve_locked(int64_t n)
+static void release_at_exit(void *region_plus_one);
+
+static void make_exit_key(void)
+{
+    pthread_key_create(&exit_key, release_at_exit);
+}
+
+/* Open a free region (there must be one) as the calling thread's current. */
+static int32_t open_region_locked(void)
+{
+    int32_t r = mg_A.free_region;
+    mg_region *g = &mg_A.regions[r];
+    mg_A.free_region = g->older;
+    mg_A.free_regions--;
+    *g = (mg_region){.seq = ++mg_A.seq, .older = mg_A.newest, .newer = -1, .owned = 1};
+    if (mg_A.newest >= 0)
+        mg_A.regions[mg_A.newest].newer = r;
+    mg_A.newest = r;
+    mg_A.open_regions++;
+    my_region = r;
+    pthread_once(&exit_key_once, make_exit_key);
+    pthread_setspecific(exit_key, (void *)(intptr_t)(r + 1));
+    return r;
+}
+
+/* Put region r, open and now empty and unowned, back on the free stack. */
+static void recycle_locked(int32_t r)
+{
+    mg_region *g = &mg_A.regions[r];
+    if (g->older >= 0)
+        mg_A.regions[g->older].newer = g->newer;
+    if (g->newer >= 0)
+        mg_A.regions[g->newer].older = g->older;
+    else
+        mg_A.newest = g->older;
+    g->older = mg_A.free_region;
+    g->newer = -1;
+    mg_A.free_region = r;
+    mg_A.free_regions++;
+    mg_A.open_regions--;
+}
+
+/* No thread allocates in region r any more. */
+static void disown_locked(int32_t r)
+{
+    mg_A.regions[r].owned = 0;
+    if (mg_A.regions[r].live == 0)
+        recycle_locked(r);
+}
+
+static void release_at_exit(void *region_plus_one)
+{
+    pthread_mutex_lock(&mg_lock);
+    disown_locked((int32_t)(intptr_t)region_plus_one - 1);
+    pthread_mutex_unlock(&mg_lock);
+}
+
+int mg_reserve_locked(int n)
 {
     if (mg_A.limit >= 0 && mg_A.live + n > mg_A.limit)
         return MG_ENOMEM;
-    while (mg_A.nfree + mg_A.nchunks * (int64_t)MG_CHUNK_NODES - mg_A.top < n) {
+    while (mg_A.free_regions < n) { /* each new node may open a region */
         int err = add_chunk_locked();
         if (err)
             return err;
@@ -63,59 +155,54 @@ int mg_reserve_locked(int64_t n)
     return 0;
 }
 
-/* The lowest free slot below top; there must be one. */
-static int64_t take_free_locked(void)
+static int is_pow(int op)
 {
-    int64_t w = mg_A.cursor >> 6;
-    uint64_t bits = mg_A.freebits[w] & (~0ULL << (mg_A.cursor & 63));
-    while (!bits)
-        bits = mg_A.freebits[++w];
-    int64_t i = w * 64 + __builtin_ctzll(bits);
-    mg_A.freebits[w] &= ~(1ULL << (i & 63));
-    mg_A.nfree--;
-    mg_A.cursor = i + 1;
-    return i;
+    return op == MG_POWI || op == MG_POWF || op == MG_POW;
+}
+
+/* Whether child c exists and lies in a region opened after region r. */
+static int newer_than(int c, int32_t r)
+{
+    return c >= 0 && mg_A.regions[c >> MG_REGION_SHIFT].seq > mg_A.regions[r].seq;
 }
 
 int mg_new_locked(double data, int op, int a, int b)
 {
-    int64_t i = mg_A.nfree ? take_free_locked() : mg_A.top++;
+    int32_t r = my_region;
+    if (r < 0 || mg_A.regions[r].used == MG_REGION_NODES || newer_than(a, r)
+        || newer_than(b, r)) {
+        if (r >= 0)
+            disown_locked(r);
+        r = open_region_locked();
+    }
+    mg_region *g = &mg_A.regions[r];
+    int64_t i = (int64_t)r * MG_REGION_NODES + g->used++;
+    g->live++;
     mg_node *n = mg_at(i);
     n->data = data;
     n->grad = 0.0;
     n->a = a;
     n->b = b;
     n->refs = 1;
-    n->mark = 0;
-    n->op = (uint8_t)op;
+    n->op = (unsigned)op;
+    n->fallible = is_pow(op) && mg_check_rule(n) != 0;
     mg_A.live++;
+    mg_A.live_pow += is_pow(op);
+    mg_A.fallible += n->fallible;
     return (int)i;
 }
 
-/* Return slot i to the free set. */
+/* Return slot i to its region, recycling the region once it is empty. */
 static void release_locked(int64_t i)
 {
-    mg_at(i)->op = MG_FREE;
-    mg_A.freebits[i >> 6] |= 1ULL << (i & 63);
-    mg_A.nfree++;
+    mg_node *n = mg_at(i);
+    mg_A.live_pow -= is_pow(n->op);
+    mg_A.fallible -= n->fallible;
+    n->op = MG_FREE;
     mg_A.live--;
-    if (i < mg_A.cursor)
-        mg_A.cursor = i;
-}
-
-int mg_grow_locked(void **buf, int64_t *cap, int64_t n, size_t item)
-{
-    if (n <= *cap)
-        return 0;
-    int64_t want = *cap ? *cap : 1024;
-    while (want < n)
-        want *= 2;
-    void *p = realloc(*buf, (size_t)want * item);
-    if (!p)
-        return MG_ENOMEM;
-    *buf = p;
-    *cap = want;
-    return 0;
+    int32_t r = (int32_t)(i >> MG_REGION_SHIFT);
+    if (--mg_A.regions[r].live == 0 && !mg_A.regions[r].owned)
+        recycle_locked(r);
 }
 
 int mg_incref(int i)
@@ -128,12 +215,12 @@ int mg_incref(int i)
     return ok ? 0 : MG_EINDEX;
 }
 
-/* Drop one reference on i; if it was the last, push i on the dead list. */
+/* Drop one reference on i; if it was the last, push i on the dead stack. */
 static void drop_locked(int64_t i, int64_t *dead)
 {
     mg_node *n = mg_at(i);
     if (--n->refs == 0) {
-        n->mark = (uint32_t)*dead;
+        n->refs = (uint32_t)*dead; /* -1 ends the stack */
         *dead = i;
     }
 }
@@ -143,11 +230,12 @@ static void decref_locked(int i)
 {
     if (!mg_live_locked(i))
         return;
-    int64_t dead = -1; /* nodes at zero refs, linked through mark */
+    int64_t dead = -1; /* nodes at zero refs, linked through refs */
     drop_locked(i, &dead);
     while (dead >= 0) {
         mg_node *n = mg_at(dead);
-        int64_t next = n->mark == UINT32_MAX ? -1 : (int64_t)n->mark;
+        int64_t next = (int32_t)n->refs;
+        n->refs = 0;
         release_locked(dead);
         dead = next;
         if (n->a >= 0)
@@ -213,10 +301,10 @@ void mg_stats_get(mg_stats *out)
     out->live = mg_A.live;
     out->capacity = cap;
     out->chunks = mg_A.nchunks;
+    out->regions = mg_A.open_regions;
     out->bytes = cap * (int64_t)sizeof(mg_node) + cap / 8
-                 + mg_A.nchunks * (int64_t)sizeof(mg_node *)
-                 + mg_A.stack_cap * (int64_t)sizeof *mg_A.stack
-                 + mg_A.topo_cap * (int64_t)sizeof *mg_A.topo;
+                 + cap / MG_REGION_NODES * (int64_t)sizeof(mg_region)
+                 + mg_A.nchunks * (int64_t)sizeof(mg_node *);
     pthread_mutex_unlock(&mg_lock);
 }
 

@@ -1,26 +1,33 @@
 /*
- * mg_backward.c -- topological sort and the reverse pass.
+ * mg_backward.c -- the reverse pass, in reverse creation order, with no sort.
  *
- * The sort is an iterative depth-first search from the root over an
- * explicit stack (mg_A.stack), so graphs of any depth are fine. A node is
- * reached at most once per sort: it is marked with the sort's epoch when
- * first expanded, and each sort uses a new epoch, so marks never need
- * clearing (only when the 32-bit epoch wraps around). Nodes are appended to
- * mg_A.topo after their children, as pointers, so the reverse pass touches
- * the arena only through them.
+ * The arena hands out slots in creation order: region by region in seq
+ * order, slot by slot within a region (mg_arena.c). Children are made before
+ * their parents, so walking a graph from its root newest-first is a
+ * topological order, and it is the same order every time the program builds
+ * the same graph: results do not depend on memory layout or other threads.
  *
- * The sort also checks every local derivative that can fail under Python's
- * rules (a power's x ** (k - 1)). If one fails, mg_backward returns that
- * error before any gradient changes.
+ * The walk (sweep_locked) keeps the nodes reached but not yet processed in
+ * mg_A.reached, one bit a slot, and a count of them per region. It goes
+ * through the open regions from the root's towards older ones, skipping any
+ * with nothing pending, and through a region's bitmap words from high to
+ * low; the next node is the highest set bit, since everything pending is
+ * older than the node being processed. The word in hand is kept in a
+ * register, where children in the same word are added. Leaves are never
+ * added: they have no rule to apply. The bitmap and counts are zero again
+ * when the walk ends.
+ *
+ * Only a power's rule can fail (Python raises for 0.0 ** -1 and on
+ * overflow). A first walk only checks the reachable nodes, before the second
+ * applies any rule, when a live power failed its check when it was made (its
+ * fallible bit), or when powers are alive and data was written since the
+ * last backward (which may make them fail); on error no gradient changes.
  *
  * Each node's local chain rule is the statement micrograd's _backward
  * closure runs, in the same floating-point order.
  */
 #include <math.h>
-#include <string.h>
 #include "mg_internal.h"
-
-#define PHASE_DONE 0x80000000u /* stack entry: children done, emit node */
 
 /* The derivative k * x ** (k - 1) of x ** k, with Python's errors. */
 static int pow_slope(double x, double k, double *out)
@@ -32,7 +39,7 @@ static int pow_slope(double x, double k, double *out)
 }
 
 /* 0, or the error that applying node n's local rule would raise. */
-static int check_rule(const mg_node *n)
+int mg_check_rule(const mg_node *n)
 {
     double s;
     if (n->op == MG_POWI || n->op == MG_POWF || n->op == MG_POW)
@@ -48,7 +55,7 @@ static double pow_exponent_slope(double a, double b, double out)
     return out * log(a);
 }
 
-/* Node n's local chain rule, once. check_rule(n) must have returned 0. */
+/* Node n's local chain rule, once. mg_check_rule(n) must have returned 0. */
 static void apply_rule(const mg_node *n)
 {
     double g = n->grad, s = 0.0;
@@ -93,66 +100,74 @@ static void apply_rule(const mg_node *n)
     }
 }
 
-/* Start a new epoch, clearing all marks when the counter wraps. */
-static uint32_t next_epoch_locked(void)
+/* Add node c (if it exists and is no leaf) to the pending set. */
+static inline void reach(int32_t c, int64_t *total)
 {
-    if (++mg_A.epoch == 0) {
-        for (int64_t i = 0; i < mg_A.top; i++)
-            mg_at(i)->mark = 0;
-        mg_A.epoch = 1;
+    if (c < 0 || mg_at(c)->op == MG_LEAF)
+        return;
+    uint64_t bit = 1ULL << (c & 63), *word = &mg_A.reached[c >> 6];
+    if (!(*word & bit)) {
+        *word |= bit;
+        mg_A.regions[c >> MG_REGION_SHIFT].pending++;
+        (*total)++;
     }
-    return mg_A.epoch;
 }
 
-/* Fill mg_A.topo with the graph under root, children first. */
-static int topo_sort_locked(int root, int64_t *count)
+/* Walk the graph under root newest-first, applying each node's rule
+ * (apply) or only checking that it can run. 0 or the first error met. */
+static int sweep_locked(int root, int apply)
 {
-    uint32_t epoch = next_epoch_locked();
-    int64_t sp = 0, n = 0;
-    int err = mg_grow_locked((void **)&mg_A.stack, &mg_A.stack_cap, 1, sizeof *mg_A.stack);
-    if (err)
-        return err;
-    mg_A.stack[sp++] = (uint32_t)root;
-    while (sp > 0) {
-        uint32_t e = mg_A.stack[--sp];
-        if (e & PHASE_DONE) {
-            mg_node *v = mg_at(e & ~PHASE_DONE);
-            if ((err = check_rule(v)))
-                return err;
-            if (n == mg_A.topo_cap
-                && (err = mg_grow_locked((void **)&mg_A.topo, &mg_A.topo_cap, n + 1,
-                                         sizeof *mg_A.topo)))
-                return err;
-            mg_A.topo[n++] = v;
-            continue;
+    int64_t total = 0;
+    int err = 0;
+    reach(root, &total);
+    for (int32_t r = root >> MG_REGION_SHIFT; r >= 0 && total; r = mg_A.regions[r].older) {
+        mg_region *g = &mg_A.regions[r];
+        mg_node *base = mg_at((int64_t)r << MG_REGION_SHIFT);
+        int64_t first = (int64_t)r << (MG_REGION_SHIFT - 6);
+        for (int64_t w = first + MG_REGION_NODES / 64 - 1; g->pending; w--) {
+            uint64_t word = mg_A.reached[w];
+            mg_A.reached[w] = 0;
+            while (word) {
+                int bit = 63 - __builtin_clzll(word);
+                word &= ~(1ULL << bit);
+                g->pending--;
+                total--;
+                mg_node *v = base + ((w - first) << 6) + bit;
+                if (err)
+                    continue; /* a check failed: only clear what is pending */
+                if (apply)
+                    apply_rule(v);
+                else if ((err = mg_check_rule(v)))
+                    continue;
+                int32_t kids[2] = {v->a, v->b};
+                for (int k = 0; k < 2; k++) {
+                    int32_t c = kids[k];
+                    if (c >> 6 == w && mg_at(c)->op != MG_LEAF) { /* same word */
+                        uint64_t m = 1ULL << (c & 63);
+                        if (!(word & m)) {
+                            word |= m;
+                            g->pending++;
+                            total++;
+                        }
+                    } else {
+                        reach(c, &total);
+                    }
+                }
+            }
         }
-        mg_node *v = mg_at(e);
-        if (v->mark == epoch)
-            continue;
-        v->mark = epoch;
-        if (sp + 3 > mg_A.stack_cap
-            && (err = mg_grow_locked((void **)&mg_A.stack, &mg_A.stack_cap, sp + 3,
-                                     sizeof *mg_A.stack)))
-            return err;
-        mg_A.stack[sp++] = e | PHASE_DONE;
-        if (v->b >= 0 && mg_at(v->b)->mark != epoch)
-            mg_A.stack[sp++] = (uint32_t)v->b;
-        if (v->a >= 0 && mg_at(v->a)->mark != epoch)
-            mg_A.stack[sp++] = (uint32_t)v->a;
     }
-    *count = n;
-    return 0;
+    return err;
 }
 
-int mg_backward(int root)
+int mg_backward(int root, int data_written)
 {
     pthread_mutex_lock(&mg_lock);
-    int64_t n = 0;
-    int err = mg_live_locked(root) ? topo_sort_locked(root, &n) : MG_EINDEX;
+    int err = mg_live_locked(root) ? 0 : MG_EINDEX;
+    if (!err && (mg_A.fallible || (data_written && mg_A.live_pow)))
+        err = sweep_locked(root, 0);
     if (!err) {
         mg_at(root)->grad = 1.0;
-        for (int64_t k = n - 1; k >= 0; k--)
-            apply_rule(mg_A.topo[k]);
+        sweep_locked(root, 1);
     }
     pthread_mutex_unlock(&mg_lock);
     return err;
@@ -161,7 +176,7 @@ int mg_backward(int root)
 int mg_node_backward(int i)
 {
     pthread_mutex_lock(&mg_lock);
-    int err = mg_live_locked(i) ? check_rule(mg_at(i)) : MG_EINDEX;
+    int err = mg_live_locked(i) ? mg_check_rule(mg_at(i)) : MG_EINDEX;
     if (!err)
         apply_rule(mg_at(i));
     pthread_mutex_unlock(&mg_lock);

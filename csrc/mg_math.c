@@ -17,6 +17,10 @@ int mg_float_pow(double x, double y, double *out)
         *out = 1.0;
         return 0;
     }
+    if (y == 1.0) { /* what pow returns, exactly (x ** 2's derivative needs it) */
+        *out = x;
+        return 0;
+    }
     if (isnan(x) || isnan(y)) {
         *out = x == 1.0 ? 1.0 : NAN;
         return 0;

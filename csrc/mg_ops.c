@@ -128,8 +128,8 @@ static int64_t composite(int a, int b, int op1, double k, double inner_x, int op
         r = mg_reserve_locked(3);
     if (!r) {
         int leaf = mg_new_locked(k, MG_LEAF, -1, -1);
-        int inner = link_locked(inner_x, op1, b, -1);
-        mg_at(inner)->b = leaf; /* leaf's one reference is this edge */
+        int inner = mg_new_locked(inner_x, op1, b, leaf); /* leaf's one reference */
+        mg_at(b)->refs++;
         int root = link_locked(root_x, op2, a, inner); /* inner's first reference
                                                            stays the caller's */
         r = (int64_t)inner << 32 | (int64_t)root;

@@ -2,7 +2,7 @@
  * micrograd.h -- the public C API of micrograd_c, the only header Python sees.
  *
  * The engine keeps every scalar of every graph in one process-wide arena of
- * 40-byte nodes (mg_arena.c). A node is named by its index, an int >= 0.
+ * 32-byte nodes (mg_arena.c). A node is named by its index, an int >= 0.
  * Functions that create a node return its index; a negative return is one of
  * the MG_E* codes below and means nothing was created or changed.
  *
@@ -23,11 +23,14 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 1
+#define MG_ABI_VERSION 4
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
 #define MG_CHUNK_NODES (1 << MG_CHUNK_SHIFT)
+/* Nodes per region, the unit a thread allocates from (mg_arena.c). */
+#define MG_REGION_SHIFT 12
+#define MG_REGION_NODES (1 << MG_REGION_SHIFT)
 
 /* Error codes, all negative. Python turns them into exceptions in one place. */
 #define MG_ENOMEM (-1)   /* out of memory, or the arena's test cap reached */
@@ -53,19 +56,21 @@ enum {
     MG_FREE      /* an unused slot                          */
 };
 
-/* One graph node. Exactly 40 bytes: Python views chunks as 5 doubles a node. */
+/* One graph node. Exactly 32 bytes, two to a cache line: Python views a
+ * chunk as 4 doubles a node (data, grad) or 8 int32s (children at 4, 5). */
 typedef struct mg_node {
     double data;
     double grad;
-    int32_t a, b;   /* children, -1 where absent                       */
-    uint32_t refs;  /* caller references + parent references          */
-    uint32_t mark;  /* epoch of the last sort that reached this node   */
-    uint8_t op;     /* MG_* operation code                             */
+    int32_t a, b;          /* children, -1 where absent                       */
+    uint32_t refs;         /* caller references + parent references          */
+    uint32_t op : 6;       /* MG_* operation code                             */
+    uint32_t fallible : 1; /* a power whose local derivative failed when made */
 } mg_node;
 
 typedef struct mg_stats {
     int64_t live;      /* nodes in use                                 */
     int64_t capacity;  /* node slots allocated                         */
+    int64_t regions;   /* regions holding live nodes or owned by a thread */
     int64_t bytes;     /* bytes held by the arena and its scratch      */
     int64_t chunks;    /* chunks allocated                             */
 } mg_stats;
@@ -96,10 +101,12 @@ void mg_decref_many(const int *idx, int n);  /* mg_decref on each, one lock */
 int mg_child(int i, int k);
 int mg_op(int i);
 
-/* Gradients. mg_backward: root.grad = 1, then the whole reverse pass.
+/* Gradients. mg_backward: root.grad = 1, then the whole reverse pass;
+ * data_written says whether any node's data may have been written since
+ * the last call (it decides whether power nodes must be checked first).
  * mg_node_backward: node i's local chain rule, applied once. Both return 0
  * or an error code; on error no gradient has been changed. */
-int mg_backward(int root);
+int mg_backward(int root, int data_written);
 int mg_node_backward(int i);
 
 /* Zero the grads of n nodes given by index (optimizers, zero_grad). */

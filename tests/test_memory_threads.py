@@ -56,7 +56,7 @@ def test_stats_report_the_arena():
     keep = [Value(float(k)) for k in range(1000)]
     after = stats()
     assert after.live - before.live == 1000
-    assert after.capacity >= after.live and after.bytes >= 40 * after.capacity
+    assert after.capacity >= after.live and after.bytes >= 32 * after.capacity
     del keep
     assert stats().live == before.live
 

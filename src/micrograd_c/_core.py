@@ -22,10 +22,10 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
 
-ABI_VERSION = 1
-if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != 40:
-    raise ImportError(f"micrograd_c's compiled module is stale (C ABI {lib.MG_ABI_VERSION}, "
-                      f"Python expects {ABI_VERSION}); {REBUILD}")
+ABI_VERSION = 4
+if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != 32:
+    raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "
+                      f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); {REBUILD}")
 
 
 def _source_hash(root: Path) -> str:
@@ -84,8 +84,8 @@ def release_dead() -> None:
 
 
 # Node memory, read and written in place. Chunks never move in C, so a view
-# stays valid for the life of the process. A node is 40 bytes: as doubles,
-# data is at 5*k and grad at 5*k + 1; as int32, children at 10*k + 4 and + 5.
+# stays valid for the life of the process. A node is 32 bytes: as doubles,
+# data is at 4*k and grad at 4*k + 1; as int32, children at 8*k + 4 and + 5.
 SHIFT = lib.MG_CHUNK_SHIFT
 MASK = lib.MG_CHUNK_NODES - 1
 doubles: list[memoryview] = []
@@ -97,7 +97,7 @@ def refresh_views() -> None:
     """Add views of the chunks the arena gained since the last call."""
     with _views_lock:
         for c in range(len(doubles), lib.mg_chunk_count()):
-            raw = memoryview(ffi.buffer(lib.mg_chunk(c), lib.MG_CHUNK_NODES * 40))
+            raw = memoryview(ffi.buffer(lib.mg_chunk(c), lib.MG_CHUNK_NODES * 32))
             doubles.append(raw.cast("d"))
             int32s.append(raw.cast("i"))
 
@@ -113,7 +113,7 @@ def child(i: int, k: int) -> int:
     """Index of child k (0 or 1) of node i, or -1."""
     if i >> SHIFT >= len(int32s):
         refresh_views()
-    return int32s[i >> SHIFT][(i & MASK) * 10 + 4 + k]
+    return int32s[i >> SHIFT][(i & MASK) * 8 + 4 + k]
 
 
 class Stats(NamedTuple):
@@ -121,8 +121,9 @@ class Stats(NamedTuple):
 
     live: int        # nodes in use
     capacity: int    # node slots allocated
-    bytes: int       # bytes held by the arena, its free bitmap and scratch buffers
-    chunks: int      # chunks of slots allocated
+    bytes: int       # bytes held by the arena: nodes, bitmap, region table
+    chunks: int      # chunks of slots allocated (65,536 slots each)
+    regions: int     # regions of 4,096 slots holding live nodes or being filled
 
 
 def stats() -> Stats:
@@ -130,4 +131,4 @@ def stats() -> Stats:
     release_dead()
     s = ffi.new("mg_stats *")
     lib.mg_stats_get(s)
-    return Stats(s.live, s.capacity, s.bytes, s.chunks)
+    return Stats(s.live, s.capacity, s.bytes, s.chunks, s.regions)

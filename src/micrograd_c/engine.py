@@ -23,6 +23,9 @@ from ._core import DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, li
 Number = Union[SupportsFloat, "Value"]
 
 _new = object.__new__
+# data writes so far, and as of the last backward: C checks the powers'
+# derivatives before a backward only if data changed since the last one
+_data_writes = _data_writes_seen = 0
 _add, _mul, _add_const, _mul_const = lib.mg_add, lib.mg_mul, lib.mg_add_const, lib.mg_mul_const
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
 _OP_NAMES = {lib.MG_LEAF: "", lib.MG_ADD: "+", lib.MG_MUL: "*", lib.MG_POW: "**",
@@ -121,28 +124,30 @@ class Value:
         """The value."""
         i = self._i
         try:
-            return doubles[i >> SHIFT][(i & MASK) * 5]
+            return doubles[i >> SHIFT][(i & MASK) * 4]
         except IndexError:
-            return doubles_of(i)[(i & MASK) * 5]
+            return doubles_of(i)[(i & MASK) * 4]
 
     @data.setter
     def data(self, value: SupportsFloat) -> None:
+        global _data_writes
         i = self._i
-        doubles_of(i)[(i & MASK) * 5] = _real(value, "data")
+        doubles_of(i)[(i & MASK) * 4] = _real(value, "data")
+        _data_writes += 1
 
     @property
     def grad(self) -> float:
         """The gradient accumulated by backward()."""
         i = self._i
         try:
-            return doubles[i >> SHIFT][(i & MASK) * 5 + 1]
+            return doubles[i >> SHIFT][(i & MASK) * 4 + 1]
         except IndexError:
-            return doubles_of(i)[(i & MASK) * 5 + 1]
+            return doubles_of(i)[(i & MASK) * 4 + 1]
 
     @grad.setter
     def grad(self, value: SupportsFloat) -> None:
         i = self._i
-        doubles_of(i)[(i & MASK) * 5 + 1] = _real(value, "grad")
+        doubles_of(i)[(i & MASK) * 4 + 1] = _real(value, "grad")
 
     @property
     def _prev(self) -> set:
@@ -167,7 +172,7 @@ class Value:
             pass
         op = lib.mg_op(self._i)
         if op in (lib.MG_POWI, lib.MG_POWF):
-            k = doubles_of(child(self._i, 1))[(child(self._i, 1) & MASK) * 5]
+            k = doubles_of(child(self._i, 1))[(child(self._i, 1) & MASK) * 4]
             return f"**{int(k) if op == lib.MG_POWI else k}"
         return _OP_NAMES[op]
 
@@ -214,8 +219,11 @@ class Value:
 
     def backward(self) -> None:
         """Set this grad to 1 and add every node's gradient below it, in one C call."""
+        global _data_writes_seen
         release_dead()  # so nodes dropped since the last batch are not kept waiting
-        err = lib.mg_backward(self._i)
+        writes = _data_writes
+        err = lib.mg_backward(self._i, writes != _data_writes_seen)
+        _data_writes_seen = writes
         if err:
             raise_error(err, "backward")
 
