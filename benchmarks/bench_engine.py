@@ -522,10 +522,9 @@ def bench_w5(report: Report, sizes: Sizes) -> None:
         f"walking _prev, micrograd_c {c['live']:,} by stats().live) and every node keeps a "
         f"facade; built op by op in a fresh process, GC off; Python bytes by tracemalloc, C "
         f"bytes by stats().bytes. micrograd_c's Python side is {c['py'] / c['nodes']:.0f} B/node, "
-        f"its C side {c_only:.1f} B/node: {per_slot:.1f} B per allocated slot (node, free "
-        f"bitmap, chunk table) plus the unused rest of the last 64Ki-node chunk. The first "
-        f"backward adds {scratch:.1f} B/node of sort scratch (stack and topo order), kept for "
-        f"reuse.")
+        f"its C side {c_only:.1f} B/node: {per_slot:.1f} B per allocated slot (node, "
+        f"backward bitmap, region and chunk tables) plus the unused rest of the last "
+        f"64Ki-node chunk. A backward adds {scratch:.1f} B/node (it needs no sort scratch).")
     report.target("W5 ≤ 200 B/node facades included", c_b <= 200 and c_rb <= 200,
                   f"{c_b:.0f} B (tracemalloc + C), {c_rb:.0f} B (RSS)")
     report.target("W5 ≤ 48 B/node without facade", c_only <= 48,

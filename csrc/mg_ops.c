@@ -118,37 +118,58 @@ int mg_pow_const(int a, double k, int is_int)
     return with_const(is_int ? MG_POWI : MG_POWF, a, k, x, err);
 }
 
-/* root = a (op2) inner, inner = b (op1) leaf k: the shape of micrograd's
- * a - b and a / b. Entered locked; unlocks. */
-static int64_t composite(int a, int b, int op1, double k, double inner_x, int op2,
-                         double root_x, int err)
+/* micrograd's composite operators build an inner node over operand x and
+ * a leaf k, then a root over it. With constant: root = (inner, leaf c), as
+ * for c - x and c / x; without: root = (a, inner), as for a - x and a / x.
+ * Entered locked; unlocks. Returns the root. */
+static int composite(int a, int x, int op1, double k, double inner_x, int op2, double root_x,
+                     int constant, double c, int err)
 {
-    int64_t r = err;
+    int r = err;
     if (!r)
-        r = mg_reserve_locked(3);
+        r = mg_reserve_locked(constant ? 4 : 3);
     if (!r) {
         int leaf = mg_new_locked(k, MG_LEAF, -1, -1);
-        int inner = mg_new_locked(inner_x, op1, b, leaf); /* leaf's one reference */
-        mg_at(b)->refs++;
-        int root = link_locked(root_x, op2, a, inner); /* inner's first reference
-                                                           stays the caller's */
-        r = (int64_t)inner << 32 | (int64_t)root;
+        int inner = mg_new_locked(inner_x, op1, x, leaf); /* leaf's one reference */
+        mg_at(x)->refs++;
+        if (constant) {
+            int leaf_c = mg_new_locked(c, MG_LEAF, -1, -1);
+            r = mg_new_locked(root_x, op2, inner, leaf_c); /* their one references */
+        } else {
+            r = mg_new_locked(root_x, op2, a, inner); /* inner's one reference */
+            mg_at(a)->refs++;
+        }
     }
     pthread_mutex_unlock(&mg_lock);
     return r;
 }
 
-int64_t mg_sub(int a, int b)
+int mg_sub(int a, int b) /* a + (b * -1) */
 {
     LOCK_LIVE2(a, b)
     double neg = mg_at(b)->data * -1.0;
-    return composite(a, b, MG_MUL, -1.0, neg, MG_ADD, mg_at(a)->data + neg, 0);
+    return composite(a, b, MG_MUL, -1.0, neg, MG_ADD, mg_at(a)->data + neg, 0, 0.0, 0);
 }
 
-int64_t mg_div(int a, int b)
+int mg_div(int a, int b) /* a * b ** -1 */
 {
     LOCK_LIVE2(a, b)
     double inv = 0.0;
     int err = mg_float_pow(mg_at(b)->data, -1.0, &inv);
-    return composite(a, b, MG_POWI, -1.0, inv, MG_MUL, mg_at(a)->data * inv, err);
+    return composite(a, b, MG_POWI, -1.0, inv, MG_MUL, mg_at(a)->data * inv, 0, 0.0, err);
+}
+
+int mg_rsub(int a, double c) /* (a * -1) + c */
+{
+    LOCK_LIVE2(a, a)
+    double neg = mg_at(a)->data * -1.0;
+    return composite(-1, a, MG_MUL, -1.0, neg, MG_ADD, neg + c, 1, c, 0);
+}
+
+int mg_rdiv(int a, double c) /* (a ** -1) * c */
+{
+    LOCK_LIVE2(a, a)
+    double inv = 0.0;
+    int err = mg_float_pow(mg_at(a)->data, -1.0, &inv);
+    return composite(-1, a, MG_POWI, -1.0, inv, MG_MUL, inv * c, 1, c, err);
 }

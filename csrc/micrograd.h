@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 4
+#define MG_ABI_VERSION 5
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -85,12 +85,13 @@ int mg_pow_const(int a, double k, int is_int); /* a ** k                  */
 int mg_pow(int a, int b);                   /* a ** b                     */
 int mg_unary(int a, int op);                /* MG_RELU ... MG_SIGMOID      */
 
-/* micrograd's composite operators in one call, building the same nodes:
- * a - b is a + (b * -1) and a / b is a * b ** -1. They return the new root
- * and, in the high 32 bits, the inner node (b * -1 or b ** -1); the caller
- * owns a reference on each. Negative: an error code. */
-int64_t mg_sub(int a, int b);
-int64_t mg_div(int a, int b);
+/* micrograd's composite operators in one call, building the same nodes
+ * as it does: a - b is a + (b * -1), a / b is a * b ** -1, c - a is
+ * (a * -1) + c and c / a is a ** -1 * c (c a number). */
+int mg_sub(int a, int b);
+int mg_div(int a, int b);
+int mg_rsub(int a, double c);
+int mg_rdiv(int a, double c);
 
 /* References. mg_decref frees what nothing else reaches, without recursion. */
 int mg_incref(int i);

@@ -2,35 +2,38 @@
 
 A Value is a thin handle on one node of the C arena: ``_i`` is the node's
 index, and the Value owns one reference on it, given back by ``__del__`` (in
-batches: see ``_core.dead``). The
-node keeps its own children alive in C; ``_a`` and ``_b`` keep their Python
-handles, so that ``_prev`` hands back the very objects a node was built
-from. ``None`` there stands for a child that never had a handle (a number
-wrapped on the fly, like micrograd's ``Value(other)``); one is made the
-first time ``_prev`` is asked for. A Value built by hand with children,
-``Value(x, (a, b), 'op')``, keeps them and its op in ``_label``.
+batches: see ``_core.dead``). The node keeps its own children alive in C.
 
-The arithmetic is micrograd's own: ``a - b`` is ``a + (-b)``, ``a / b`` is
-``a * b**-1``, and so on, so graphs, values and gradients come out as
-micrograd's do.
+``_a`` and ``_b`` hold the Values an operation was applied to (None for a
+plain number). They keep those handles alive, so that ``_prev`` can hand
+back the very objects the node was built from: it matches the node's C
+children against them by index, and makes a new handle only for a child
+that never had one (a number wrapped on the fly, as micrograd's
+``Value(other)``, or the inner node of ``a - b``, which is ``a + (b * -1)``).
+A new handle carries the same operands along, so the search goes on below
+it. Once found, the children replace the operands in ``_a`` and ``_b``.
+A Value built by hand, ``Value(x, (a, b), 'op')``, keeps its children and op
+in ``_label`` and is a leaf for backward.
+
+The arithmetic is micrograd's own, node for node (``a / b`` is
+``a * b**-1``, ...), so graphs, values and gradients come out as micrograd's.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, SupportsFloat, Union
+from typing import Any, Callable, Optional, SupportsFloat, Union
 
 from ._core import DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, lib, raise_error, release_dead
 
 Number = Union[SupportsFloat, "Value"]
 
 _new = object.__new__
-# data writes so far, and as of the last backward: C checks the powers'
-# derivatives before a backward only if data changed since the last one
-_data_writes = _data_writes_seen = 0
-_add, _mul, _add_const, _mul_const = lib.mg_add, lib.mg_mul, lib.mg_add_const, lib.mg_mul_const
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
 _OP_NAMES = {lib.MG_LEAF: "", lib.MG_ADD: "+", lib.MG_MUL: "*", lib.MG_POW: "**",
              lib.MG_RELU: "ReLU", lib.MG_TANH: "tanh", lib.MG_EXP: "exp", lib.MG_LOG: "log",
              lib.MG_SIGMOID: "sigmoid"}
+# data writes so far, and as of the last backward: C checks the powers'
+# derivatives before a backward only if data changed since the last one
+_data_writes = _data_writes_seen = 0
 
 
 def _as_float(x: Any) -> Optional[float]:
@@ -50,11 +53,10 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _node(i: int, a: Optional[Value], b: Optional[Value], op: str) -> Value:
-    """A Value for new node i made from a and b, or the error that i encodes."""
+def _wrap(i: int, a: Optional[Value], b: Optional[Value], op: str) -> Value:
+    """A Value for new node i made from operands a and b, or the error that i encodes."""
     if i < 0:
-        operands = ", ".join(repr(k.data) for k in (a, b) if k is not None)
-        raise_error(i, f"{op}({operands})")
+        raise_error(i, f"{op} of {', '.join(repr(v) for v in (a, b) if v is not None)}")
     out = _new(Value)
     out._i = i
     out._a = a
@@ -62,21 +64,9 @@ def _node(i: int, a: Optional[Value], b: Optional[Value], op: str) -> Value:
     return out
 
 
-def _adopt(i: int) -> Value:
-    """A new handle on existing node i, taking a reference of its own."""
-    lib.mg_incref(i)
-    return _node(i, None, None, "")
-
-
-def _composite(r: int, a: Value, b: Value, op: str) -> Value:
-    """Values for the root and inner node that mg_sub / mg_div return packed in r."""
-    if r < 0:
-        raise_error(r, f"{a.data} {op} {b.data}")
-    return _node(r & 0xFFFFFFFF, a, _node(r >> 32, b, None, op), op)
-
-
-def _arithmetic(both: Any, with_number: Any, name: str) -> Any:
-    """The operator method for C operation both (Value, Value) / with_number (Value, float)."""
+def _binary(both: Callable[[int, int], int], with_number: Callable[[int, float], int],
+            op: str) -> Callable[[Value, Number], Value]:
+    """The operator method for C operation both(Value, Value) / with_number(Value, float)."""
     def method(self: Value, other: Number) -> Value:
         if isinstance(other, Value):
             i = both(self._i, other._i)
@@ -87,12 +77,20 @@ def _arithmetic(both: Any, with_number: Any, name: str) -> Any:
             i = with_number(self._i, x)
             other = None
         if i < 0:
-            raise_error(i, f"{self.data} {name} {other}")
-        out = _new(Value)
+            raise_error(i, f"{self!r} {op} {other!r}")
+        out = _new(Value)  # _wrap, inlined: this is the hottest path
         out._i = i
         out._a = self
         out._b = other
         return out
+    return method
+
+
+def _unary(op: int, name: str, doc: str) -> Callable[[Value], Value]:
+    """The method applying C unary operation op."""
+    def method(self: Value) -> Value:
+        return _wrap(lib.mg_unary(self._i, op), self, None, name)
+    method.__name__, method.__doc__ = name, doc
     return method
 
 
@@ -113,7 +111,7 @@ class Value:
 
     def __del__(self, _dead=dead, _release=release_dead):
         try:
-            _dead.append(self._i)  # see _core.bury
+            _dead.append(self._i)  # see _core.dead
         except AttributeError:  # __init__ failed before a node was made
             return
         if len(_dead) >= DEAD_BATCH:
@@ -156,12 +154,14 @@ class Value:
             return set(self._label[1])
         except AttributeError:
             pass
-        arity = _ARITY.get(lib.mg_op(self._i), 1)
-        if arity > 0 and self._a is None:
-            self._a = _adopt(child(self._i, 0))
-        if arity > 1 and self._b is None:
-            self._b = _adopt(child(self._i, 1))
-        return {self._a, self._b} - {None} if arity else set()
+        operands = (self._a, self._b)
+        kids = []
+        for k in range(_ARITY.get(lib.mg_op(self._i), 1)):
+            c = child(self._i, k)
+            found = [v for v in operands if v is not None and v._i == c]
+            kids.append(found[0] if found else _adopt(c, operands))
+        self._a, self._b = (kids + [None, None])[:2]
+        return set(kids)
 
     @property
     def _op(self) -> str:
@@ -172,50 +172,33 @@ class Value:
             pass
         op = lib.mg_op(self._i)
         if op in (lib.MG_POWI, lib.MG_POWF):
-            k = doubles_of(child(self._i, 1))[(child(self._i, 1) & MASK) * 4]
-            return f"**{int(k) if op == lib.MG_POWI else k}"
+            k = child(self._i, 1)
+            exponent = doubles_of(k)[(k & MASK) * 4]
+            return f"**{int(exponent) if op == lib.MG_POWI else exponent}"
         return _OP_NAMES[op]
 
-    __add__ = __radd__ = _arithmetic(_add, _add_const, "+")
-    __mul__ = __rmul__ = _arithmetic(_mul, _mul_const, "*")
+    __add__ = __radd__ = _binary(lib.mg_add, lib.mg_add_const, "+")
+    __mul__ = __rmul__ = _binary(lib.mg_mul, lib.mg_mul_const, "*")
 
     def __pow__(self, other: Number) -> Value:
         if isinstance(other, Value):
-            return _node(lib.mg_pow(self._i, other._i), self, other, "**")
+            return _wrap(lib.mg_pow(self._i, other._i), self, other, "**")
         x = _as_float(other)
         if x is None:
             return NotImplemented
-        is_int = hasattr(type(other), "__index__")
-        return _node(lib.mg_pow_const(self._i, x, is_int), self, None, f"**{other}")
+        is_int = type(other) is int or hasattr(type(other), "__index__")
+        return _wrap(lib.mg_pow_const(self._i, x, is_int), self, None, "**")
 
     def __rpow__(self, other: SupportsFloat) -> Value:  # other ** self
         if _as_float(other) is None:
             return NotImplemented
         return Value(other) ** self
 
-    def _unary(self, op: int, name: str) -> Value:
-        """A Value for C unary operation op applied to this one."""
-        return _node(lib.mg_unary(self._i, op), self, None, name)
-
-    def relu(self) -> Value:
-        """max(0, self), as micrograd's ReLU."""
-        return self._unary(lib.MG_RELU, "relu")
-
-    def tanh(self) -> Value:
-        """The hyperbolic tangent."""
-        return self._unary(lib.MG_TANH, "tanh")
-
-    def exp(self) -> Value:
-        """e ** self; OverflowError where math.exp would raise it."""
-        return self._unary(lib.MG_EXP, "exp")
-
-    def log(self) -> Value:
-        """The natural logarithm; ValueError for self <= 0, as math.log."""
-        return self._unary(lib.MG_LOG, "log")
-
-    def sigmoid(self) -> Value:
-        """1 / (1 + e ** -self), computed without overflow."""
-        return self._unary(lib.MG_SIGMOID, "sigmoid")
+    relu = _unary(lib.MG_RELU, "relu", "max(0, self), as micrograd's ReLU.")
+    tanh = _unary(lib.MG_TANH, "tanh", "The hyperbolic tangent.")
+    exp = _unary(lib.MG_EXP, "exp", "e ** self; OverflowError where math.exp raises it.")
+    log = _unary(lib.MG_LOG, "log", "The natural logarithm; ValueError for self <= 0.")
+    sigmoid = _unary(lib.MG_SIGMOID, "sigmoid", "1 / (1 + e ** -self), without overflow.")
 
     def backward(self) -> None:
         """Set this grad to 1 and add every node's gradient below it, in one C call."""
@@ -236,21 +219,33 @@ class Value:
     def __neg__(self) -> Value:  # -self
         return self * -1
 
-    def __sub__(self, other: Number) -> Value:  # self - other, as self + (-other)
+    def __sub__(self, other: Number) -> Value:  # self + (-other)
         if isinstance(other, Value):
-            return _composite(lib.mg_sub(self._i, other._i), self, other, "-")
+            return _wrap(lib.mg_sub(self._i, other._i), self, other, "-")
         return self + (-other)
 
-    def __rsub__(self, other: Number) -> Value:  # other - self
-        return other + (-self)
+    def __rsub__(self, other: SupportsFloat) -> Value:  # other + (-self)
+        x = _as_float(other)
+        if x is None:
+            return NotImplemented
+        return _wrap(lib.mg_rsub(self._i, x), self, None, "-")
 
-    def __truediv__(self, other: Number) -> Value:  # self / other, as self * other**-1
+    def __truediv__(self, other: Number) -> Value:  # self * other**-1
         if isinstance(other, Value):
-            return _composite(lib.mg_div(self._i, other._i), self, other, "/")
+            return _wrap(lib.mg_div(self._i, other._i), self, other, "/")
         return self * other**-1
 
-    def __rtruediv__(self, other: Number) -> Value:  # other / self
-        return other * self**-1
+    def __rtruediv__(self, other: SupportsFloat) -> Value:  # other * self**-1
+        x = _as_float(other)
+        if x is None:
+            return NotImplemented
+        return _wrap(lib.mg_rdiv(self._i, x), self, None, "/")
 
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
+
+
+def _adopt(i: int, operands: tuple) -> Value:
+    """A new handle on existing node i, taking a reference of its own."""
+    lib.mg_incref(i)
+    return _wrap(i, *operands, "")
