@@ -44,8 +44,9 @@
 mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1};
 pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The calling thread's current region, -1 for none. */
-static __thread int32_t my_region = -1;
+/* The calling thread's current region, -1 for none (initial-exec: read
+ * without a call, on every allocation). */
+__thread int32_t mg_my_region __attribute__((tls_model("initial-exec"))) = -1;
 /* Gives a thread's current region up when the thread exits. */
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -105,7 +106,7 @@ static int32_t open_region_locked(void)
         mg_A.regions[mg_A.newest].newer = r;
     mg_A.newest = r;
     mg_A.open_regions++;
-    my_region = r;
+    mg_my_region = r;
     pthread_once(&exit_key_once, make_exit_key);
     pthread_setspecific(exit_key, (void *)(intptr_t)(r + 1));
     return r;
@@ -143,21 +144,17 @@ static void release_at_exit(void *region_plus_one)
     pthread_mutex_unlock(&mg_lock);
 }
 
-int mg_reserve_locked(int n)
+int mg_reserve_locked(int64_t n)
 {
     if (mg_A.limit >= 0 && mg_A.live + n > mg_A.limit)
         return MG_ENOMEM;
-    while (mg_A.free_regions < n) { /* each new node may open a region */
+    /* at most one region for a child in a newer region, one for every full one */
+    while (mg_A.free_regions < 2 + n / MG_REGION_NODES) {
         int err = add_chunk_locked();
         if (err)
             return err;
     }
     return 0;
-}
-
-static int is_pow(int op)
-{
-    return op == MG_POWI || op == MG_POWF || op == MG_POW;
 }
 
 /* Whether child c exists and lies in a region opened after region r. */
@@ -166,37 +163,23 @@ static int newer_than(int c, int32_t r)
     return c >= 0 && mg_A.regions[c >> MG_REGION_SHIFT].seq > mg_A.regions[r].seq;
 }
 
-int mg_new_locked(double data, int op, int a, int b)
+int32_t mg_next_region_locked(int a, int b)
 {
-    int32_t r = my_region;
+    int32_t r = mg_my_region;
     if (r < 0 || mg_A.regions[r].used == MG_REGION_NODES || newer_than(a, r)
         || newer_than(b, r)) {
         if (r >= 0)
             disown_locked(r);
         r = open_region_locked();
     }
-    mg_region *g = &mg_A.regions[r];
-    int64_t i = (int64_t)r * MG_REGION_NODES + g->used++;
-    g->live++;
-    mg_node *n = mg_at(i);
-    n->data = data;
-    n->grad = 0.0;
-    n->a = a;
-    n->b = b;
-    n->refs = 1;
-    n->op = (unsigned)op;
-    n->fallible = is_pow(op) && mg_check_rule(n) != 0;
-    mg_A.live++;
-    mg_A.live_pow += is_pow(op);
-    mg_A.fallible += n->fallible;
-    return (int)i;
+    return r;
 }
 
 /* Return slot i to its region, recycling the region once it is empty. */
 static void release_locked(int64_t i)
 {
     mg_node *n = mg_at(i);
-    mg_A.live_pow -= is_pow(n->op);
+    mg_A.live_pow -= mg_is_pow(n->op);
     mg_A.fallible -= n->fallible;
     n->op = MG_FREE;
     mg_A.live--;
@@ -225,8 +208,7 @@ static void drop_locked(int64_t i, int64_t *dead)
     }
 }
 
-/* Drop a caller's reference on i and free whatever that leaves unreached. */
-static void decref_locked(int i)
+void mg_decref_locked(int i)
 {
     if (!mg_live_locked(i))
         return;
@@ -248,7 +230,7 @@ static void decref_locked(int i)
 void mg_decref(int i)
 {
     pthread_mutex_lock(&mg_lock);
-    decref_locked(i);
+    mg_decref_locked(i);
     pthread_mutex_unlock(&mg_lock);
 }
 
@@ -256,7 +238,7 @@ void mg_decref_many(const int *idx, int n)
 {
     pthread_mutex_lock(&mg_lock);
     for (int k = 0; k < n; k++)
-        decref_locked(idx[k]);
+        mg_decref_locked(idx[k]);
     pthread_mutex_unlock(&mg_lock);
 }
 

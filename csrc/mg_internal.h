@@ -55,16 +55,60 @@ static inline int mg_live_locked(int64_t i)
     return i >= 0 && i < mg_A.nchunks * MG_CHUNK_NODES && mg_at(i)->op != MG_FREE;
 }
 
-/* Make sure the next n (at most 4) allocations cannot fail. 0 or MG_ENOMEM. */
-int mg_reserve_locked(int n);
-/* A fresh node with one reference, with children a and b (-1: none). Only
- * after mg_reserve_locked succeeded. */
-int mg_new_locked(double data, int op, int a, int b);
+/* Make sure the next n allocations cannot fail. 0 or MG_ENOMEM. */
+int mg_reserve_locked(int64_t n);
+
+/* The calling thread's current region (mg_arena.c). */
+extern __thread int32_t mg_my_region __attribute__((tls_model("initial-exec")));
+/* The region a new node over children a, b goes in: the thread's current
+ * one, or a newly opened one if that is full or older than a child's. */
+int32_t mg_next_region_locked(int a, int b);
+
+static inline int mg_is_pow(int op)
+{
+    return op == MG_POWI || op == MG_POWF || op == MG_POW;
+}
+
+/* 0, or the error applying node n's local rule would raise (mg_backward.c). */
+int mg_check_rule(const mg_node *n);
+
+/* A fresh node with one reference, with children a and b (-1: none), taken
+ * from the thread's region. Only after mg_reserve_locked succeeded. Inline:
+ * it runs for every node made. */
+static inline int mg_new_locked(double data, int op, int a, int b)
+{
+    int32_t r = mg_my_region;
+    mg_region *g = &mg_A.regions[r < 0 ? 0 : r];
+    if (r < 0 || g->used == MG_REGION_NODES
+        || (a >= 0 && mg_A.regions[a >> MG_REGION_SHIFT].seq > g->seq)
+        || (b >= 0 && mg_A.regions[b >> MG_REGION_SHIFT].seq > g->seq)) {
+        r = mg_next_region_locked(a, b);
+        g = &mg_A.regions[r];
+    }
+    int64_t i = (int64_t)r * MG_REGION_NODES + g->used++;
+    g->live++;
+    mg_node *n = mg_at(i);
+    n->data = data;
+    n->grad = 0.0;
+    n->a = a;
+    n->b = b;
+    n->refs = 1;
+    n->op = (unsigned)op;
+    n->fallible = 0;
+    mg_A.live++;
+    if (mg_is_pow(op)) {
+        n->fallible = mg_check_rule(n) != 0;
+        mg_A.live_pow++;
+        mg_A.fallible += n->fallible;
+    }
+    return (int)i;
+}
+
+/* Drop a reference on i and free whatever that leaves unreached. */
+void mg_decref_locked(int i);
 
 /* Python's float ** float, with its errors: 0 or MG_EZERODIV, MG_ECOMPLEX, MG_ERANGE. */
 int mg_float_pow(double x, double y, double *out);
-/* 0, or the error applying node n's local rule would raise (mg_backward.c). */
-int mg_check_rule(const mg_node *n);
 /* The forward value of a unary op: 0 or MG_EDOMAIN, MG_ERANGE. */
 int mg_unary_value(int op, double x, double *out);
 

@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 5
+#define MG_ABI_VERSION 7
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -92,6 +92,29 @@ int mg_sub(int a, int b);
 int mg_div(int a, int b);
 int mg_rsub(int a, double c);
 int mg_rdiv(int a, double c);
+
+/* A whole MLP forward for one sample, building micrograd's nodes (mg_nn.c).
+ * sizes[0..nlayers] are the layer widths (sizes[0] the inputs); params are
+ * micrograd's parameters() in order (per neuron: its weights, then its
+ * bias); nonlin[l] says layer l applies ReLU. x[i] is an input node, or -1
+ * for the number xv[i]. scratch holds 2 * (widest layer) ints. out receives
+ * the last layer's sizes[nlayers] outputs, each with one caller reference.
+ * 0 or an error code; on error nothing is made. */
+int mg_mlp(const int *params, const int *sizes, const int *nonlin, int nlayers, const int *x,
+           const double *xv, int *scratch, int *out);
+
+/* sum(a[k] * b[k] for k in range(n)), micrograd's nodes: Python's sum()
+ * starts from 0, so the first product is added to a leaf 0. n >= 1. The
+ * root (with one caller reference) or an error code. */
+int mg_dot(const int *a, const int *b, int n);
+
+/* Optimizer steps over n parameters (mg_optim.c); 0 or MG_EINDEX, and on
+ * error nothing changed. velocity, m and v hold one double a parameter. */
+int mg_sgd(const int *idx, int n, double lr, double momentum, double *velocity);
+int mg_adam(const int *idx, int n, double lr, double beta1, double beta2, double eps, int t,
+            double *m, double *v);
+/* The Euclidean norm of the n parameters' grads (nan if one is not live). */
+double mg_grad_norm(const int *idx, int n);
 
 /* References. mg_decref frees what nothing else reaches, without recursion. */
 int mg_incref(int i);

@@ -1,15 +1,22 @@
-"""micrograd's moons demo: a 2-16-16-1 MLP learns two interleaved half circles."""
+"""micrograd's moons demo: a 2-16-16-1 MLP learns two interleaved half circles.
+
+``run()`` trains it on micrograd_c (fused forward, losses and SGD), and with
+``compare=True`` trains micrograd itself side by side from the same seed,
+printing both losses and the speedup.
+"""
 from __future__ import annotations
 
 import math
 import random
 import time
-from typing import Callable, List, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+from . import losses, optim
 from .engine import Value
 from .nn import MLP
 
 Point = Tuple[float, float]
+ALPHA = 1e-4  # weight of the L2 term
 
 
 def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1337) -> Tuple[List[Point], List[int]]:
@@ -27,46 +34,110 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1337) -> Tuple[List
              for i in order], [labels[i] for i in order])
 
 
-def svm_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
-             value: type = Value, alpha: float = 1e-4) -> Tuple[Value, float]:
-    """micrograd's demo loss: mean max-margin loss plus alpha * L2; and the accuracy."""
+def learning_rate(k: int, steps: int) -> float:
+    """micrograd's demo schedule: from 1.0 down to 0.1."""
+    return 1.0 - 0.9 * k / steps
+
+
+def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
+    """The fraction of points whose score has the label's sign."""
+    return sum((yi > 0) == (s.data > 0) for yi, s in zip(y, scores)) / len(y)
+
+
+def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
+                   value: type = Value) -> Tuple[Any, float]:
+    """micrograd's demo loss, as its notebook writes it, on any Value class."""
     scores = [model([value(a), value(b)]) for a, b in X]
-    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
-    data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = alpha * sum(p * p for p in model.parameters())
-    accuracy = sum((yi > 0) == (si.data > 0) for yi, si in zip(y, scores)) / len(y)
-    return data_loss + reg_loss, accuracy
+    data_loss = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(y))
+    reg_loss = ALPHA * sum(p * p for p in model.parameters())
+    return data_loss + reg_loss, accuracy(scores, y)
 
 
-def train(model, X: Sequence[Point], y: Sequence[int], steps: int = 100, value: type = Value,
-          report: Callable[[int, float, float], None] = lambda k, loss, acc: None
-          ) -> List[Tuple[float, float]]:
-    """micrograd's demo loop: SGD with learning rate 1 - 0.9 k / steps; (loss, accuracy) per step."""
-    history = []
+def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, float]:
+    """The same loss, node for node, through micrograd_c's fused kernels."""
+    scores = [model([Value(a), Value(b)]) for a, b in X]
+    return losses.svm(scores, y) + ALPHA * losses.l2(model.parameters()), accuracy(scores, y)
+
+
+def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
+                    seed: int) -> Tuple[List[float], float]:
+    """Train micrograd itself as its demo does: (losses, seconds)."""
+    from micrograd.engine import Value as MicroValue
+    from micrograd.nn import MLP as MicroMLP
+    random.seed(seed)
+    model = MicroMLP(2, [16, 16, 1])
+    history, start = [], time.perf_counter()
     for k in range(steps):
-        loss, accuracy = svm_loss(model, X, y, value)
+        loss, _ = micrograd_loss(model, X, y, MicroValue)
         model.zero_grad()
         loss.backward()
-        rate = 1.0 - 0.9 * k / steps
         for p in model.parameters():
-            p.data -= rate * p.grad
-        history.append((loss.data, accuracy))
-        report(k, loss.data, accuracy)
-    return history
+            p.data -= learning_rate(k, steps) * p.grad
+        history.append(loss.data)
+    return history, time.perf_counter() - start
 
 
-def run(steps: int = 100, seed: int = 1337, quiet: bool = False) -> List[Tuple[float, float]]:
-    """Train the demo on micrograd_c, printing progress and timing."""
-    random.seed(seed)
+def run(steps: int = 100, seed: int = 1337, compare: bool = False,
+        plot: Optional[str] = None) -> List[Tuple[float, float]]:
+    """Train the demo on micrograd_c, printing progress and timing; (loss, accuracy) per step."""
     X, y = make_moons(100, noise=0.1, seed=seed)
+    random.seed(seed)
     model = MLP(2, [16, 16, 1])
-
-    def report(k: int, loss: float, acc: float) -> None:
-        if not quiet and (k % 10 == 0 or k == steps - 1):
-            print(f"step {k:3d}  loss {loss:.6f}  accuracy {acc * 100:.0f}%")
+    opt = optim.SGD(model.parameters(), schedule=lambda k: learning_rate(k, steps))
+    history = []
     start = time.perf_counter()
-    history = train(model, X, y, steps, report=report)
+    for k in range(steps):
+        loss, acc = fused_loss(model, X, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append((loss.data, acc))
+        if k % 10 == 0 or k == steps - 1:
+            print(f"step {k:3d}  loss {loss.data:.6f}  accuracy {acc * 100:.0f}%")
     elapsed = time.perf_counter() - start
     print(f"final accuracy {history[-1][1] * 100:.0f}% after {steps} steps: "
-          f"{elapsed:.2f} s in all, {elapsed / steps * 1e3:.1f} ms per step")
+          f"{elapsed:.2f} s in all, {elapsed / steps * 1e3:.2f} ms per step")
+    if compare:
+        _compare(X, y, steps, seed, [h[0] for h in history], elapsed)
+    if plot:
+        draw(model, X, y, plot)
+        print(f"decision boundary written to {plot}")
     return history
+
+
+def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
+             ours: List[float], ours_seconds: float) -> None:
+    """Train micrograd on the same data and seed; print both losses and the speedup."""
+    try:
+        theirs, seconds = train_micrograd(X, y, steps, seed)
+    except ImportError:
+        print("--compare needs micrograd: pip install micrograd==0.1.0")
+        return
+    print("step  micrograd_c loss     micrograd loss       |difference|")
+    for k in range(0, steps, 10):
+        print(f"{k:4d}  {ours[k]:.15f}  {theirs[k]:.15f}  {abs(ours[k] - theirs[k]):.1e}")
+    worst = max(abs(a - b) for a, b in zip(ours, theirs))
+    print(f"largest loss difference over {steps} steps: {worst:.1e}; micrograd took "
+          f"{seconds:.2f} s ({seconds / steps * 1e3:.1f} ms per step): "
+          f"micrograd_c is {seconds / ours_seconds:.0f}x faster")
+
+
+def draw(model: MLP, X: Sequence[Point], y: Sequence[int], path: str) -> None:
+    """Save the decision boundary and the points as an image (needs matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install 'micrograd_c[plot]'") from None
+    h = 0.05
+    xs = [-1.6 + h * i for i in range(int(4.2 / h))]
+    ys = [-1.1 + h * j for j in range(int(2.7 / h))]
+    grid = [[model([x, yy]).data > 0 for x in xs] for yy in ys]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.contourf(xs, ys, grid, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"])
+    ax.scatter([p[0] for p in X], [p[1] for p in X], c=["#c0392b" if t < 0 else "#2166ac" for t in y],
+               s=18, edgecolors="black", linewidths=0.4)
+    ax.set_title("micrograd_c: moons decision boundary")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)

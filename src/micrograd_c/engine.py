@@ -6,12 +6,14 @@ batches: see ``_core.dead``). The node keeps its own children alive in C.
 
 ``_a`` and ``_b`` hold the Values an operation was applied to (None for a
 plain number). They keep those handles alive, so that ``_prev`` can hand
-back the very objects the node was built from: it matches the node's C
-children against them by index, and makes a new handle only for a child
-that never had one (a number wrapped on the fly, as micrograd's
-``Value(other)``, or the inner node of ``a - b``, which is ``a + (b * -1)``).
-A new handle carries the same operands along, so the search goes on below
-it. Once found, the children replace the operands in ``_a`` and ``_b``.
+back the very objects the node was built from: it looks the node's C
+children up among them by index (in a ``_Pool``), and makes a new handle
+only for a child that never had one (a number wrapped on the fly, as
+micrograd's ``Value(other)``, the inner node of ``a - b``, which is
+``a + (b * -1)``, or a node made inside a fused nn kernel). A new handle
+shares the pool, so the search goes on below it and each node gets one
+handle. Once found, the children replace the operands in ``_a`` and ``_b``.
+A fused kernel's outputs hold the pool itself in ``_a``.
 A Value built by hand, ``Value(x, (a, b), 'op')``, keeps its children and op
 in ``_label`` and is a leaf for backward.
 
@@ -20,7 +22,7 @@ The arithmetic is micrograd's own, node for node (``a / b`` is
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, SupportsFloat, Union
+from typing import Any, Callable, Optional, Sequence, SupportsFloat, Union
 
 from ._core import DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, lib, raise_error, release_dead
 
@@ -53,10 +55,10 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _wrap(i: int, a: Optional[Value], b: Optional[Value], op: str) -> Value:
+def _wrap(i: int, a: Any, b: Optional[Value], op: str) -> Value:
     """A Value for new node i made from operands a and b, or the error that i encodes."""
     if i < 0:
-        raise_error(i, f"{op} of {', '.join(repr(v) for v in (a, b) if v is not None)}")
+        raise_error(i, f"{op} of {', '.join(repr(v) for v in (a, b) if isinstance(v, Value))}")
     out = _new(Value)
     out._i = i
     out._a = a
@@ -154,12 +156,8 @@ class Value:
             return set(self._label[1])
         except AttributeError:
             pass
-        operands = (self._a, self._b)
-        kids = []
-        for k in range(_ARITY.get(lib.mg_op(self._i), 1)):
-            c = child(self._i, k)
-            found = [v for v in operands if v is not None and v._i == c]
-            kids.append(found[0] if found else _adopt(c, operands))
+        pool = self._a if type(self._a) is _Pool else _Pool((self._a, self._b))
+        kids = [pool.find(child(self._i, k)) for k in range(_ARITY.get(lib.mg_op(self._i), 1))]
         self._a, self._b = (kids + [None, None])[:2]
         return set(kids)
 
@@ -245,7 +243,21 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
 
-def _adopt(i: int, operands: tuple) -> Value:
-    """A new handle on existing node i, taking a reference of its own."""
-    lib.mg_incref(i)
-    return _wrap(i, *operands, "")
+class _Pool:
+    """The Values a graph was built from, by node index: where _prev finds children."""
+
+    __slots__ = ("groups", "_by_index")
+
+    def __init__(self, *groups: Sequence[Any]):
+        self.groups = groups  # sequences of Values (other items are ignored)
+        self._by_index: Optional[dict] = None
+
+    def find(self, i: int) -> Value:
+        """The Value for node i: one the graph was built from, or a new handle on it."""
+        if self._by_index is None:
+            self._by_index = {v._i: v for g in self.groups for v in g if isinstance(v, Value)}
+        found = self._by_index.get(i)
+        if found is None:
+            lib.mg_incref(i)
+            found = self._by_index[i] = _wrap(i, self, None, "")
+        return found

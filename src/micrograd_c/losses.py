@@ -1,0 +1,57 @@
+"""Loss functions over Values: the seed chapter's §2.1, plus micrograd's demo losses.
+
+Each is built from Value operations (the fused ones build the very nodes the
+plain Python expression would), so gradients come from the engine.
+"""
+from __future__ import annotations
+
+from typing import Sequence, SupportsFloat
+
+from ._core import ffi, lib
+from .engine import Value, _Pool, _wrap
+
+
+def _mean(terms: Sequence[Value]) -> Value:
+    """sum(terms) * (1.0 / len(terms)), as micrograd's demo averages."""
+    if not terms:
+        raise ValueError("a loss needs at least one term")
+    return sum(terms) * (1.0 / len(terms))
+
+
+def mse(predictions: Sequence[Value], targets: Sequence[SupportsFloat]) -> Value:
+    """Mean squared error: (1/n) * sum((p - t)**2)."""
+    return _mean([(p - t) ** 2 for p, t in zip(predictions, targets, strict=True)])
+
+
+def svm(scores: Sequence[Value], labels: Sequence[int]) -> Value:
+    """micrograd's demo max-margin loss: the mean of relu(1 - y * score), labels ±1."""
+    return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels, strict=True)])
+
+
+def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[int]) -> Value:
+    """Mean of -(y log σ(z) + (1-y) log(1-σ(z))), labels 0/1, stable for any logit z.
+
+    Computed as relu(z) - z*y + log(1 + exp(-|z|)), so no exp overflows.
+    """
+    def term(z: Value, y: int) -> Value:
+        magnitude = z.relu() + (-z).relu()
+        return z.relu() - z * y + (1 + (-magnitude).exp()).log()
+    return _mean([term(z, y) for z, y in zip(logits, labels, strict=True)])
+
+
+def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
+    """-log softmax(logits)[target], through log-sum-exp shifted by the largest logit."""
+    if not 0 <= target < len(logits):
+        raise ValueError(f"target {target} is not a class index for {len(logits)} logits")
+    top = max(z.data for z in logits)
+    log_sum_exp = sum((z - top).exp() for z in logits).log() + top
+    return log_sum_exp - logits[target]
+
+
+def l2(params: Sequence[Value]) -> Value:
+    """sum(p * p for p in params), in one C call, building the nodes Python's sum() would."""
+    params = list(params)
+    if not params or not all(isinstance(p, Value) for p in params):
+        return sum(p * p for p in params)
+    idx = ffi.new("int[]", [p._i for p in params])
+    return _wrap(lib.mg_dot(idx, idx, len(params)), _Pool(params), None, "l2")

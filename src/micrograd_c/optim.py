@@ -1,0 +1,99 @@
+"""Optimizers (the seed chapter's §2.2): each step and zero_grad is one C call.
+
+    opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    history = train(lambda: loss_of(model), opt, max_steps=100, grad_tol=1e-6)
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, List, Optional, Tuple
+
+from . import engine
+from ._core import ffi, lib, raise_error
+from .engine import Value
+
+
+class Optimizer:
+    """Parameters packed once as a C index array; zero_grad and grad_norm in one call."""
+
+    def __init__(self, params: Iterable[Value]):
+        self.params = list(params)
+        if not all(isinstance(p, Value) for p in self.params):
+            raise TypeError("an optimizer's parameters must all be Values")
+        self._idx = ffi.new("int[]", [p._i for p in self.params])
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to 0."""
+        err = lib.mg_zero_grad(self._idx, len(self.params))
+        if err:
+            raise_error(err, "zero_grad")
+
+    def grad_norm(self) -> float:
+        """The Euclidean norm of the parameters' gradient."""
+        return lib.mg_grad_norm(self._idx, len(self.params))
+
+    def step(self) -> None:
+        """Update every parameter from its grad."""
+        err = self._update()
+        engine._data_writes += 1  # data changed: see Value.backward
+        if err:
+            raise_error(err, type(self).__name__)
+        self.steps += 1
+
+    def _update(self) -> int:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """p.data -= lr * p.grad (micrograd's update), with optional momentum and schedule."""
+
+    def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
+                 schedule: Optional[Callable[[int], float]] = None):
+        super().__init__(params)
+        self.lr, self.momentum, self.schedule = lr, momentum, schedule
+        self._velocity = ffi.new("double[]", len(self.params))
+
+    def _update(self) -> int:
+        lr = self.schedule(self.steps) if self.schedule else self.lr
+        return lib.mg_sgd(self._idx, len(self.params), lr, self.momentum, self._velocity)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (Kingma & Ba, 2015)."""
+
+    def __init__(self, params: Iterable[Value], lr: float = 0.001,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self._m = ffi.new("double[]", len(self.params))
+        self._v = ffi.new("double[]", len(self.params))
+
+    def _update(self) -> int:
+        return lib.mg_adam(self._idx, len(self.params), self.lr, self.betas[0], self.betas[1],
+                           self.eps, self.steps + 1, self._m, self._v)
+
+
+def train(loss: Callable[[], Value], optimizer: Optimizer, max_steps: int,
+          grad_tol: Optional[float] = None,
+          report: Optional[Callable[[int, float, float], None]] = None) -> List[float]:
+    """Gradient descent until max_steps, or until the gradient norm falls below grad_tol.
+
+    Each step: loss(), zero_grad, backward, and (unless stopping) an optimizer
+    step. report(step, loss, grad_norm) is called every step. Returns the losses.
+    """
+    history: List[float] = []
+    for k in range(max_steps):
+        value = loss()
+        optimizer.zero_grad()
+        value.backward()
+        norm = optimizer.grad_norm()
+        history.append(value.data)
+        if report:
+            report(k, value.data, norm)
+        if grad_tol is not None and norm < grad_tol:
+            break
+        if math.isnan(norm):
+            raise FloatingPointError(f"the gradient became nan at step {k}")
+        optimizer.step()
+    return history

@@ -1,0 +1,151 @@
+"""micrograd_c.nn against micrograd.nn: same draws, same nodes, same numbers; fused or not."""
+import gc
+import random
+
+import numpy as np
+import pytest
+from micrograd import nn as micro_nn
+from micrograd.engine import Value as MicroValue
+
+from conftest import close
+from micrograd_c import Value, demo, optim, stats
+from micrograd_c import nn
+
+
+def twins(nin=2, nouts=(16, 16, 1), seed=1337):
+    """An MLP of each library from the same random draws."""
+    random.seed(seed)
+    theirs = micro_nn.MLP(nin, list(nouts))
+    random.seed(seed)
+    ours = nn.MLP(nin, list(nouts))
+    return ours, theirs
+
+
+def trace(root):
+    """Every node and edge under root, by identity (micrograd's draw_dot traversal)."""
+    nodes, edges, stack = set(), set(), [root]
+    while stack:
+        v = stack.pop()
+        if v not in nodes:
+            nodes.add(v)
+            for c in v._prev:
+                edges.add((c, v))
+                stack.append(c)
+    return nodes, edges
+
+
+def test_same_draws_parameters_order_reprs():
+    ours, theirs = twins()
+    assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+    assert repr(ours) == repr(theirs)
+    assert repr(ours.layers[0]) == repr(theirs.layers[0])
+    assert len(ours.parameters()) == 337
+
+
+@pytest.mark.parametrize("x", [[0.5, -1.25], [np.float64(0.3), 2], [Value(0.3), Value(-0.7)]])
+def test_fused_forward_is_bitwise_micrograd_and_grads_match(x):
+    ours, theirs = twins()
+    plain = [v.data if isinstance(v, Value) else float(v) for v in x]
+    out = ours(x)
+    ref = theirs([MicroValue(v) for v in plain] if isinstance(x[0], Value) else plain)
+    assert out.data == ref.data
+    out.backward()
+    ref.backward()
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        assert close(p.grad, q.grad)
+
+
+def test_fused_graph_has_micrograd_shape_and_identity():
+    ours, theirs = twins(nouts=(4, 3, 1))
+    x = [Value(0.5), Value(-0.25)]
+    nodes, edges = trace(ours(x))
+    ref_nodes, ref_edges = trace(theirs([MicroValue(0.5), MicroValue(-0.25)]))
+    assert (len(nodes), len(edges)) == (len(ref_nodes), len(ref_edges))
+    assert sorted(n._op for n in nodes) == sorted(n._op for n in ref_nodes)
+    assert set(ours.parameters()) <= nodes and set(x) <= nodes  # the user's own objects
+
+
+def test_layers_and_neurons_fused_alone():
+    random.seed(3)
+    layer = nn.Layer(3, 2)
+    random.seed(3)
+    ref = micro_nn.Layer(3, 2)
+    outs, ref_outs = layer([1.0, -2.0, 0.5]), ref([1.0, -2.0, 0.5])
+    assert [o.data for o in outs] == [o.data for o in ref_outs]
+    single = nn.Layer(3, 1)([1.0, 2.0, 3.0])
+    assert isinstance(single, Value)  # micrograd's single-output unwrap
+    neuron = layer.neurons[0]
+    assert neuron([1.0, -2.0, 0.5]).data == ref.neurons[0]([1.0, -2.0, 0.5]).data
+
+
+def test_wrong_input_length_raises():
+    ours, _ = twins()
+    for bad in ([1.0], [1.0, 2.0, 3.0]):
+        with pytest.raises(ValueError, match="expected 2 inputs"):
+            ours(bad)
+        with pytest.raises(ValueError):
+            ours.layers[0].neurons[0](bad)
+
+
+def test_rebinding_parameters_is_seen():
+    ours, theirs = twins(nouts=(3, 1))
+    ours([1.0, 1.0])  # packs
+    for m, V in ((ours, Value), (theirs, MicroValue)):
+        m.layers[0].neurons[1].w[0] = V(5.0)
+        m.layers[1].neurons[0].b = V(-3.0)
+        m.layers[0].neurons[2].w = [V(0.25), V(0.75)]
+    assert ours([0.5, -1.0]).data == theirs([0.5, -1.0]).data
+    assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+
+
+def test_subclasses_run_their_own_code():
+    class Doubling(nn.Neuron):
+        def __call__(self, x):
+            return super().__call__(x) * 2
+
+    layer = nn.Layer(2, 2)
+    layer.neurons = [Doubling(2) for _ in range(2)]
+    for n, ref in zip(layer.neurons, [[0.5, 0.5], [-0.25, 1.0]]):
+        n.w[0].data, n.w[1].data = ref
+    assert [o.data for o in layer([1.0, 0.5])] == [2 * max(0.0, 0.5 + 0.25), 2 * max(0.0, -0.25 + 0.5)]
+
+
+def test_zero_grad_and_graph_freed():
+    ours, _ = twins()
+    base = stats().live
+    out = ours([0.1, 0.2])
+    out.backward()
+    assert any(p.grad for p in ours.parameters())
+    ours.zero_grad()
+    assert all(p.grad == 0 for p in ours.parameters())
+    del out
+    assert stats().live == base
+
+
+def test_demo_trajectory_matches_micrograd_for_100_steps():
+    X, y = demo.make_moons()
+    gc.disable()
+    try:
+        theirs, _ = demo.train_micrograd(X, y, 100, 1337)
+    finally:
+        gc.enable()
+    ours = [loss for loss, _ in demo.run(100, 1337)]
+    assert max(abs(a - b) for a, b in zip(ours, theirs)) <= 1e-9
+
+
+@pytest.mark.parametrize("nouts", [[32, 32, 1], [64, 64, 64, 1]])
+def test_trains_sizes_micrograd_cannot(nouts):
+    """micrograd's recursive backward raises RecursionError on these sizes' L2 term."""
+    X, y = demo.make_moons(40)
+    random.seed(1)
+    model = nn.MLP(2, nouts)
+    opt = optim.SGD(model.parameters(), lr=0.05)
+    first = last = None
+    for _ in range(8):
+        loss, _ = demo.fused_loss(model, X, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else loss.data
+        last = loss.data
+    assert last < first
