@@ -1,6 +1,7 @@
 /*
  * mg_nn.c -- fused kernels for micrograd's nn: a whole MLP forward for one
- * sample in one call, and sum(a_k * b_k for k) (the demo's L2 term).
+ * sample in one call; sum(a_k * b_k for k), the demo's L2 term; and the
+ * demo's max-margin loss.
  *
  * mg_mlp builds exactly the nodes micrograd's MLP builds, in the same order
  * and with the same arithmetic, so values match micrograd bit for bit. For
@@ -113,6 +114,17 @@ int mg_mlp(const int *params, const int *sizes, const int *nonlin, int nlayers, 
     return err;
 }
 
+/* acc + v, or, when acc < 0 (Python's sum() starting from 0), v + Value(0):
+ * int.__add__ declines, so v.__radd__(0) runs. Takes over the first
+ * references of acc and v. */
+static int sum_step_locked(int acc, int v)
+{
+    if (acc >= 0)
+        return mg_new_locked(mg_at(acc)->data + mg_at(v)->data, MG_ADD, acc, v);
+    int zero = mg_new_locked(0.0, MG_LEAF, -1, -1);
+    return mg_new_locked(mg_at(v)->data + 0.0, MG_ADD, v, zero);
+}
+
 int mg_dot(const int *a, const int *b, int n)
 {
     pthread_mutex_lock(&mg_lock);
@@ -126,13 +138,35 @@ int mg_dot(const int *a, const int *b, int n)
         int p = mg_new_locked(mg_at(a[k])->data * mg_at(b[k])->data, MG_MUL, a[k], b[k]);
         mg_at(a[k])->refs++;
         mg_at(b[k])->refs++;
-        if (acc < 0) { /* 0 + p: int.__add__ declines, so p.__radd__(0) is p + Value(0) */
-            int zero = mg_new_locked(0.0, MG_LEAF, -1, -1);
-            acc = mg_new_locked(mg_at(p)->data + 0.0, MG_ADD, p, zero);
-        } else {
-            acc = mg_new_locked(mg_at(acc)->data + mg_at(p)->data, MG_ADD, acc, p);
-        }
+        acc = sum_step_locked(acc, p);
     } /* every node's first reference went to its parent; acc's is the caller's */
+    pthread_mutex_unlock(&mg_lock);
+    return err ? err : acc;
+}
+
+int mg_svm(const int *scores, const double *labels, int n)
+{
+    pthread_mutex_lock(&mg_lock);
+    int err = n > 0 ? 0 : MG_EINDEX;
+    for (int k = 0; k < n && !err; k++)
+        err = mg_live_locked(scores[k]) ? 0 : MG_EINDEX;
+    if (!err)
+        err = mg_reserve_locked(6 * (int64_t)n + 3);
+    int acc = -1;
+    for (int k = 0; k < n && !err; k++) {
+        int s = scores[k], minus_y = mg_new_locked(-labels[k], MG_LEAF, -1, -1);
+        int t = mg_new_locked(mg_at(s)->data * -labels[k], MG_MUL, s, minus_y); /* -y * s */
+        mg_at(s)->refs++;
+        int one = mg_new_locked(1.0, MG_LEAF, -1, -1);
+        int u = mg_new_locked(mg_at(t)->data + 1.0, MG_ADD, t, one);            /* 1 + ... */
+        double r = 0.0;
+        mg_unary_value(MG_RELU, mg_at(u)->data, &r);
+        acc = sum_step_locked(acc, mg_new_locked(r, MG_RELU, u, -1));
+    }
+    if (!err) { /* sum(...) * (1.0 / n) */
+        int scale = mg_new_locked(1.0 / n, MG_LEAF, -1, -1);
+        acc = mg_new_locked(mg_at(acc)->data * (1.0 / n), MG_MUL, acc, scale);
+    }
     pthread_mutex_unlock(&mg_lock);
     return err ? err : acc;
 }

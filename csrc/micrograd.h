@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 7
+#define MG_ABI_VERSION 8
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -107,6 +107,9 @@ int mg_mlp(const int *params, const int *sizes, const int *nonlin, int nlayers, 
  * starts from 0, so the first product is added to a leaf 0. n >= 1. The
  * root (with one caller reference) or an error code. */
 int mg_dot(const int *a, const int *b, int n);
+/* micrograd's demo loss, its nodes: sum((1 + -y * s).relu() ...) * (1.0 / n)
+ * over scores s and labels y. The root (one caller reference) or an error. */
+int mg_svm(const int *scores, const double *labels, int n);
 
 /* Optimizer steps over n parameters (mg_optim.c); 0 or MG_EINDEX, and on
  * error nothing changed. velocity, m and v hold one double a parameter. */

@@ -121,3 +121,15 @@ def test_optimizer_zero_grad_and_type_checks():
         optim.SGD([1.0])
     with pytest.raises(ValueError):
         losses.softmax_cross_entropy(ps, 2)
+
+
+def test_fused_svm_builds_the_demo_expression():
+    scores = [Value(0.3), Value(-1.5), Value(2.0)]
+    labels = [1, -1, -1]
+    fused = losses.svm(scores, labels)
+    plain = sum((1 + -y * s).relu() for y, s in zip(labels, scores)) * (1.0 / len(labels))
+    assert fused.data == plain.data and fused._op == plain._op == "*"
+    fused.backward()
+    assert [s.grad for s in scores] == pytest.approx([-1 / 3, 0.0, 1 / 3])
+    with pytest.raises(ValueError):
+        losses.svm(scores, [1, 1])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Sequence, SupportsFloat
 
 from ._core import ffi, lib
-from .engine import Value, _Pool, _wrap
+from .engine import Value, _Pool, _real, _wrap
 
 
 def _mean(terms: Sequence[Value]) -> Value:
@@ -23,9 +23,17 @@ def mse(predictions: Sequence[Value], targets: Sequence[SupportsFloat]) -> Value
     return _mean([(p - t) ** 2 for p, t in zip(predictions, targets, strict=True)])
 
 
-def svm(scores: Sequence[Value], labels: Sequence[int]) -> Value:
-    """micrograd's demo max-margin loss: the mean of relu(1 - y * score), labels ±1."""
-    return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels, strict=True)])
+def svm(scores: Sequence[Value], labels: Sequence[SupportsFloat]) -> Value:
+    """micrograd's demo max-margin loss: the mean of relu(1 - y * score), labels ±1.
+
+    One C call building the nodes of sum((1 + -y*s).relu() ...) * (1.0 / n).
+    """
+    if len(scores) != len(labels):
+        raise ValueError(f"{len(scores)} scores but {len(labels)} labels")
+    if not scores or not all(isinstance(s, Value) for s in scores):
+        return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels)])
+    root = lib.mg_svm([s._i for s in scores], [_real(y, "label") for y in labels], len(scores))
+    return _wrap(root, _Pool(scores), None, "svm")
 
 
 def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[int]) -> Value:
