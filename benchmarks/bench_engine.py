@@ -23,14 +23,12 @@ that memory freed by earlier workloads does not hide growth.
 """
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import math
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -38,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+import _harness
 import micrograd.engine
 import micrograd_c
 
@@ -284,19 +283,15 @@ class Report:
 
     def render(self) -> str:
         """The report as markdown."""
-        head = ["workload", *COLUMNS, "ratio vs GC on", "ratio vs GC off"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        lines = _harness.table(["workload", *COLUMNS, "ratio vs GC on", "ratio vs GC off"],
+                               self.rows)
         lines += ["", "Notes:", *(f"- {n}" for n in self.notes)]
         if self.flat:
-            lines += ["", "RSS flatness (micrograd_c, GC off):", "",
-                      "| point | iteration | RSS (MiB) | stats().live |", "|---|---|---|---|"]
-            lines += [f"| {p['point']} | {p['iteration']:,} | {p['rss'] / 2**20:.1f} "
-                      f"| {p['live']:,} |" for p in self.flat]
-        lines += ["", "Targets:", ""]
-        lines += [f"- {'PASS' if ok else 'FAIL'}  {name}: {detail}"
-                  for name, ok, detail in self.targets]
-        return "\n".join(lines)
+            lines += ["", "RSS flatness (micrograd_c, GC off):", ""]
+            lines += _harness.table(["point", "iteration", "RSS (MiB)", "stats().live"], [
+                [p["point"], f"{p['iteration']:,}", f"{p['rss'] / 2**20:.1f}", f"{p['live']:,}"]
+                for p in self.flat])
+        return "\n".join(lines + _harness.target_lines(self.targets))
 
 
 # ---------------------------------------------------------------- workloads
@@ -579,21 +574,13 @@ CHILD_TASKS: dict[str, Callable[..., dict]] = {"w4": task_w4, "w5": task_w5, "fl
 
 def in_fresh_process(task: str, **kwargs: Any) -> dict:
     """CHILD_TASKS[task](**kwargs), run in a new interpreter; its JSON result."""
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", task,
-                           json.dumps(kwargs)], stdout=subprocess.PIPE, text=True, check=True)
-    return json.loads(done.stdout)
+    return _harness.in_fresh_process(os.path.abspath(__file__), task, **kwargs)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Parse options, run every workload, print the report."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default 5)")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, well under a minute")
-    parser.add_argument("--json", metavar="FILE", help="also write the raw numbers to FILE")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(CHILD_TASKS[args.child[0]](**json.loads(args.child[1]))))
+    args = _harness.arguments(__doc__, "smaller sizes, well under a minute").parse_args(argv)
+    if _harness.run_child(CHILD_TASKS, args.child):
         return
 
     sizes = QUICK if args.quick else FULL

@@ -23,7 +23,6 @@ live nodes stay flat over many fused training steps.
 """
 from __future__ import annotations
 
-import argparse
 import cProfile
 import gc
 import json
@@ -31,13 +30,13 @@ import os
 import pstats
 import random
 import statistics
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
+import _harness
 import micrograd.engine
 import micrograd.nn
 import micrograd_c
@@ -63,7 +62,10 @@ TORCH = "PyTorch 0-d float64 tensors, micrograd's code"
 ENGINE = "micrograd_c engine under micrograd's nn.py"
 EAGER = "micrograd_c eager: micrograd's code on micrograd_c.nn"
 FUSED = "micrograd_c fused: nn + losses + optim.SGD"
-REFERENCES = {MG_ON: "micrograd GC on", MG_OFF: "micrograd GC off", TORCH: "PyTorch"}
+GAUGE = "gauge"
+SHORT = {MG_ON: "micrograd GC on", MG_OFF: "micrograd GC off", TORCH: "PyTorch",
+         ENGINE: "engine under micrograd's nn.py", EAGER: "eager", FUSED: "fused"}
+REFERENCES = (MG_ON, MG_OFF, TORCH)
 # DESIGN.md section 4, measured on the development machine, for comparison
 DESIGN_MS = {MG_ON: 1525, MG_OFF: 98, TORCH: 569}
 FLOOR_MS = 0.42  # a hand-written C tape
@@ -239,11 +241,12 @@ class Runner:
         self.k += 1
 
     def drop(self) -> None:
-        """Free the last step's graph."""
+        """Free the last step's graph (stats() frees the C nodes micrograd_c queued)."""
         self.last = None
+        micrograd_c.stats()
 
     def run(self, n: int, keep: bool = False) -> list[float]:
-        """Seconds of each of the next n steps; unless keep, the last graph's freeing is timed too."""
+        """Seconds of each of the next n steps; unless keep, freeing the last graph is timed too."""
         times = [self.timed(self.advance) for _ in range(n)]
         if not keep:
             times[-1] += self.timed(self.drop)
@@ -252,14 +255,24 @@ class Runner:
 
 # ---------------------------------------------------------------- measurements
 
+def gauge() -> float:
+    """Seconds for a fixed pure-Python loop of 1M float additions: how fast the machine is now."""
+    start, x = time.perf_counter(), 0.0
+    for _ in range(1_000_000):
+        x += 1.0
+    return time.perf_counter() - start
+
+
 def measure(runners: list[Runner], quick: bool, repeats: int) -> dict[str, list[float]]:
-    """Seconds per step, the mean of each repeat, for every runner; repeats interleaved."""
+    """Seconds per step, the mean of each repeat, for every runner, and the gauge per repeat."""
     per_step: dict[str, list[float]] = {r.contender.label: [] for r in runners}
+    per_step[GAUGE] = []
     for r in runners:
         n = r.contender.steps[quick]
         log(f"warm-up: {r.contender.label}, {1 + n // 10} steps")
         r.run(1 + n // 10)
     for k in range(repeats):
+        per_step[GAUGE].append(gauge())
         for r in runners:
             n = r.contender.steps[quick]
             log(f"W3 step: {r.contender.label}, repeat {k + 1}/{repeats}, {n} steps")
@@ -279,25 +292,31 @@ def trajectory(contender: Contender, steps: int) -> list[float]:
     return history
 
 
-def c_nodes(contender: Contender) -> int:
-    """Nodes in the C arena that one step's graph holds (stats().live delta while kept)."""
+def first_step(contender: Contender) -> Runner:
+    """A fresh runner of contender after one step, its loss kept."""
     runner = Runner(contender)
+    runner.run(1, keep=True)
+    return runner
+
+
+def c_nodes(contender: Contender) -> int:
+    """Nodes in the C arena of a fresh model and one step's graph (stats().live delta)."""
     before = micrograd_c.stats().live
-    runner.advance()
-    return micrograd_c.stats().live - before
+    alive = first_step(contender)
+    nodes = micrograd_c.stats().live - before
+    del alive
+    return nodes
 
 
-def micrograd_nodes() -> int:
+def micrograd_nodes(contender: Contender) -> int:
     """Nodes in micrograd's graph of one step, by walking _prev from the loss."""
-    gc.disable()  # nothing here is garbage
-    root = demo_trainer(seeded_mlp(), MgValue)(0)
+    root = first_step(contender).last
     seen, stack = {id(root)}, [root]
     while stack:
         for child in stack.pop()._prev:
             if id(child) not in seen:
                 seen.add(id(child))
                 stack.append(child)
-    gc.enable()
     return len(seen)
 
 
@@ -384,6 +403,12 @@ def fmt(x: float) -> str:
     return f"{x:.1f}" if x >= 10 else f"{x:.3g}"
 
 
+def ms_cell(seconds: list[float]) -> str:
+    """'median (min–max)' of seconds, in milliseconds."""
+    ms = [x * 1e3 for x in seconds]
+    return f"{fmt(statistics.median(ms))} ({fmt(min(ms))}–{fmt(max(ms))})"
+
+
 @dataclass
 class Report:
     """What the run found: table rows, notes, RSS samples, targets and raw numbers."""
@@ -400,20 +425,14 @@ class Report:
 
     def render(self) -> str:
         """The report as markdown."""
-        head = ["W3 step", "ms per step, median (min–max)", "steps × repeats",
-                *(f"× faster than {short}" for short in REFERENCES.values())]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        lines = _harness.table(["W3 step", "ms per step, median (min–max)", "steps × repeats",
+                                *(f"× faster than {SHORT[ref]}" for ref in REFERENCES)], self.rows)
         lines += ["", "Notes:", *(f"- {n}" for n in self.notes)]
-        lines += ["", "RSS flatness (micrograd_c fused training, GC off, fresh process):", "",
-                  "| point | step | RSS (MiB) | stats().live | stats().capacity |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {p['point']} | {p['step']:,} | {p['rss'] / 2**20:.1f} | {p['live']:,} "
-                  f"| {p['capacity']:,} |" for p in self.flat]
-        lines += ["", "Targets:", ""]
-        lines += [f"- {'SKIP' if ok is None else 'PASS' if ok else 'FAIL'}  {name}: {detail}"
-                  for name, ok, detail in self.targets]
-        return "\n".join(lines)
+        lines += ["", "RSS flatness (micrograd_c fused training, GC off, fresh process):", ""]
+        lines += _harness.table(["point", "step", "RSS (MiB)", "stats().live", "stats().capacity"],
+                                [[p["point"], f"{p['step']:,}", f"{p['rss'] / 2**20:.1f}",
+                                  f"{p['live']:,}", f"{p['capacity']:,}"] for p in self.flat])
+        return "\n".join(lines + _harness.target_lines(self.targets))
 
 
 def bench_steps(report: Report, quick: bool, repeats: int) -> None:
@@ -423,22 +442,26 @@ def bench_steps(report: Report, quick: bool, repeats: int) -> None:
     med = {label: statistics.median(s) for label, s in t.items()}
     for r in runners:
         label = r.contender.label
-        ms = [s * 1e3 for s in t[label]]
         speedups = [f"{med[ref] / med[label]:,.1f}x" if ref in med else "—" for ref in REFERENCES]
-        report.rows.append([label, f"{fmt(statistics.median(ms))} ({fmt(min(ms))}–{fmt(max(ms))})",
-                            f"{r.contender.steps[quick]} × {repeats}", *speedups])
+        report.rows.append([label, ms_cell(t[label]), f"{r.contender.steps[quick]} × {repeats}",
+                            *speedups])
 
     phases = fused_phases(20 if quick else 100)
+    report.notes.append(
+        f"Machine gauge, a pure-Python loop of 1M float additions timed before each repeat: "
+        f"{ms_cell(t[GAUGE])} ms; its spread shows how steady the machine was.")
     report.notes.append(
         "Where the fused step's time goes (median ms per phase over "
         f"{20 if quick else 100} steps, timed apart): "
         + ", ".join(f"{phase} {s * 1e3:.3f}" for phase, s in phases.items())
-        + f"; sum {sum(phases.values()) * 1e3:.2f} ms. DESIGN.md's floor, a hand-written C "
-        f"tape, is {FLOOR_MS} ms.")
+        + f"; sum {sum(phases.values()) * 1e3:.2f} ms. Dropping the loss only queues the "
+        f"graph's facades for release; backward() releases the queue first, so its phase "
+        f"includes freeing the previous step's graph in C. DESIGN.md's floor, a hand-written "
+        f"C tape, is {FLOOR_MS} ms.")
     report.raw.update(seconds_per_step=t, fused_phases=phases)
 
     for ref, goal in ((MG_ON, 600), (MG_OFF, 60), (TORCH, 250)):
-        name = f"fused step ≥ {goal}x faster than {ref}"
+        name = f"fused step ≥ {goal}x faster than {SHORT[ref]}"
         if ref not in med:
             report.target(name, None, "torch does not import here")
             continue
@@ -462,7 +485,7 @@ def bench_trajectory(report: Report) -> None:
         f"Loss trajectories over the first {TRAJECTORY_STEPS} steps, lr = 1 - 0.9 k/100, from "
         f"{reference[0]:.12f} to {reference[-1]:.12f} in micrograd (GC off); the largest "
         f"|difference| from micrograd: "
-        + ", ".join(f"{label.split(':')[0]} {d:.2g}" for label, d in diffs.items()) + ".")
+        + ", ".join(f"{SHORT[label]} {d:.2g}" for label, d in diffs.items()) + ".")
     report.raw["trajectory"] = {"micrograd": reference, "max_abs_diff": diffs}
     report.target(f"fused loss trajectory = micrograd's (GC off) within {TOLERANCE:g}, "
                   f"{TRAJECTORY_STEPS} steps", diffs[FUSED] <= TOLERANCE,
@@ -501,11 +524,11 @@ def bench_flat(report: Report, quick: bool) -> None:
 def bench_nodes(report: Report) -> None:
     """How many nodes one step builds in each engine."""
     by_label = {c.label: c for c in contenders()}
-    counts = {"micrograd (walking _prev)": micrograd_nodes(),
-              **{f"{label.split(':')[0]} (stats().live)": c_nodes(by_label[label])
-                 for label in (FUSED, EAGER, ENGINE)}}
-    report.notes.append("Nodes per step: " + ", ".join(f"{k} {n:,}" for k, n in counts.items())
-                        + ".")
+    counts = {"micrograd": micrograd_nodes(by_label[MG_OFF]),
+              **{SHORT[label]: c_nodes(by_label[label]) for label in (FUSED, EAGER, ENGINE)}}
+    report.notes.append("Nodes in one step's graph, parameters included (micrograd's by walking "
+                        "_prev, micrograd_c's by stats().live): "
+                        + ", ".join(f"{k} {n:,}" for k, n in counts.items()) + ".")
     report.raw["nodes"] = counts
 
 
@@ -516,23 +539,16 @@ CHILD_TASKS: dict[str, Callable[..., dict]] = {"flat": task_flat}
 
 def in_fresh_process(task: str, **kwargs: Any) -> dict:
     """CHILD_TASKS[task](**kwargs), run in a new interpreter; its JSON result."""
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", task,
-                           json.dumps(kwargs)], stdout=subprocess.PIPE, text=True, check=True)
-    return json.loads(done.stdout)
+    return _harness.in_fresh_process(os.path.abspath(__file__), task, **kwargs)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Parse options, run every measurement, print the report."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default 5)")
-    parser.add_argument("--quick", action="store_true", help="fewer steps, about a minute")
-    parser.add_argument("--json", metavar="FILE", help="also write the raw numbers to FILE")
+    parser = _harness.arguments(__doc__, "fewer steps, 1-2 minutes")
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of fused steps on stderr")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(CHILD_TASKS[args.child[0]](**json.loads(args.child[1]))))
+    if _harness.run_child(CHILD_TASKS, args.child):
         return
 
     load = os.getloadavg()[0]
