@@ -8,7 +8,7 @@
  * the same graph: results do not depend on memory layout or other threads.
  *
  * The walk (sweep_locked) keeps the nodes reached but not yet processed in
- * mg_A.reached, one bit a slot, and a count of them per region. It goes
+ * mg_A.reached, one bit a slot, and a count of them per region (pending). It goes
  * through the open regions from the root's towards older ones, skipping any
  * with nothing pending, and through a region's bitmap words from high to
  * low; the next node is the highest set bit, since everything pending is
@@ -55,12 +55,12 @@ static double pow_exponent_slope(double a, double b, double out)
     return out * log(a);
 }
 
-/* Node n's local chain rule, once. mg_check_rule(n) must have returned 0. */
-static void apply_rule(const mg_node *n)
+/* Node n's local chain rule, once, given its children a and b (NULL where
+ * absent). mg_check_rule(n) must have returned 0. */
+static inline __attribute__((always_inline)) void apply_rule(const mg_node *n, mg_node *a,
+                                                             mg_node *b)
 {
     double g = n->grad, s = 0.0;
-    mg_node *a = n->a >= 0 ? mg_at(n->a) : NULL;
-    mg_node *b = n->b >= 0 ? mg_at(n->b) : NULL;
     switch (n->op) {
     case MG_ADD:
         a->grad += g;
@@ -100,62 +100,69 @@ static void apply_rule(const mg_node *n)
     }
 }
 
-/* Add node c (if it exists and is no leaf) to the pending set. */
-static inline void reach(int32_t c, int64_t *total)
-{
-    if (c < 0 || mg_at(c)->op == MG_LEAF)
-        return;
-    uint64_t bit = 1ULL << (c & 63), *word = &mg_A.reached[c >> 6];
-    if (!(*word & bit)) {
-        *word |= bit;
-        mg_A.regions[c >> MG_REGION_SHIFT].pending++;
-        (*total)++;
-    }
-}
-
 /* Walk the graph under root newest-first, applying each node's rule
- * (apply) or only checking that it can run. 0 or the first error met. */
+ * (apply) or only checking that it can run. 0 or the first error met.
+ * The arena's tables are read into locals once: nothing is allocated here,
+ * and the compiler could not otherwise keep them in registers (extensions
+ * are built with -fno-strict-aliasing, so every store might change them). */
 static int sweep_locked(int root, int apply)
 {
-    int64_t total = 0;
+    mg_node *const *chunks = mg_A.chunks;
+    mg_region *regions = mg_A.regions;
+    uint64_t *reached = mg_A.reached;
+#define NODE(i) (chunks[(i) >> MG_CHUNK_SHIFT] + ((i) & (MG_CHUNK_NODES - 1)))
+    int64_t total = 1;
     int err = 0;
-    reach(root, &total);
-    for (int32_t r = root >> MG_REGION_SHIFT; r >= 0 && total; r = mg_A.regions[r].older) {
-        mg_region *g = &mg_A.regions[r];
-        mg_node *base = mg_at((int64_t)r << MG_REGION_SHIFT);
+    reached[root >> 6] |= 1ULL << (root & 63);
+    regions[root >> MG_REGION_SHIFT].pending++;
+    for (int32_t r = root >> MG_REGION_SHIFT; r >= 0 && total; r = regions[r].older) {
+        int32_t here = regions[r].pending; /* kept in a register while in r */
+        regions[r].pending = 0;
+        mg_node *base = NODE((int64_t)r << MG_REGION_SHIFT);
         int64_t first = (int64_t)r << (MG_REGION_SHIFT - 6);
-        for (int64_t w = first + MG_REGION_NODES / 64 - 1; g->pending; w--) {
-            uint64_t word = mg_A.reached[w];
-            mg_A.reached[w] = 0;
+        for (int64_t w = first + MG_REGION_NODES / 64 - 1; here; w--) {
+            uint64_t word = reached[w];
+            reached[w] = 0;
             while (word) {
                 int bit = 63 - __builtin_clzll(word);
                 word &= ~(1ULL << bit);
-                g->pending--;
+                here--;
                 total--;
-                mg_node *v = base + ((w - first) << 6) + bit;
                 if (err)
                     continue; /* a check failed: only clear what is pending */
+                mg_node *v = base + ((w - first) << 6) + bit;
+                int32_t kids[2] = {v->a, v->b};
+                mg_node *a = kids[0] >= 0 ? NODE(kids[0]) : NULL;
+                mg_node *b = kids[1] >= 0 ? NODE(kids[1]) : NULL;
                 if (apply)
-                    apply_rule(v);
+                    apply_rule(v, a, b);
                 else if ((err = mg_check_rule(v)))
                     continue;
-                int32_t kids[2] = {v->a, v->b};
-                for (int k = 0; k < 2; k++) {
+                mg_node *kid[2] = {a, b};
+                for (int k = 0; k < 2; k++) { /* leaves have no rule: never pending */
                     int32_t c = kids[k];
-                    if (c >> 6 == w && mg_at(c)->op != MG_LEAF) { /* same word */
-                        uint64_t m = 1ULL << (c & 63);
+                    if (!kid[k] || kid[k]->op == MG_LEAF)
+                        continue;
+                    uint64_t m = 1ULL << (c & 63);
+                    if (c >> 6 == w) { /* in the word in hand */
                         if (!(word & m)) {
                             word |= m;
-                            g->pending++;
+                            here++;
                             total++;
                         }
-                    } else {
-                        reach(c, &total);
+                    } else if (!(reached[c >> 6] & m)) {
+                        reached[c >> 6] |= m;
+                        if (c >> MG_REGION_SHIFT == r)
+                            here++;
+                        else
+                            regions[c >> MG_REGION_SHIFT].pending++;
+                        total++;
                     }
                 }
             }
         }
     }
+#undef NODE
     return err;
 }
 
@@ -178,7 +185,8 @@ int mg_node_backward(int i)
     pthread_mutex_lock(&mg_lock);
     int err = mg_live_locked(i) ? mg_check_rule(mg_at(i)) : MG_EINDEX;
     if (!err)
-        apply_rule(mg_at(i));
+        apply_rule(mg_at(i), mg_at(i)->a >= 0 ? mg_at(mg_at(i)->a) : NULL,
+                   mg_at(i)->b >= 0 ? mg_at(mg_at(i)->b) : NULL);
     pthread_mutex_unlock(&mg_lock);
     return err;
 }
