@@ -175,18 +175,6 @@ int32_t mg_next_region_locked(int a, int b)
     return r;
 }
 
-/* Return slot i to its region, recycling the region once it is empty. */
-static void release_locked(int64_t i)
-{
-    mg_node *n = mg_at(i);
-    mg_A.live_pow -= mg_is_pow(n->op);
-    mg_A.fallible -= n->fallible;
-    n->op = MG_FREE;
-    mg_A.live--;
-    int32_t r = (int32_t)(i >> MG_REGION_SHIFT);
-    if (--mg_A.regions[r].live == 0 && !mg_A.regions[r].owned)
-        recycle_locked(r);
-}
 
 int mg_incref(int i)
 {
@@ -198,33 +186,47 @@ int mg_incref(int i)
     return ok ? 0 : MG_EINDEX;
 }
 
-/* Drop one reference on i; if it was the last, push i on the dead stack. */
-static void drop_locked(int64_t i, int64_t *dead)
-{
-    mg_node *n = mg_at(i);
-    if (--n->refs == 0) {
-        n->refs = (uint32_t)*dead; /* -1 ends the stack */
-        *dead = i;
-    }
-}
-
 void mg_decref_locked(int i)
 {
     if (!mg_live_locked(i))
         return;
-    int64_t dead = -1; /* nodes at zero refs, linked through refs */
-    drop_locked(i, &dead);
+    /* Tables in locals: nothing is allocated while freeing, and with
+     * -fno-strict-aliasing the compiler would reload them after every store. */
+    mg_node *const *chunks = mg_A.chunks;
+    mg_region *regions = mg_A.regions;
+#define NODE(j) (chunks[(j) >> MG_CHUNK_SHIFT] + ((j) & (MG_CHUNK_NODES - 1)))
+    int64_t dead = -1, freed = 0, pows = 0, fallible = 0; /* dead: linked through refs */
+    if (--NODE(i)->refs == 0) {
+        NODE(i)->refs = UINT32_MAX; /* (int32_t)-1 ends the stack */
+        dead = i;
+    }
     while (dead >= 0) {
-        mg_node *n = mg_at(dead);
+        mg_node *n = NODE(dead);
         int64_t next = (int32_t)n->refs;
         n->refs = 0;
-        release_locked(dead);
+        pows += mg_is_pow(n->op);
+        fallible += n->fallible;
+        n->op = MG_FREE;
+        freed++;
+        int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
+        if (--regions[r].live == 0 && !regions[r].owned)
+            recycle_locked(r);
         dead = next;
-        if (n->a >= 0)
-            drop_locked(n->a, &dead);
-        if (n->b >= 0)
-            drop_locked(n->b, &dead);
+        int32_t kids[2] = {n->a, n->b};
+        for (int k = 0; k < 2; k++) {
+            if (kids[k] < 0)
+                continue;
+            mg_node *c = NODE(kids[k]);
+            if (--c->refs == 0) {
+                c->refs = (uint32_t)dead;
+                dead = kids[k];
+            }
+        }
     }
+#undef NODE
+    mg_A.live -= freed;
+    mg_A.live_pow -= pows;
+    mg_A.fallible -= fallible;
 }
 
 void mg_decref(int i)

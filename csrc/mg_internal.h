@@ -80,8 +80,9 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     int32_t r = mg_my_region;
     mg_region *g = &mg_A.regions[r < 0 ? 0 : r];
     if (r < 0 || g->used == MG_REGION_NODES
-        || (a >= 0 && mg_A.regions[a >> MG_REGION_SHIFT].seq > g->seq)
-        || (b >= 0 && mg_A.regions[b >> MG_REGION_SHIFT].seq > g->seq)) {
+        || (r != mg_A.newest /* else no child can be in a newer region */
+            && ((a >= 0 && mg_A.regions[a >> MG_REGION_SHIFT].seq > g->seq)
+                || (b >= 0 && mg_A.regions[b >> MG_REGION_SHIFT].seq > g->seq)))) {
         r = mg_next_region_locked(a, b);
         g = &mg_A.regions[r];
     }
@@ -93,7 +94,7 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     n->a = a;
     n->b = b;
     n->refs = 1;
-    n->op = (unsigned)op;
+    n->op = (uint8_t)op;
     n->fallible = 0;
     mg_A.live++;
     if (mg_is_pow(op)) {

@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 8
+#define MG_ABI_VERSION 9
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -63,8 +63,8 @@ typedef struct mg_node {
     double grad;
     int32_t a, b;          /* children, -1 where absent                       */
     uint32_t refs;         /* caller references + parent references          */
-    uint32_t op : 6;       /* MG_* operation code                             */
-    uint32_t fallible : 1; /* a power whose local derivative failed when made */
+    uint8_t op;            /* MG_* operation code                             */
+    uint8_t fallible;      /* a power whose local derivative failed when made */
 } mg_node;
 
 typedef struct mg_stats {
