@@ -1,0 +1,204 @@
+"""Drawing a graph and explaining its gradients, as the seed chapter's §3.2 does.
+
+    z = x * y + b; z.backward()
+    names = {x: "x", y: "y", b: "b", z: "z"}
+    print(to_mermaid(z, names))     # x(2.0) --> Mul ... Add --> z(7.0)
+    print(grad_table(z, names))     # each leaf's grad = Σ parent.grad × ∂parent/∂leaf
+    draw_dot(z, labels=names)       # a graphviz.Digraph, as micrograd's trace_graph notebook
+
+Every walk over the graph is iterative (any depth) and by identity over
+``_prev``: a shared subexpression is one node. Names are stable: a label you
+give, or ``v<k>`` in the order the walk meets the Values (children first).
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, NamedTuple
+
+from ._core import child, lib
+from .engine import _ARITY, Value
+
+Labels = dict[Value, str] | None
+Graph = dict[Value, list[Value]]  # each Value -> its operands, children first
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_OP_WORDS = {"+": "Add", "*": "Mul", "ReLU": "ReLU", "tanh": "Tanh", "exp": "Exp", "log": "Log",
+             "sigmoid": "Sigmoid"}  # '**k' and '**' are Pow
+
+
+def _operands(v: Value) -> list[Value]:
+    """The Values v was computed from, in order, repeats included (x * x gives [x, x])."""
+    by_hand = getattr(v, "_label", None)
+    if by_hand is not None:  # Value(x, children, op): drawn with its children
+        return list(by_hand[1])
+    by_index = {c._i: c for c in v._prev}
+    return [by_index[child(v._i, k)] for k in range(_ARITY.get(lib.mg_op(v._i), 1))]
+
+
+def _walk(root: Value) -> Graph:
+    """Every Value reachable from root, each once, children before parents: its operands."""
+    graph: Graph = {}
+    stack = [(root, _operands(root), 0)]
+    seen = {root}
+    while stack:
+        v, operands, k = stack.pop()
+        while k < len(operands) and operands[k] in seen:
+            k += 1
+        if k == len(operands):
+            graph[v] = operands
+        else:
+            c = operands[k]
+            seen.add(c)
+            stack += [(v, operands, k + 1), (c, _operands(c), 0)]
+    return graph
+
+
+def _names(order: Graph, labels: Labels) -> dict[Value, str]:
+    """A valid, unique identifier per Value: its label, or v<k> by position in order."""
+    names = dict(labels or {})
+    for name in names.values():
+        if not _IDENTIFIER.match(name) or name == "end":
+            raise ValueError(f"label {name!r} is not an identifier (letters, digits, _; not 'end')")
+    if len(set(names.values())) < len(names):
+        raise ValueError("labels must be distinct")
+    taken = set(names.values())
+    for k, v in enumerate(order):
+        if v not in names:
+            name = f"v{k}"
+            while name in taken:
+                name += "_"
+            names[v] = name
+    return names
+
+
+def _num(x: float) -> str:
+    """x in at most 6 significant digits, keeping a float's look (7.0, not 7)."""
+    s = f"{x:.6g}"
+    return s if any(c in s for c in ".ena") else s + ".0"
+
+
+def _local_derivatives(v: Value, operands: list[Value]) -> list[float]:
+    """∂v/∂operand for each of v's operands, as the engine applies them."""
+    if not operands or getattr(v, "_label", None) is not None:
+        return []  # a leaf, or built by hand (a leaf for backward: it passes nothing on)
+    ops, out, op = [c.data for c in operands], v.data, v._op
+    if op == "+":
+        return [1.0, 1.0]
+    if op == "*":
+        return [ops[1], ops[0]]
+    if op == "**":  # Value ** Value: the exponent's is out * log(base), 0 at base 0
+        base, k = ops
+        log_base = math.log(base) if base > 0 else 0.0 if base == 0 else math.nan
+        return [k * base ** (k - 1), out * log_base]
+    if op.startswith("**"):
+        k = float(op[2:])
+        return [k * ops[0] ** (k - 1)]
+    if op == "log":
+        return [1 / ops[0]]
+    unary = {"ReLU": float(out > 0), "tanh": 1 - out**2, "exp": out, "sigmoid": out * (1 - out)}
+    return [unary[op]]
+
+
+class Term(NamedTuple):
+    """One parent's share of a leaf's gradient: parent.grad × local."""
+
+    parent: Value
+    op: str
+    local: float  # ∂parent/∂leaf
+
+
+class LeafGradient(NamedTuple):
+    """A leaf, its value and gradient, and the terms that sum to the gradient."""
+
+    name: str
+    data: float
+    grad: float
+    terms: list[Term]
+
+
+def leaf_gradients(root: Value, labels: Labels = None) -> list[LeafGradient]:
+    """For each leaf below root (children-first order): data, grad and its chain-rule terms."""
+    graph = _walk(root)
+    names = _names(graph, labels)
+    terms: dict[Value, list[Term]] = {v: [] for v in graph}
+    for v, operands in graph.items():
+        for c, local in zip(operands, _local_derivatives(v, operands)):
+            terms[c].append(Term(v, v._op, local))
+    return [LeafGradient(names[v], v.data, v.grad, terms[v]) for v, operands in graph.items()
+            if not operands]
+
+
+def grad_table(root: Value, labels: Labels = None, markdown: bool = False) -> str:
+    """The leaves' values and gradients, with the local derivatives that produced them."""
+    header = ("leaf", "data", "grad", "grad = Σ parent.grad × ∂parent/∂leaf (op)")
+    rows = [(g.name, _num(g.data), _num(g.grad),
+             " + ".join(f"{_num(t.parent.grad)} × {_num(t.local)} ({t.op})" for t in g.terms)
+             or "-") for g in leaf_gradients(root, labels)]
+    if markdown:
+        lines = [header, ("---",) * 4] + rows
+        return "\n".join("| " + " | ".join(row) + " |" for row in lines)
+    widths = [max(len(row[k]) for row in [header] + rows) for k in range(3)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3]
+                     for row in [header] + rows)
+
+
+def to_mermaid(root: Value, labels: Labels = None) -> str:
+    """Mermaid flowchart text in the chapter's style: x(2.0) --> Mul ... Add --> z(7.0).
+
+    Leaves, the root and labelled Values are drawn as value nodes ``name(data)``
+    (``name("data, grad g")`` once backward has run); an unlabelled result is
+    drawn as its op node only (Mul, Add, Pow, ... numbered Mul2, Mul3 when repeated).
+    """
+    graph = _walk(root)
+    names = _names(graph, labels)
+    with_grad = root.grad != 0
+    shown = {v for v, operands in graph.items() if not operands or v is root or v in (labels or {})}
+    op_ids: dict[Value, str] = {}
+    count: dict[str, int] = {}
+    for v, operands in graph.items():
+        if operands:
+            word = "Pow" if v._op.startswith("**") else _OP_WORDS.get(v._op, "Op")
+            count[word] = count.get(word, 0) + 1
+            op_ids[v] = word + (str(count[word]) if count[word] > 1 else "")
+
+    def op_node(v: Value) -> str:
+        return op_ids[v] + (f'["{v._op}"]' if op_ids[v].startswith(("Pow", "Op")) else "")
+
+    def value_node(v: Value) -> str:
+        return names[v] + (f'("{_num(v.data)}, grad {_num(v.grad)}")' if with_grad
+                           else f"({_num(v.data)})")
+
+    def source(v: Value) -> str:
+        return value_node(v) if v in shown else op_node(v)
+
+    edges: dict[str, None] = {}  # an ordered set
+    for v, operands in graph.items():
+        if operands:
+            for c in operands:
+                edges[f"{source(c)} --> {op_node(v)}"] = None
+            if v in shown:
+                edges[f"{op_node(v)} --> {value_node(v)}"] = None
+    body = list(edges) or [value_node(root)]
+    return "\n".join(["graph LR"] + ["    " + line for line in body])
+
+
+def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", labels: Labels = None) -> Any:
+    """A graphviz.Digraph of the graph, as micrograd's trace_graph notebook draws it."""
+    try:
+        from graphviz import Digraph
+    except ImportError:
+        raise ImportError("draw_dot needs the graphviz package: pip install 'micrograd_c[viz]'; "
+                          "rendering also needs Graphviz's `dot` program on the PATH "
+                          "(apt-get install graphviz, brew install graphviz)") from None
+    graph = _walk(root)
+    names = _names(graph, labels)
+    dot = Digraph(format=format, graph_attr={"rankdir": rankdir})
+    for v, operands in graph.items():
+        name = f"{names[v]} | " if labels and v in labels else ""
+        dot.node(names[v], f"{{ {name}data {v.data:.4f} | grad {v.grad:.4f} }}", shape="record")
+        if operands:
+            dot.node(names[v] + "_op", label=v._op)
+            dot.edge(names[v] + "_op", names[v])
+            for c in dict.fromkeys(operands):
+                dot.edge(names[c], names[v] + "_op")
+    return dot
