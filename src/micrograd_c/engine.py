@@ -242,6 +242,20 @@ class Value:
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
+    def __reduce__(self) -> tuple:
+        """Pickle and copy a leaf as its data and grad; a computed Value cannot be."""
+        if lib.mg_op(self._i) != lib.MG_LEAF or hasattr(self, "_label"):
+            raise TypeError("only leaf Values can be pickled or copied (its graph lives in C): "
+                            "pickle the leaves, such as model.parameters(), or the .data")
+        return _leaf, (self.data, self.grad)
+
+
+def _leaf(data: float, grad: float) -> Value:
+    """A new leaf with this data and grad (unpickling)."""
+    v = Value(data)
+    v.grad = grad
+    return v
+
 
 class _Pool:
     """The Values a graph was built from, by node index: where _prev finds children."""

@@ -112,6 +112,10 @@ class Module:
                 value = _TrackedList(value)
         object.__setattr__(self, name, value)
 
+    def __getstate__(self) -> dict:
+        """What pickle and deepcopy keep: everything but the C pack, redone on first use."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_pack")}
+
     def _layers(self) -> Sequence[Sequence[Any]]:
         """The neurons, layer by layer, that one fused forward computes."""
         raise NotImplementedError
