@@ -1,0 +1,50 @@
+"""Fault injection: with the arena capped, every operation that makes nodes raises MemoryError,
+changes no existing graph, and leaks nothing."""
+import math
+import random
+
+import pytest
+
+from micrograd_c import MLP, Value, losses, stats
+from micrograd_c._core import lib
+
+
+def operations(a, b, model):
+    """Every way of making nodes, each a zero-argument callable."""
+    return {
+        "leaf": lambda: Value(1.0), "add": lambda: a + b, "mul": lambda: a * b,
+        "add number": lambda: a + 2, "mul number": lambda: 2 * a, "sub": lambda: a - b,
+        "rsub": lambda: 1 - a, "div": lambda: a / b, "rdiv": lambda: 1 / a, "neg": lambda: -a,
+        "pow": lambda: a ** 2, "pow value": lambda: a ** b, "rpow": lambda: 2 ** a,
+        "relu": lambda: a.relu(), "tanh": lambda: a.tanh(), "exp": lambda: a.exp(),
+        "log": lambda: a.log(), "sigmoid": lambda: a.sigmoid(),
+        "mlp": lambda: model([a, b]), "svm": lambda: losses.svm([a, b], [1, -1]),
+        "l2": lambda: losses.l2([a, b]), "mse": lambda: losses.mse([a], [0.0]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(operations(None, None, None)))
+@pytest.mark.parametrize("headroom", [0, 1, 2])
+def test_capped_arena_raises_memory_error_and_keeps_graphs(name, headroom):
+    random.seed(0)
+    model = MLP(2, [3, 1])
+    a, b = Value(1.5), Value(0.5)
+    kept = (a * b + a).tanh()  # an existing graph that must stay intact
+    before = stats().live
+    lib.mg_set_node_limit(before + headroom)
+    try:
+        op = operations(a, b, model)[name]
+        try:
+            op()
+            made = True
+        except MemoryError:
+            made = False
+    finally:
+        lib.mg_set_node_limit(-1)
+    assert stats().live == before  # nothing leaked: a result, if made, is already dropped
+    if headroom == 0:
+        assert not made
+    kept.backward()
+    assert (a.data, b.data, kept.data) == (1.5, 0.5, math.tanh(1.5 * 0.5 + 1.5))
+    assert a.grad == pytest.approx((1 - kept.data ** 2) * 1.5)
+    assert operations(a, b, model)[name]() is not None  # works again without the cap
