@@ -227,6 +227,8 @@ void mg_decref_locked(int i)
     mg_A.live -= freed;
     mg_A.live_pow -= pows;
     mg_A.fallible -= fallible;
+    if (mg_A.live_pow == 0)
+        mg_A.suspect = 0;
 }
 
 void mg_decref(int i)

@@ -20,8 +20,8 @@
  * Only a power's rule can fail (Python raises for 0.0 ** -1 and on
  * overflow). A first walk only checks the reachable nodes, before the second
  * applies any rule, when a live power failed its check when it was made (its
- * fallible bit), or when powers are alive and data was written since the
- * last backward (which may make them fail); on error no gradient changes.
+ * fallible bit), or once data was written while powers were alive (which may
+ * make them fail), until no power is left; on error no gradient changes.
  *
  * Each node's local chain rule is the statement micrograd's _backward
  * closure runs, in the same floating-point order.
@@ -170,7 +170,9 @@ int mg_backward(int root, int data_written)
 {
     pthread_mutex_lock(&mg_lock);
     int err = mg_live_locked(root) ? 0 : MG_EINDEX;
-    if (!err && (mg_A.fallible || (data_written && mg_A.live_pow)))
+    if (data_written && mg_A.live_pow)
+        mg_A.suspect = 1;
+    if (!err && (mg_A.fallible || mg_A.suspect))
         err = sweep_locked(root, 0);
     if (!err) {
         mg_at(root)->grad = 1.0;

@@ -37,6 +37,8 @@ typedef struct mg_arena {
     int64_t live;         /* nodes in use                                     */
     int64_t live_pow;     /* live power nodes (their backward can fail)       */
     int64_t fallible;     /* live nodes with their fallible bit set           */
+    int suspect;          /* data was written while powers were alive: check
+                             them before every backward until none is alive   */
     int64_t limit;        /* test cap on live nodes, -1 for none              */
 } mg_arena;
 

@@ -130,7 +130,8 @@ int mg_op(int i);
 
 /* Gradients. mg_backward: root.grad = 1, then the whole reverse pass;
  * data_written says whether any node's data may have been written since
- * the last call (it decides whether power nodes must be checked first).
+ * the last call (then power nodes are checked first, from now on, until
+ * none is alive).
  * mg_node_backward: node i's local chain rule, applied once. Both return 0
  * or an error code; on error no gradient has been changed. */
 int mg_backward(int root, int data_written);

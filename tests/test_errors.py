@@ -98,3 +98,14 @@ def test_memory_error_leaves_graphs_intact():
     b.backward()
     assert (a.data, b.data, a.grad) == (2.0, 6.0, 3.0)
     assert (a + b).data == 8.0
+
+
+def test_data_write_then_unrelated_backward_still_checks_powers():
+    """Found by the state machine: a .data write must keep powers checked past other backwards."""
+    x = Value(2.0)
+    inverse = x ** -1
+    x.data = 0.0  # now d(x**-1)/dx divides by zero
+    (Value(1.0) * 2).backward()  # an unrelated backward consumes the "data written" signal
+    with pytest.raises(ZeroDivisionError):
+        inverse.backward()
+    assert x.grad == 0.0 and inverse.grad == 0.0
