@@ -4,5 +4,16 @@ from .engine import Value
 from .nn import MLP
 from .viz import draw_dot, grad_table, leaf_gradients, to_mermaid
 
-__all__ = ["MLP", "Stats", "Value", "draw_dot", "grad_table", "leaf_gradients", "stats", "to_mermaid"]
+__all__ = ["MLP", "Stats", "Value", "draw_dot", "grad_table", "install_as_micrograd",
+           "leaf_gradients", "stats", "to_mermaid"]
 __version__ = "0.1.0"
+
+
+def install_as_micrograd() -> None:
+    """Make `import micrograd`, `micrograd.engine` and `micrograd.nn` give micrograd_c."""
+    import sys
+
+    from . import engine, nn
+    sys.modules.update({"micrograd": sys.modules[__name__], "micrograd.engine": engine,
+                        "micrograd.nn": nn})
+
