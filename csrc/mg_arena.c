@@ -246,16 +246,6 @@ void mg_decref_many(const int *idx, int n)
     pthread_mutex_unlock(&mg_lock);
 }
 
-int mg_child(int i, int k)
-{
-    pthread_mutex_lock(&mg_lock);
-    int r = MG_EINDEX;
-    if (mg_live_locked(i) && (k == 0 || k == 1))
-        r = k == 0 ? mg_at(i)->a : mg_at(i)->b;
-    pthread_mutex_unlock(&mg_lock);
-    return r;
-}
-
 int mg_op(int i)
 {
     pthread_mutex_lock(&mg_lock);

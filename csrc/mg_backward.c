@@ -192,15 +192,3 @@ int mg_node_backward(int i)
     pthread_mutex_unlock(&mg_lock);
     return err;
 }
-
-int mg_zero_grad(const int *idx, int n)
-{
-    pthread_mutex_lock(&mg_lock);
-    int err = 0;
-    for (int k = 0; k < n && !err; k++)
-        err = mg_live_locked(idx[k]) ? 0 : MG_EINDEX;
-    for (int k = 0; k < n && !err; k++)
-        mg_at(idx[k])->grad = 0.0;
-    pthread_mutex_unlock(&mg_lock);
-    return err;
-}

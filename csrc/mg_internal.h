@@ -57,6 +57,15 @@ static inline int mg_live_locked(int64_t i)
     return i >= 0 && i < mg_A.nchunks * MG_CHUNK_NODES && mg_at(i)->op != MG_FREE;
 }
 
+/* Whether all n indices name live nodes. */
+static inline int mg_all_live_locked(const int *idx, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!mg_live_locked(idx[k]))
+            return 0;
+    return 1;
+}
+
 /* Make sure the next n allocations cannot fail. 0 or MG_ENOMEM. */
 int mg_reserve_locked(int64_t n);
 

@@ -76,9 +76,8 @@ static int64_t mlp_nodes(const int *sizes, const int *nonlin, int nlayers, const
 /* Whether every parameter and every input node is live. */
 static int mlp_live_locked(const int *params, int nparams, const int *x, int nin)
 {
-    for (int k = 0; k < nparams; k++)
-        if (!mg_live_locked(params[k]))
-            return 0;
+    if (!mg_all_live_locked(params, nparams))
+        return 0;
     for (int i = 0; i < nin; i++)
         if (x[i] >= 0 && !mg_live_locked(x[i]))
             return 0;
@@ -128,9 +127,7 @@ static int sum_step_locked(int acc, int v)
 int mg_dot(const int *a, const int *b, int n)
 {
     pthread_mutex_lock(&mg_lock);
-    int err = n > 0 ? 0 : MG_EINDEX;
-    for (int k = 0; k < n && !err; k++)
-        err = mg_live_locked(a[k]) && mg_live_locked(b[k]) ? 0 : MG_EINDEX;
+    int err = n > 0 && mg_all_live_locked(a, n) && mg_all_live_locked(b, n) ? 0 : MG_EINDEX;
     if (!err)
         err = mg_reserve_locked(2 * (int64_t)n + 1);
     int acc = -1;
@@ -147,9 +144,7 @@ int mg_dot(const int *a, const int *b, int n)
 int mg_svm(const int *scores, const double *labels, int n)
 {
     pthread_mutex_lock(&mg_lock);
-    int err = n > 0 ? 0 : MG_EINDEX;
-    for (int k = 0; k < n && !err; k++)
-        err = mg_live_locked(scores[k]) ? 0 : MG_EINDEX;
+    int err = n > 0 && mg_all_live_locked(scores, n) ? 0 : MG_EINDEX;
     if (!err)
         err = mg_reserve_locked(6 * (int64_t)n + 3);
     int acc = -1;

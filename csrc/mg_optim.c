@@ -1,28 +1,22 @@
 /*
- * mg_optim.c -- optimizer steps and gradient norms over parameter arrays.
+ * mg_optim.c -- optimizer steps, gradient norms and zeroing over parameter arrays.
  *
  * Each function takes n node indices and, under the lock, checks they are
  * all live before touching any (so an error changes nothing), then updates
  * every parameter's data in place. State arrays (velocity, moments) belong
  * to the caller, one double per parameter, and are updated in place too.
  * SGD without momentum computes data - lr * grad, micrograd's own update.
+ * A step changes data, so it marks live powers for checking before the next
+ * backward (mg_A.suspect, see mg_backward.c), as Python's data writes do.
  */
 #include <math.h>
 #include "mg_internal.h"
 
-/* Whether all n indices name live nodes. */
-static int all_live_locked(const int *idx, int n)
-{
-    for (int k = 0; k < n; k++)
-        if (!mg_live_locked(idx[k]))
-            return 0;
-    return 1;
-}
-
 int mg_sgd(const int *idx, int n, double lr, double momentum, double *velocity)
 {
     pthread_mutex_lock(&mg_lock);
-    int ok = all_live_locked(idx, n);
+    int ok = mg_all_live_locked(idx, n);
+    mg_A.suspect |= ok && mg_A.live_pow; /* data changes: powers' rules may now fail */
     for (int k = 0; k < n && ok; k++) {
         mg_node *p = mg_at(idx[k]);
         if (momentum != 0.0) {
@@ -40,7 +34,8 @@ int mg_adam(const int *idx, int n, double lr, double beta1, double beta2, double
             double *m, double *v)
 {
     pthread_mutex_lock(&mg_lock);
-    int ok = all_live_locked(idx, n) && t >= 1;
+    int ok = mg_all_live_locked(idx, n) && t >= 1;
+    mg_A.suspect |= ok && mg_A.live_pow; /* data changes: powers' rules may now fail */
     double c1 = 1.0 - pow(beta1, t), c2 = 1.0 - pow(beta2, t);
     for (int k = 0; k < n && ok; k++) {
         mg_node *p = mg_at(idx[k]);
@@ -55,9 +50,19 @@ int mg_adam(const int *idx, int n, double lr, double beta1, double beta2, double
 double mg_grad_norm(const int *idx, int n)
 {
     pthread_mutex_lock(&mg_lock);
-    double sum = all_live_locked(idx, n) ? 0.0 : NAN;
+    double sum = mg_all_live_locked(idx, n) ? 0.0 : NAN;
     for (int k = 0; k < n && !isnan(sum); k++)
         sum += mg_at(idx[k])->grad * mg_at(idx[k])->grad;
     pthread_mutex_unlock(&mg_lock);
     return sqrt(sum);
+}
+
+int mg_zero_grad(const int *idx, int n)
+{
+    pthread_mutex_lock(&mg_lock);
+    int ok = mg_all_live_locked(idx, n);
+    for (int k = 0; k < n && ok; k++)
+        mg_at(idx[k])->grad = 0.0;
+    pthread_mutex_unlock(&mg_lock);
+    return ok ? 0 : MG_EINDEX;
 }

@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 9
+#define MG_ABI_VERSION 10
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -124,8 +124,8 @@ int mg_incref(int i);
 void mg_decref(int i);
 void mg_decref_many(const int *idx, int n);  /* mg_decref on each, one lock */
 
-/* Inspection, for _prev and _op: child k (0 or 1) of node i, -1 if none. */
-int mg_child(int i, int k);
+/* Inspection, for _prev and _op: node i's MG_* operation code. (Python reads
+ * children, data and grads straight from the chunks.) */
 int mg_op(int i);
 
 /* Gradients. mg_backward: root.grad = 1, then the whole reverse pass;

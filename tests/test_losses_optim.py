@@ -133,3 +133,14 @@ def test_fused_svm_builds_the_demo_expression():
     assert [s.grad for s in scores] == pytest.approx([-1 / 3, 0.0, 1 / 3])
     with pytest.raises(ValueError):
         losses.svm(scores, [1, 1])
+
+
+def test_optimizer_step_keeps_powers_checked():
+    """An optimizer writes data in C; a power whose base it moves to 0 must still raise."""
+    x = Value(0.5)
+    inverse = x ** -1
+    x.grad = 5.0
+    optim.SGD([x], lr=0.1).step()  # x.data becomes 0.0: d(x**-1)/dx divides by zero
+    assert x.data == 0.0
+    with pytest.raises(ZeroDivisionError):
+        inverse.backward()

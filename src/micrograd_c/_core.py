@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
 
-ABI_VERSION = 9
+ABI_VERSION = 10
 if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != 32:
     raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "
                       f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); {REBUILD}")
@@ -71,6 +71,8 @@ _draining = threading.Lock()
 
 def release_dead() -> None:
     """Give every filed reference back to C now, in one call."""
+    if not dead:
+        return
     if not _draining.acquire(blocking=False):
         return  # another thread is draining; it releases ours in its next call
     try:
@@ -97,7 +99,7 @@ def refresh_views() -> None:
     """Add views of the chunks the arena gained since the last call."""
     with _views_lock:
         for c in range(len(doubles), lib.mg_chunk_count()):
-            raw = memoryview(ffi.buffer(lib.mg_chunk(c), lib.MG_CHUNK_NODES * 32))
+            raw = memoryview(ffi.buffer(lib.mg_chunk(c), lib.MG_CHUNK_NODES * ffi.sizeof("mg_node")))
             doubles.append(raw.cast("d"))
             int32s.append(raw.cast("i"))
 

@@ -152,14 +152,18 @@ class Value:
     @property
     def _prev(self) -> set:
         """The Values this one was computed from, as micrograd's set."""
+        return set(self._children())
+
+    def _children(self) -> list:
+        """The Values this one was computed from, in order, repeats included (x*x: [x, x])."""
         try:
-            return set(self._label[1])
+            return list(self._label[1])
         except AttributeError:
             pass
         pool = self._a if type(self._a) is _Pool else _Pool((self._a, self._b))
         kids = [pool.find(child(self._i, k)) for k in range(_ARITY.get(lib.mg_op(self._i), 1))]
         self._a, self._b = (kids + [None, None])[:2]
-        return set(kids)
+        return kids
 
     @property
     def _op(self) -> str:

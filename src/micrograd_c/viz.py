@@ -16,8 +16,7 @@ import math
 import re
 from typing import Any, NamedTuple
 
-from ._core import child, lib
-from .engine import _ARITY, Value
+from .engine import Value
 
 Labels = dict[Value, str] | None
 Graph = dict[Value, list[Value]]  # each Value -> its operands, children first
@@ -26,19 +25,10 @@ _OP_WORDS = {"+": "Add", "*": "Mul", "ReLU": "ReLU", "tanh": "Tanh", "exp": "Exp
              "sigmoid": "Sigmoid"}  # '**k' and '**' are Pow
 
 
-def _operands(v: Value) -> list[Value]:
-    """The Values v was computed from, in order, repeats included (x * x gives [x, x])."""
-    by_hand = getattr(v, "_label", None)
-    if by_hand is not None:  # Value(x, children, op): drawn with its children
-        return list(by_hand[1])
-    by_index = {c._i: c for c in v._prev}
-    return [by_index[child(v._i, k)] for k in range(_ARITY.get(lib.mg_op(v._i), 1))]
-
-
 def _walk(root: Value) -> Graph:
     """Every Value reachable from root, each once, children before parents: its operands."""
     graph: Graph = {}
-    stack = [(root, _operands(root), 0)]
+    stack = [(root, root._children(), 0)]
     seen = {root}
     while stack:
         v, operands, k = stack.pop()
@@ -49,7 +39,7 @@ def _walk(root: Value) -> Graph:
         else:
             c = operands[k]
             seen.add(c)
-            stack += [(v, operands, k + 1), (c, _operands(c), 0)]
+            stack += [(v, operands, k + 1), (c, c._children(), 0)]
     return graph
 
 
