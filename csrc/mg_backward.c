@@ -23,82 +23,16 @@
  * fallible bit), or once data was written while powers were alive (which may
  * make them fail), until no power is left; on error no gradient changes.
  *
- * Each node's local chain rule is the statement micrograd's _backward
- * closure runs, in the same floating-point order.
+ * Each node's local chain rule is in mg_rules.h, shared with replay.
  */
-#include <math.h>
-#include "mg_internal.h"
-
-/* The derivative k * x ** (k - 1) of x ** k, with Python's errors. */
-static int pow_slope(double x, double k, double *out)
-{
-    double p = 0.0;
-    int err = mg_float_pow(x, k - 1.0, &p);
-    *out = k * p;
-    return err;
-}
+#include "mg_rules.h"
 
 /* 0, or the error that applying node n's local rule would raise. */
 int mg_check_rule(const mg_node *n)
 {
-    double s;
-    if (n->op == MG_POWI || n->op == MG_POWF || n->op == MG_POW)
-        return pow_slope(mg_at(n->a)->data, mg_at(n->b)->data, &s);
-    return 0;
+    return mg_is_pow(n->op) ? mg_rule_error(n->op, mg_at(n->a)->data, mg_at(n->b)->data) : 0;
 }
 
-/* d(a ** b)/db = a ** b * ln(a); 0 where a == 0 and b > 0, as torch does. */
-static double pow_exponent_slope(double a, double b, double out)
-{
-    if (a == 0.0 && b >= 0.0)
-        return 0.0;
-    return out * log(a);
-}
-
-/* Node n's local chain rule, once, given its children a and b (NULL where
- * absent). mg_check_rule(n) must have returned 0. */
-static inline __attribute__((always_inline)) void apply_rule(const mg_node *n, mg_node *a,
-                                                             mg_node *b)
-{
-    double g = n->grad, s = 0.0;
-    switch (n->op) {
-    case MG_ADD:
-        a->grad += g;
-        b->grad += g;
-        break;
-    case MG_MUL:
-        a->grad += b->data * g;
-        b->grad += a->data * g;
-        break;
-    case MG_POWI:
-    case MG_POWF:
-        pow_slope(a->data, b->data, &s);
-        a->grad += s * g;
-        break;
-    case MG_POW:
-        pow_slope(a->data, b->data, &s);
-        a->grad += s * g;
-        b->grad += pow_exponent_slope(a->data, b->data, n->data) * g;
-        break;
-    case MG_RELU:
-        a->grad += (n->data > 0.0 ? 1.0 : 0.0) * g;
-        break;
-    case MG_TANH:
-        a->grad += (1.0 - n->data * n->data) * g;
-        break;
-    case MG_EXP:
-        a->grad += n->data * g;
-        break;
-    case MG_LOG:
-        a->grad += g / a->data;
-        break;
-    case MG_SIGMOID:
-        a->grad += n->data * (1.0 - n->data) * g;
-        break;
-    default: /* leaves */
-        break;
-    }
-}
 
 /* Walk the graph under root newest-first, applying each node's rule
  * (apply) or only checking that it can run. 0 or the first error met.
@@ -135,7 +69,7 @@ static int sweep_locked(int root, int apply)
                 mg_node *a = kids[0] >= 0 ? NODE(kids[0]) : NULL;
                 mg_node *b = kids[1] >= 0 ? NODE(kids[1]) : NULL;
                 if (apply)
-                    apply_rule(v, a, b);
+                    mg_apply_rule(v, a, b);
                 else if ((err = mg_check_rule(v)))
                     continue;
                 mg_node *kid[2] = {a, b};
@@ -187,7 +121,7 @@ int mg_node_backward(int i)
     pthread_mutex_lock(&mg_lock);
     int err = mg_live_locked(i) ? mg_check_rule(mg_at(i)) : MG_EINDEX;
     if (!err)
-        apply_rule(mg_at(i), mg_at(i)->a >= 0 ? mg_at(mg_at(i)->a) : NULL,
+        mg_apply_rule(mg_at(i), mg_at(i)->a >= 0 ? mg_at(mg_at(i)->a) : NULL,
                    mg_at(i)->b >= 0 ? mg_at(mg_at(i)->b) : NULL);
     pthread_mutex_unlock(&mg_lock);
     return err;

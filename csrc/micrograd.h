@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 10
+#define MG_ABI_VERSION 11
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -139,6 +139,24 @@ int mg_node_backward(int i);
 
 /* Zero the grads of n nodes given by index (optimizers, zero_grad). */
 int mg_zero_grad(const int *idx, int n);
+
+/* Recordings (mg_replay.c): the graph under root, and under nout extra
+ * outputs, copied once and replayed in C. mg_record makes one in *out (0 or
+ * an error code: MG_EINDEX if an index is not live or an input not a leaf).
+ * ins[0..nin) are leaves mg_tape_set_inputs later writes, in that order.
+ * The recording holds a reference on each leaf it reads (inputs, and
+ * leaves that something outside the graph could reach), given back by
+ * mg_tape_free; other leaves are copied as constants. mg_tape_forward recomputes every node from the leaves'
+ * current data, putting the root's value, then the outputs', in values;
+ * mg_tape_backward is mg_backward on the recording: the root's grad is 1
+ * and every leaf's grad is added to. Each returns 0 or an error code. */
+typedef struct mg_tape mg_tape;
+int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_tape **out);
+void mg_tape_free(mg_tape *t);
+int mg_tape_nodes(const mg_tape *t);
+int mg_tape_forward(mg_tape *t, double *values);
+int mg_tape_backward(mg_tape *t);
+int mg_tape_set_inputs(mg_tape *t, const double *x, int n);
 
 /* Memory views for Python: chunk c's nodes, and how many chunks exist. */
 mg_node *mg_chunk(int c);

@@ -1,0 +1,373 @@
+/*
+ * mg_replay.c -- recordings: a graph copied once, then replayed in C.
+ *
+ * A recording (mg_tape) is a private copy of the graph under a root (and
+ * any extra outputs): its nodes in creation order, which is a topological
+ * order (mg_arena.c), with children named by position in the copy. It owns
+ * its arrays and is independent of the graph it was made from, which may
+ * die: it holds no reference on any computed node.
+ *
+ * Leaves. A leaf that something outside the recorded graph could reach when
+ * it was recorded (a Python handle, or another graph: its refs exceeded its
+ * edges in the graph) is a variable: the recording holds one reference on
+ * it, given back by mg_tape_free, so it is never freed under the recording.
+ * Forward reads its data, backward adds to its grad. Every other leaf can be
+ * reached by nobody, so its data can never change: it is copied, a constant.
+ * Inputs are variables too, referenced the same way.
+ *
+ * In the copy, a node's refs field is not a count: it is 1 when backward
+ * applies the node's rule (it is not a leaf, and is reached from the root),
+ * else 0 (a leaf, or a node that only feeds the extra outputs). A unary
+ * node's child b is its child a, which its rule ignores, so that rules are
+ * applied without a test for a missing child.
+ *
+ * Locking: t->lock serialises the calls on one recording, then mg_lock is
+ * taken for arena access: while reading variables for forward (the compute
+ * runs unlocked, on the copy), and for all of backward, which adds into
+ * arena grads exactly as the eager pass does, in the same order, so
+ * replayed gradients equal eager ones bit for bit. Nothing here recurses or
+ * aborts; allocation failure returns MG_ENOMEM with nothing made.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "mg_rules.h"
+
+struct mg_tape {
+    pthread_mutex_t lock;
+    mg_node *nodes;     /* the copy, in creation order                        */
+    int32_t n;          /* its length                                          */
+    int32_t root;       /* position of the root                                */
+    int32_t nout;       /* extra outputs, and their positions                  */
+    int32_t *outs;
+    int32_t nvar;       /* variable leaves: position, arena index (referenced) */
+    int32_t *var_pos;
+    int32_t *var_idx;
+    int32_t nin;        /* inputs, set by mg_tape_set_inputs (referenced)      */
+    int32_t *in_idx;
+    int32_t npow;       /* positions of powers reached from the root           */
+    int32_t *pows;
+    int32_t nvar_held;  /* references taken so far (all, once recorded)        */
+    int32_t nin_held;
+};
+
+/* A node's place in creation order, and its index. */
+typedef struct {
+    uint64_t key;
+    int32_t idx;
+    int32_t pos;
+} placed;
+
+static int by_key(const void *x, const void *y)
+{
+    uint64_t a = ((const placed *)x)->key, b = ((const placed *)y)->key;
+    return (a > b) - (a < b);
+}
+
+static int by_idx(const void *x, const void *y)
+{
+    return (((const placed *)x)->idx > ((const placed *)y)->idx)
+           - (((const placed *)x)->idx < ((const placed *)y)->idx);
+}
+
+static uint64_t seq_of_locked(int32_t i)
+{
+    return mg_A.regions[i >> MG_REGION_SHIFT].seq;
+}
+
+void mg_tape_free(mg_tape *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&mg_lock);
+    for (int32_t k = 0; k < t->nvar_held; k++)
+        mg_decref_locked(t->var_idx[k]);
+    for (int32_t k = 0; k < t->nin_held; k++)
+        mg_decref_locked(t->in_idx[k]);
+    pthread_mutex_unlock(&mg_lock);
+    pthread_mutex_destroy(&t->lock);
+    free(t->nodes);
+    free(t->outs);
+    free(t->var_pos);
+    free(t->var_idx);
+    free(t->in_idx);
+    free(t->pows);
+    free(t);
+}
+
+/* Every node reachable from the n roots, each once, in the array *out
+ * (malloc'd; *count of them). Marks with mg_A.reached, cleared after.
+ * 0 or MG_ENOMEM. */
+static int reachable_locked(const int *roots, int n, placed **out, int32_t *count)
+{
+    int64_t cap = 1024 + 2 * (int64_t)n, len = 0;
+    placed *all = malloc(cap * sizeof *all);
+    if (!all)
+        return MG_ENOMEM;
+    uint64_t *seen = mg_A.reached;
+    int err = 0;
+    for (int k = 0; k < n; k++) {
+        int32_t r = roots[k];
+        if (!(seen[r >> 6] & (1ULL << (r & 63)))) {
+            seen[r >> 6] |= 1ULL << (r & 63);
+            all[len++].idx = r;
+        }
+    }
+    /* all[] doubles as the work list: entries before `done` are expanded. */
+    for (int64_t done = 0; done < len; done++) {
+        if (len + 2 > cap) {
+            placed *bigger = realloc(all, 2 * cap * sizeof *all);
+            if (!bigger) {
+                err = MG_ENOMEM;
+                break;
+            }
+            all = bigger;
+            cap *= 2;
+        }
+        const mg_node *v = mg_at(all[done].idx);
+        int32_t kids[2] = {v->a, v->b};
+        for (int j = 0; j < 2; j++) {
+            int32_t c = kids[j];
+            if (c >= 0 && !(seen[c >> 6] & (1ULL << (c & 63)))) {
+                seen[c >> 6] |= 1ULL << (c & 63);
+                all[len++].idx = c;
+            }
+        }
+    }
+    for (int64_t k = 0; k < len; k++) /* the bitmap is zero between walks */
+        seen[all[k].idx >> 6] = 0;
+    if (err) {
+        free(all);
+        return err;
+    }
+    *out = all;
+    *count = (int32_t)len;
+    return 0;
+}
+
+/* The position of arena node i in the copy (sorted: the placed array in
+ * index order). i is known to be there. */
+static int32_t position(const placed *sorted, int32_t n, int32_t i)
+{
+    int32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid].idx < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return sorted[lo].pos;
+}
+
+/* Fill t from the nodes in all[0..n) (reachable, in any order). */
+static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int *outs)
+{
+    for (int32_t k = 0; k < n; k++)
+        all[k].key = seq_of_locked(all[k].idx) << MG_REGION_SHIFT
+                     | (uint64_t)(all[k].idx & (MG_REGION_NODES - 1));
+    qsort(all, n, sizeof *all, by_key);
+    int32_t *order = malloc(n * sizeof *order);     /* arena index by position */
+    int32_t *edges = calloc(n, sizeof *edges);      /* in-graph parents, by position */
+    t->nodes = malloc(n * sizeof *t->nodes);
+    if (!order || !edges || !t->nodes) {
+        free(order);
+        free(edges);
+        return MG_ENOMEM;
+    }
+    for (int32_t k = 0; k < n; k++) {
+        all[k].pos = k;
+        order[k] = all[k].idx;
+    }
+    qsort(all, n, sizeof *all, by_idx);
+    t->n = n;
+    for (int32_t k = 0; k < n; k++) {
+        const mg_node *v = mg_at(order[k]);
+        mg_node *c = &t->nodes[k];
+        *c = (mg_node){.data = v->data, .op = v->op, .a = -1, .b = -1};
+        if (v->a >= 0)
+            edges[c->a = position(all, n, v->a)]++;
+        if (v->b >= 0)
+            edges[c->b = position(all, n, v->b)]++;
+    }
+    t->root = position(all, n, root);
+    for (int k = 0; k < t->nout; k++)
+        t->outs[k] = position(all, n, outs[k]);
+    for (int32_t k = 0; k < n; k++)
+        if (t->nodes[k].op != MG_LEAF && t->nodes[k].b < 0)
+            t->nodes[k].b = t->nodes[k].a; /* unary */
+    /* Reached from the root: a reverse sweep over creation order. */
+    t->nodes[t->root].refs = 1;
+    for (int32_t k = t->root; k >= 0; k--) {
+        mg_node *c = &t->nodes[k];
+        if (c->op == MG_LEAF)
+            c->refs = 0;
+        if (!c->refs)
+            continue;
+        t->nodes[c->a].refs = t->nodes[c->b].refs = 1;
+        t->npow += mg_is_pow(c->op);
+    }
+    for (int32_t k = 0; k < n; k++) /* leaves reachable from outside the graph */
+        t->nvar += t->nodes[k].op == MG_LEAF && mg_at(order[k])->refs > (uint32_t)edges[k];
+    t->pows = malloc((t->npow + 1) * sizeof *t->pows);
+    t->var_pos = malloc((t->nvar + 1) * sizeof *t->var_pos);
+    t->var_idx = malloc((t->nvar + 1) * sizeof *t->var_idx);
+    int err = t->pows && t->var_pos && t->var_idx ? 0 : MG_ENOMEM;
+    for (int32_t k = 0, p = 0, q = 0; k < n && !err; k++) {
+        const mg_node *c = &t->nodes[k];
+        if (c->refs && mg_is_pow(c->op))
+            t->pows[p++] = k;
+        if (c->op == MG_LEAF && mg_at(order[k])->refs > (uint32_t)edges[k]) {
+            t->var_pos[q] = k;
+            t->var_idx[q++] = order[k];
+        }
+    }
+    free(order);
+    free(edges);
+    return err;
+}
+
+int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_tape **out)
+{
+    *out = NULL;
+    mg_tape *t = calloc(1, sizeof *t);
+    if (!t)
+        return MG_ENOMEM;
+    t->nout = nout;
+    t->nin = nin;
+    t->outs = malloc((nout + 1) * sizeof *t->outs);
+    t->in_idx = malloc((nin + 1) * sizeof *t->in_idx);
+    int err = t->outs && t->in_idx && !pthread_mutex_init(&t->lock, NULL) ? 0 : MG_ENOMEM;
+    if (err) {
+        free(t->outs);
+        free(t->in_idx);
+        free(t);
+        return err;
+    }
+    pthread_mutex_lock(&mg_lock);
+    int *roots = malloc((nout + 1) * sizeof *roots);
+    err = roots ? 0 : MG_ENOMEM;
+    if (!err) {
+        roots[0] = root;
+        memcpy(roots + 1, outs, nout * sizeof *outs);
+        if (!mg_all_live_locked(roots, nout + 1) || !mg_all_live_locked(ins, nin))
+            err = MG_EINDEX;
+    }
+    for (int k = 0; k < nin && !err; k++) {
+        if (mg_at(ins[k])->op != MG_LEAF)
+            err = MG_EINDEX;
+        t->in_idx[k] = ins[k];
+    }
+    placed *all = NULL;
+    int32_t n = 0;
+    if (!err)
+        err = reachable_locked(roots, nout + 1, &all, &n);
+    if (!err)
+        err = build_locked(t, all, n, root, outs);
+    if (!err) {
+        for (; t->nvar_held < t->nvar; t->nvar_held++)
+            mg_at(t->var_idx[t->nvar_held])->refs++;
+        for (; t->nin_held < nin; t->nin_held++)
+            mg_at(ins[t->nin_held])->refs++;
+    }
+    pthread_mutex_unlock(&mg_lock);
+    free(roots);
+    free(all);
+    if (err) {
+        mg_tape_free(t);
+        return err;
+    }
+    *out = t;
+    return 0;
+}
+
+int mg_tape_nodes(const mg_tape *t)
+{
+    return t->n;
+}
+
+/* Copy the variables' data and grads from the arena into the copy. */
+static void gather_locked(mg_tape *t)
+{
+    for (int32_t k = 0; k < t->nvar; k++) {
+        const mg_node *v = mg_at(t->var_idx[k]);
+        mg_node *c = &t->nodes[t->var_pos[k]];
+        c->data = v->data;
+        c->grad = v->grad;
+    }
+}
+
+int mg_tape_forward(mg_tape *t, double *values)
+{
+    pthread_mutex_lock(&t->lock);
+    pthread_mutex_lock(&mg_lock);
+    gather_locked(t);
+    pthread_mutex_unlock(&mg_lock);
+    int err = 0;
+    mg_node *nodes = t->nodes;
+    for (int32_t k = 0, n = err ? 0 : t->n; k < n; k++) {
+        mg_node *v = &nodes[k];
+        switch (v->op) {
+        case MG_LEAF:
+            break;
+        case MG_ADD:
+            v->data = nodes[v->a].data + nodes[v->b].data;
+            break;
+        case MG_MUL:
+            v->data = nodes[v->a].data * nodes[v->b].data;
+            break;
+        case MG_RELU:
+            v->data = nodes[v->a].data < 0.0 ? 0.0 : nodes[v->a].data;
+            break;
+        default:
+            err = mg_op_value(v->op, nodes[v->a].data, nodes[v->b].data, &v->data);
+            if (err)
+                k = n; /* Python raises here: stop */
+        }
+    }
+    values[0] = nodes[t->root].data;
+    for (int k = 0; k < t->nout; k++)
+        values[k + 1] = nodes[t->outs[k]].data;
+    pthread_mutex_unlock(&t->lock);
+    return err;
+}
+
+int mg_tape_backward(mg_tape *t)
+{
+    pthread_mutex_lock(&t->lock);
+    mg_node *nodes = t->nodes;
+    for (int32_t k = 0; k < t->root; k++) /* a fresh graph's grads */
+        nodes[k].grad = 0.0;
+    pthread_mutex_lock(&mg_lock);
+    gather_locked(t); /* grads to add to, and data as the eager pass reads it */
+    int err = 0;
+    for (int32_t k = 0; k < t->npow && !err; k++) {
+        const mg_node *v = &nodes[t->pows[k]];
+        err = mg_rule_error(v->op, nodes[v->a].data, nodes[v->b].data);
+    }
+    if (!err) {
+        nodes[t->root].grad = 1.0;
+        for (int32_t k = t->root; k >= 0; k--) {
+            mg_node *v = &nodes[k];
+            if (v->refs)
+                mg_apply_rule(v, &nodes[v->a], &nodes[v->b]);
+        }
+        for (int32_t k = 0; k < t->nvar; k++)
+            mg_at(t->var_idx[k])->grad = nodes[t->var_pos[k]].grad;
+    }
+    pthread_mutex_unlock(&mg_lock);
+    pthread_mutex_unlock(&t->lock);
+    return err;
+}
+
+int mg_tape_set_inputs(mg_tape *t, const double *x, int n)
+{
+    pthread_mutex_lock(&t->lock);
+    pthread_mutex_lock(&mg_lock);
+    int err = n == t->nin ? 0 : MG_EINDEX;
+    mg_A.suspect |= !err && mg_A.live_pow; /* data changes: powers' rules may now fail */
+    for (int32_t k = 0; k < t->nin && !err; k++)
+        mg_at(t->in_idx[k])->data = x[k];
+    pthread_mutex_unlock(&mg_lock);
+    pthread_mutex_unlock(&t->lock);
+    return err;
+}

@@ -1,0 +1,107 @@
+/*
+ * mg_rules.h -- each operation's forward value and local chain rule, shared
+ * by the eager backward pass (mg_backward.c) and replay (mg_replay.c).
+ *
+ * The rules work on nodes wherever they live (the arena, or a recording's
+ * private array), so the same statements, in the same floating-point order,
+ * give eager and replayed results that are equal bit for bit. Each rule is
+ * the statement micrograd's _backward closure runs. Nothing here touches
+ * shared state; no lock is needed beyond what guards the nodes passed in.
+ */
+#ifndef MG_RULES_H
+#define MG_RULES_H
+
+#include <math.h>
+#include "mg_internal.h"
+
+/* The derivative k * x ** (k - 1) of x ** k, with Python's errors. */
+static inline int mg_pow_slope(double x, double k, double *out)
+{
+    double p = 0.0;
+    int err = mg_float_pow(x, k - 1.0, &p);
+    *out = k * p;
+    return err;
+}
+
+/* d(a ** b)/db = a ** b * ln(a); 0 where a == 0 and b > 0, as torch does. */
+static inline double mg_pow_exponent_slope(double a, double b, double out)
+{
+    if (a == 0.0 && b >= 0.0)
+        return 0.0;
+    return out * log(a);
+}
+
+/* 0, or the error that node n's rule would raise, given its children's data
+ * x (child a) and y (child b). Only powers can fail. */
+static inline int mg_rule_error(int op, double x, double y)
+{
+    double s;
+    return mg_is_pow(op) ? mg_pow_slope(x, y, &s) : 0;
+}
+
+/* The value of operation op over children's data x and y (y unused by
+ * unary ops), as Python computes it: 0 or the error Python would raise. */
+static inline int mg_op_value(int op, double x, double y, double *out)
+{
+    switch (op) {
+    case MG_ADD:
+        *out = x + y;
+        return 0;
+    case MG_MUL:
+        *out = x * y;
+        return 0;
+    case MG_POWI:
+    case MG_POWF:
+    case MG_POW:
+        return mg_float_pow(x, y, out);
+    default:
+        return mg_unary_value(op, x, out);
+    }
+}
+
+/* Node n's local chain rule, once, given its children a and b (NULL where
+ * absent). mg_rule_error must have returned 0 for it. */
+static inline __attribute__((always_inline)) void mg_apply_rule(const mg_node *n, mg_node *a,
+                                                                mg_node *b)
+{
+    double g = n->grad, s = 0.0;
+    switch (n->op) {
+    case MG_ADD:
+        a->grad += g;
+        b->grad += g;
+        break;
+    case MG_MUL:
+        a->grad += b->data * g;
+        b->grad += a->data * g;
+        break;
+    case MG_POWI:
+    case MG_POWF:
+        mg_pow_slope(a->data, b->data, &s);
+        a->grad += s * g;
+        break;
+    case MG_POW:
+        mg_pow_slope(a->data, b->data, &s);
+        a->grad += s * g;
+        b->grad += mg_pow_exponent_slope(a->data, b->data, n->data) * g;
+        break;
+    case MG_RELU:
+        a->grad += (n->data > 0.0 ? 1.0 : 0.0) * g;
+        break;
+    case MG_TANH:
+        a->grad += (1.0 - n->data * n->data) * g;
+        break;
+    case MG_EXP:
+        a->grad += n->data * g;
+        break;
+    case MG_LOG:
+        a->grad += g / a->data;
+        break;
+    case MG_SIGMOID:
+        a->grad += n->data * (1.0 - n->data) * g;
+        break;
+    default: /* leaves */
+        break;
+    }
+}
+
+#endif

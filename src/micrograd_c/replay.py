@@ -1,0 +1,133 @@
+"""Replay: record the graph behind a loss once, then re-run it in C every step.
+
+In a training loop the graph has the same shape at every step; only leaf
+values change. ``record(loss)`` copies the graph (its nodes in topological
+order) into a recording that C owns. Then ``forward()`` recomputes every node
+from the leaves' current ``.data``, ``backward()`` adds the gradients into
+the leaves' ``.grad`` as ``loss.backward()`` would, and the optimizers in
+``micrograd_c.optim`` step the parameters, each in one C call, with results
+equal to rebuilding the graph, bit for bit.
+
+What replay cannot see: Python code that ran while the graph was built is
+not run again, so a branch on a value (``if x.data > 0``) stays as it was
+recorded, and a model changed afterwards (a parameter replaced, a layer
+added) is not seen: pass ``model=`` and forward() raises instead. Leaves
+that nobody else could reach when recording (numbers wrapped on the fly,
+like the 2 in ``2 * x``) are constants. The recording keeps every other
+leaf alive as long as it lives. Values computed inside the graph keep their
+recorded ``.data``; read new results from ``forward()`` and ``outputs``.
+"""
+from __future__ import annotations
+
+from array import array
+from typing import Any, Iterable, List, Sequence
+
+from . import nn
+from ._core import ffi, lib, raise_error, release_dead
+from .engine import Value
+
+
+class Recording:
+    """The graph under a loss Value, copied once, replayed in C."""
+
+    def __init__(self, loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (),
+                 model: Any = None):
+        inputs, outputs = list(inputs), list(outputs)
+        for v in [loss, *inputs, *outputs]:
+            if not isinstance(v, Value):
+                raise TypeError(f"record() takes Values, not {type(v).__name__}")
+        for v in inputs:
+            if lib.mg_op(v._i) != lib.MG_LEAF:
+                raise ValueError(f"inputs must be leaf Values, made with Value(x): {v!r} is computed")
+        release_dead()  # exact reference counts tell constants from variables
+        tape = ffi.new("mg_tape **")
+        err = lib.mg_record(loss._i, [v._i for v in outputs], len(outputs),
+                            [v._i for v in inputs], len(inputs), tape)
+        if err:
+            raise_error(err, "record")
+        self._tape = ffi.gc(tape[0], lib.mg_tape_free)
+        self._values = ffi.new("double[]", 1 + len(outputs))
+        self._values[0] = loss.data
+        for k, v in enumerate(outputs):
+            self._values[k + 1] = v.data
+        self.inputs: List[Value] = inputs
+        self._model = model
+        self._params = None if model is None else [p._i for p in model.parameters()]
+        self._version = nn._version  # the modules as they were when recorded
+
+    def _tape_checked(self) -> Any:
+        """The C recording, after checking it is open and the model unchanged."""
+        if self._tape is None:
+            raise ValueError("this recording is closed")
+        if self._version != nn._version and self._model is not None:
+            if [p._i for p in self._model.parameters()] != self._params:
+                raise ValueError("the model changed since the graph was recorded (a parameter "
+                                 "was replaced, added or removed): record the graph again")
+            self._version = nn._version
+        return self._tape
+
+    def close(self) -> None:
+        """Free the recording now, and let go of its leaves (later calls raise ValueError)."""
+        if self._tape is not None:
+            ffi.release(self._tape)
+            self._tape = None
+
+    def __len__(self) -> int:
+        """The number of nodes recorded."""
+        return lib.mg_tape_nodes(self._tape_checked())
+
+    def __repr__(self) -> str:
+        nodes = "closed" if self._tape is None else lib.mg_tape_nodes(self._tape)
+        return f"Recording(nodes={nodes}, inputs={len(self.inputs)}, value={self.value})"
+
+    @property
+    def value(self) -> float:
+        """The loss as of the last forward() (or as recorded)."""
+        return self._values[0]
+
+    @property
+    def outputs(self) -> List[float]:
+        """The extra outputs' values as of the last forward() (or as recorded)."""
+        return list(self._values[1:len(self._values)])
+
+    def forward(self) -> float:
+        """Recompute every node from the leaves' current data; return the loss."""
+        err = lib.mg_tape_forward(self._tape_checked(), self._values)
+        if err:
+            raise_error(err, "forward")
+        return self._values[0]
+
+    def backward(self) -> None:
+        """Set the loss's grad to 1 and add every leaf's gradient, as loss.backward() does."""
+        err = lib.mg_tape_backward(self._tape_checked())
+        if err:
+            raise_error(err, "backward")
+
+    def set_inputs(self, xs: Any) -> None:
+        """Write new data into the inputs, in order: a sequence of numbers or a buffer of doubles."""
+        buffer = _doubles(xs)
+        if len(buffer) != len(self.inputs):
+            raise ValueError(f"set_inputs needs {len(self.inputs)} numbers, got {len(buffer)}")
+        err = lib.mg_tape_set_inputs(self._tape_checked(), ffi.from_buffer("double[]", buffer),
+                                     len(buffer))
+        if err:
+            raise_error(err, "set_inputs")
+
+
+def _doubles(xs: Any) -> Sequence[float]:
+    """xs as a flat, contiguous buffer of doubles (copied only if it is not one)."""
+    try:
+        view = memoryview(xs)
+    except TypeError:
+        return array("d", xs)  # a sequence of numbers
+    if view.format == "d" and view.c_contiguous:
+        return view.cast("B").cast("d")
+    if view.ndim == 1:
+        return array("d", view)
+    raise TypeError("set_inputs takes a sequence of numbers or a C-contiguous buffer of doubles")
+
+
+def record(loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (),
+           model: Any = None) -> Recording:
+    """Record the graph under loss (and outputs) for replay: inputs are what set_inputs writes."""
+    return Recording(loss, inputs, outputs, model)
