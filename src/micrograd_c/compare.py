@@ -1,0 +1,244 @@
+"""``python -m micrograd_c compare SCRIPT.py [ARGS...]``: one micrograd program, both engines.
+
+``run()`` runs an unmodified micrograd program twice, each time in a fresh
+process: once on micrograd, once on micrograd_c (installed as ``micrograd``
+first). Each child times the script alone, without the profiler, and reports
+its peak resident memory; when both runs succeed a second pair of runs, under
+cProfile, gives the top functions by time. Last comes the verdict on what the
+two runs printed on standard output: line by line, numbers within a relative
+(and a small absolute) tolerance, the text between them exactly.
+
+Exit status: 0 both runs succeeded and their outputs agree, 1 the outputs
+differ, 2 a usage error (no such script, micrograd missing), 3 the script
+failed (an exception, a nonzero exit or a crash) in one run or both.
+
+The child is this very file run by path (``python compare.py ENGINE ...``),
+not ``-m micrograd_c.compare``, so that the micrograd run never imports
+micrograd_c; that is why it imports only the standard library.
+"""
+from __future__ import annotations
+
+import cProfile
+import importlib.util
+import json
+import math
+import os
+import pstats
+import re
+import runpy
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from types import TracebackType
+
+ENGINES = ("micrograd", "micrograd_c")
+AGREE, DIFFER, USAGE, FAILED = 0, 1, 2, 3
+NUMBER = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)(?!\w))")
+
+
+@dataclass
+class Run:
+    """One run of the script in a child process: how it ended, what it printed, what it cost."""
+    engine: str
+    status: int
+    stdout: str
+    stderr: str
+    seconds: float = math.nan
+    peak_bytes: int = 0
+
+    @property
+    def failed(self) -> bool:
+        """Whether the script raised, exited nonzero or died before reporting."""
+        return self.status != 0 or math.isnan(self.seconds)
+
+    def ending(self) -> str:
+        """How the run ended, in words."""
+        if self.status < 0:
+            return f"killed by {signal.Signals(-self.status).name}"
+        if self.status:
+            return f"exit status {self.status}"
+        return "ended without reporting its time" if self.failed else "ran"
+
+
+def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float = 1e-12,
+        top: int = 10) -> int:
+    """Run script with args on micrograd and on micrograd_c, print the report; the exit status."""
+    if importlib.util.find_spec("micrograd") is None:
+        print("compare needs micrograd: pip install micrograd==0.1.0", file=sys.stderr)
+        return USAGE
+    if not os.path.isfile(script):
+        print(f"compare: no such file: {script}", file=sys.stderr)
+        return USAGE
+    print(f"running `{shlex.join([script, *args])}` on micrograd, then on micrograd_c, "
+          f"each in a fresh process", flush=True)
+    with tempfile.TemporaryDirectory() as workdir:
+        runs = [spawn(engine, script, args, workdir) for engine in ENGINES]
+        if any(r.failed for r in runs):
+            print_failures(runs)
+            return FAILED
+        print_costs(runs)
+        if top > 0:
+            for engine in ENGINES:
+                stats = os.path.join(workdir, engine + ".prof")
+                spawn(engine, script, args, workdir, profile=stats)
+                print_profile(engine, stats, top)
+    difference = first_difference(runs[0].stdout, runs[1].stdout, rtol, atol)
+    tolerance = f"numbers within rtol {rtol:g} or atol {atol:g}, text exactly"
+    if difference is None:
+        print(f"\noutput: agrees ({len(runs[0].stdout.splitlines())} lines; {tolerance})")
+        return AGREE
+    line, theirs, ours = difference
+    print(f"\noutput: differs at line {line} ({tolerance})")
+    for engine, text in zip(ENGINES, (theirs, ours)):
+        print(f"  {engine + ':':13} {'(no such line)' if text is None else repr(text)}")
+    return DIFFER
+
+
+def spawn(engine: str, script: str, args: Sequence[str], workdir: str,
+          profile: str = "") -> Run:
+    """Run script in a child process on engine (under cProfile, to that file, if profile)."""
+    report = Path(workdir, engine + ".json")
+    report.unlink(missing_ok=True)
+    child = subprocess.run([sys.executable, __file__, engine, str(report), profile, script,
+                            *args], capture_output=True, text=True, errors="replace", check=False)
+    run = Run(engine, child.returncode, child.stdout, child.stderr)
+    if report.exists():
+        run.seconds, run.peak_bytes = json.loads(report.read_text())
+    return run
+
+
+def first_difference(theirs: str, ours: str, rtol: float,
+                     atol: float) -> tuple[int, str | None, str | None] | None:
+    """The first line (1-based, both texts; None past the end) where the outputs disagree."""
+    pairs = zip_longest(theirs.splitlines(), ours.splitlines())
+    for number, (a, b) in enumerate(pairs, 1):
+        if a is None or b is None or not lines_agree(a, b, rtol, atol):
+            return number, a, b
+    return None
+
+
+def lines_agree(a: str, b: str, rtol: float, atol: float) -> bool:
+    """Same text between the numbers, and numbers equal within tolerance (nan matching nan)."""
+    parts_a, parts_b = NUMBER.split(a), NUMBER.split(b)
+    if len(parts_a) != len(parts_b):
+        return False
+    return all(x == y if k % 2 == 0 else close(float(x), float(y), rtol, atol)
+               for k, (x, y) in enumerate(zip(parts_a, parts_b)))
+
+
+def close(x: float, y: float, rtol: float, atol: float) -> bool:
+    """|x - y| <= max(rtol * max(|x|, |y|), atol), as math.isclose, with nan equal to nan."""
+    return math.isclose(x, y, rel_tol=rtol, abs_tol=atol) or (math.isnan(x) and math.isnan(y))
+
+
+def print_failures(runs: list[Run]) -> None:
+    """Say which runs failed, and how, with what they wrote on stderr (the traceback)."""
+    failed = [r for r in runs if r.failed]
+    where = "both engines" if len(failed) == 2 else f"{failed[0].engine} only"
+    print(f"\nthe script failed on {where}")
+    for r in runs:
+        cost = "" if r.failed else f" in {seconds(r.seconds)}"
+        print(f"\non {r.engine}: {r.ending()}{cost}")
+        if r.failed:
+            print(indent(r.stderr.rstrip() or "(nothing on stderr)"))
+
+
+def print_costs(runs: list[Run]) -> None:
+    """Wall time and peak memory of each run, and the speedup."""
+    print(f"\n{'':13}{ENGINES[0]:>12}{ENGINES[1]:>14}")
+    print(f"{'wall time':13}{seconds(runs[0].seconds):>12}{seconds(runs[1].seconds):>14}"
+          "   the script alone, without the profiler")
+    print(f"{'peak memory':13}{mebibytes(runs[0].peak_bytes):>12}"
+          f"{mebibytes(runs[1].peak_bytes):>14}   the process's maximum resident set size")
+    print(f"speedup: {runs[0].seconds / runs[1].seconds:.1f}x (micrograd's wall time over "
+          f"micrograd_c's)")
+
+
+def print_profile(engine: str, path: str, top: int) -> None:
+    """The top functions by own time from a profiled run's saved stats."""
+    if not os.path.exists(path):
+        print(f"\n{engine}: the profiled run ended without saving its profile")
+        return
+    stats = pstats.Stats(path)
+    print(f"\ntop {top} functions by own time on {engine} (cProfile, a separate run: "
+          f"{seconds(stats.total_tt)} under the profiler)")
+    print(f"{'own s':>10}{'cumul. s':>10}{'calls':>10}  function")
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    for func, (_, calls, own, cumulative, _) in rows:
+        print(f"{own:10.4f}{cumulative:10.4f}{calls:10d}  {label(func)}")
+
+
+def label(func: tuple[str, int, str]) -> str:
+    """A profiled function as folder/file.py:line(name), or a built-in's own name."""
+    path, line, name = func
+    if path == "~":
+        return name
+    return f"{os.path.join(Path(path).parent.name, Path(path).name)}:{line}({name})"
+
+
+def seconds(s: float) -> str:
+    """A duration in s or ms."""
+    return f"{s:.3f} s" if s >= 1 else f"{s * 1e3:.1f} ms"
+
+
+def mebibytes(n: int) -> str:
+    """A size in MiB."""
+    return f"{n / 2**20:.1f} MiB"
+
+
+def indent(text: str) -> str:
+    """Text indented by four spaces."""
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def child(engine: str, report: str, profile: str, script: str, args: list[str]) -> None:
+    """In the child: run script on engine as `python SCRIPT ARGS` would; report time and memory."""
+    sys.argv = [script, *args]
+    sys.path[0] = os.path.dirname(os.path.realpath(script))
+    if engine == "micrograd_c":
+        import micrograd_c
+        micrograd_c.install_as_micrograd()
+    else:  # imported before the clock starts, as micrograd_c is
+        importlib.import_module("micrograd.engine")
+        importlib.import_module("micrograd.nn")
+    profiler = cProfile.Profile()
+    status = 0
+    start = time.perf_counter()
+    try:
+        if profile:
+            profiler.runcall(runpy.run_path, script, run_name="__main__")
+        else:
+            runpy.run_path(script, run_name="__main__")
+    except SystemExit as exit_:
+        status = exit_.code
+    except BaseException as error:  # noqa: BLE001 - reported as `python SCRIPT` would
+        status = 1
+        traceback.print_exception(type(error), error, script_frames(error.__traceback__, script))
+    elapsed = time.perf_counter() - start
+    import resource  # Unix only: imported here so that importing this module works anywhere
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    unit = 1 if sys.platform == "darwin" else 1024
+    Path(report).write_text(json.dumps([elapsed, peak * unit]))
+    if profile:
+        profiler.dump_stats(profile)
+    sys.exit(status)
+
+
+def script_frames(tb: TracebackType | None, script: str) -> TracebackType | None:
+    """The traceback from the script's first frame on, as `python SCRIPT` shows it."""
+    path = os.path.abspath(script)
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != path:
+        tb = tb.tb_next
+    return tb
+
+
+if __name__ == "__main__":
+    child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])

@@ -1,0 +1,180 @@
+"""python -m micrograd_c compare: one unmodified micrograd program, run on both engines."""
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from micrograd_c import compare
+
+BACKWARD = """
+    from micrograd.engine import Value
+
+    for i in range(300):  # enough work for the engine to lead the profile
+        a, b = Value(-4.0 + i / 100), Value(2.0)
+        c = a + b
+        d = a * b + b**3
+        e = (c - d).relu() + d / 2 + 1
+        e.backward()
+    print("e", e.data, "grads", a.grad, b.grad)
+    print(Value(3), "and some text")
+"""
+
+TRAIN = """
+    import os
+    import random
+    import sys
+
+    from helper import STEPS
+    from micrograd.engine import Value
+    from micrograd.nn import MLP
+
+    assert __name__ == "__main__"
+    assert sys.argv == ["sub/train.py", STEPS, "--lr", "-0.05"], sys.argv
+    assert sys.path[0] == os.path.dirname(os.path.realpath(__file__)), sys.path[0]
+    random.seed(1337)
+    model = MLP(2, [4, 4, 1])
+    X, y = [(0.5, -1.0), (-0.3, 0.8), (1.2, 0.1)], [1, -1, 1]
+    for k in range(int(sys.argv[1])):
+        scores = [model([Value(a), Value(b)]) for a, b in X]
+        loss = sum((1 + -t * s).relu() for t, s in zip(y, scores)) * (1.0 / len(y))
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data += float(sys.argv[3]) * p.grad
+        print(f"step {k} loss {loss.data}")
+    sys.exit(0)
+"""
+
+FAILS_ON_OURS = """
+    from micrograd.engine import Value
+
+
+    def check(v):
+        if type(v).__module__.startswith("micrograd_c"):
+            raise RuntimeError("not the original micrograd")
+
+
+    print("before")
+    check(Value(1.0))
+    print("after")
+"""
+
+DIFFERS = """
+    from micrograd.engine import Value
+
+    x = Value(2.0)
+    ours = type(x).__module__.startswith("micrograd_c")
+    print("same", x.data)
+    print("loss", 0.5 + (1e-6 if ours else 0.0))
+"""
+
+
+def write(path, source: str) -> str:
+    """Write a program to path; its path as text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+def cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    """Run python -m micrograd_c compare with args in cwd."""
+    return subprocess.run([sys.executable, "-m", "micrograd_c", "compare", *args], cwd=cwd,
+                          capture_output=True, text=True, check=False)
+
+
+def section(out: str, engine: str) -> str:
+    """The profile table printed for engine, below its title."""
+    return out.split(f"own time on {engine} (")[1].split("\n\n")[0].split("\n", 1)[1]
+
+
+def test_values_and_backward_agree_with_time_memory_and_profiles(tmp_path, capsys):
+    status = compare.run(write(tmp_path / "backward.py", BACKWARD), top=3)
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "output: agrees (2 lines; numbers within rtol 1e-09 or atol 1e-12, text exactly)" in out
+    assert re.search(r"wall time +[\d.]+ m?s +[\d.]+ m?s +the script alone, without the profiler",
+                     out)
+    assert re.search(r"speedup: [\d.]+x", out)
+    peaks = re.search(r"peak memory +([\d.]+) MiB +([\d.]+) MiB", out).groups()
+    assert all(5 < float(mib) < 1000 for mib in peaks)  # bytes, not KiB read as bytes
+    theirs, ours = section(out, "micrograd"), section(out, "micrograd_c")
+    assert len(theirs.splitlines()) == len(ours.splitlines()) == 1 + 3  # header and the top 3
+    assert "micrograd/engine.py" in theirs and "micrograd_c" in ours
+
+
+def test_argv_path_and_main_as_python_gives_them_and_training_agrees(tmp_path):
+    write(tmp_path / "sub" / "helper.py", "STEPS = '3'\n")
+    write(tmp_path / "sub" / "train.py", TRAIN)
+    done = cli("--top", "0", "sub/train.py", "3", "--lr", "-0.05", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "output: agrees (3 lines;" in done.stdout
+    assert "top" not in done.stdout.split("\n", 1)[1]  # --top 0: no profiled runs
+
+
+def test_a_script_that_fails_on_one_engine_only_is_reported_with_its_traceback(tmp_path, capsys):
+    script = write(tmp_path / "fails.py", FAILS_ON_OURS)
+    assert compare.run(script, top=0) == 3
+    out = capsys.readouterr().out
+    assert "the script failed on micrograd_c only" in out
+    assert re.search(r"on micrograd: ran in [\d.]+ m?s", out)
+    traceback = out.split("on micrograd_c: exit status 1\n")[1]
+    assert traceback.splitlines() == [
+        "    Traceback (most recent call last):",
+        f'      File "{script}", line 11, in <module>',
+        "        check(Value(1.0))",
+        f'      File "{script}", line 7, in check',
+        '        raise RuntimeError("not the original micrograd")',
+        "    RuntimeError: not the original micrograd"]
+
+
+def test_a_script_that_fails_on_both_engines_is_reported_for_each(tmp_path, capsys):
+    script = write(tmp_path / "exits.py", "import sys\nprint('x')\nsys.exit('bad input')\n")
+    assert compare.run(script, top=0) == 3
+    out = capsys.readouterr().out
+    assert "the script failed on both engines" in out
+    assert out.count("exit status 1\n    bad input\n") == 2
+
+
+def test_numbers_beyond_the_tolerance_show_the_first_difference(tmp_path, capsys):
+    script = write(tmp_path / "differs.py", DIFFERS)
+    assert compare.run(script, top=0) == 1
+    out = capsys.readouterr().out
+    assert out.endswith("output: differs at line 2 (numbers within rtol 1e-09 or atol 1e-12, "
+                        "text exactly)\n"
+                        "  micrograd:    'loss 0.5'\n"
+                        "  micrograd_c:  'loss 0.500001'\n")
+    assert compare.run(script, rtol=1e-5, top=0) == 0
+    assert "output: agrees (2 lines; numbers within rtol 1e-05" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("theirs, ours", [
+    ("loss 1.0", "loss 1.0000000000001"),
+    ("Value(data=3, grad=0)", "Value(data=3.0, grad=0.0)"),
+    ("1e-3 -2 +inf nan", "0.001 -2.0 inf nan"),
+    ("grad 0.0", "grad 1e-13"),
+    ("a\nb\n", "a\nb"),
+])
+def test_outputs_that_agree(theirs, ours):
+    assert compare.first_difference(theirs, ours, rtol=1e-9, atol=1e-12) is None
+
+
+@pytest.mark.parametrize("theirs, ours, difference", [
+    ("loss 1.0", "lost 1.0", (1, "loss 1.0", "lost 1.0")),
+    ("a\nloss 1.0", "a\nloss 1.00001", (2, "loss 1.0", "loss 1.00001")),
+    ("grad 0.0", "grad 1e-9", (1, "grad 0.0", "grad 1e-9")),
+    ("x 1 2", "x 1", (1, "x 1 2", "x 1")),
+    ("x nan", "x 1.0", (1, "x nan", "x 1.0")),
+    ("a\nb", "a", (2, "b", None)),
+])
+def test_outputs_that_differ(theirs, ours, difference):
+    assert compare.first_difference(theirs, ours, rtol=1e-9, atol=1e-12) == difference
+
+
+def test_usage_errors_exit_with_status_2(tmp_path, capsys, monkeypatch):
+    done = cli("nope.py", cwd=tmp_path)
+    assert done.returncode == 2 and "compare: no such file: nope.py" in done.stderr
+    monkeypatch.setitem(sys.modules, "micrograd", None)  # as if micrograd were not installed
+    assert compare.run(write(tmp_path / "ok.py", "print(1)\n")) == 2
+    assert "compare needs micrograd: pip install micrograd==0.1.0" in capsys.readouterr().err
