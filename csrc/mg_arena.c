@@ -58,20 +58,20 @@ static int add_chunk_locked(void)
     int64_t c = mg_A.nchunks;
     if ((c + 1) * (int64_t)MG_CHUNK_NODES > INT32_MAX)
         return MG_ENOMEM;
-    mg_node **table = realloc(mg_A.chunks, (size_t)(c + 1) * sizeof *table);
+    mg_node **table = mg_realloc(mg_A.chunks, (size_t)(c + 1) * sizeof *table);
     if (!table)
         return MG_ENOMEM;
     mg_A.chunks = table;
     size_t words = (size_t)(c + 1) * MG_CHUNK_NODES / 64;
-    uint64_t *reached = realloc(mg_A.reached, words * sizeof *reached);
+    uint64_t *reached = mg_realloc(mg_A.reached, words * sizeof *reached);
     if (!reached)
         return MG_ENOMEM;
     mg_A.reached = reached;
-    mg_region *regions = realloc(mg_A.regions, (size_t)(c + 1) * REGIONS_PER_CHUNK * sizeof *regions);
+    mg_region *regions = mg_realloc(mg_A.regions, (size_t)(c + 1) * REGIONS_PER_CHUNK * sizeof *regions);
     if (!regions)
         return MG_ENOMEM;
     mg_A.regions = regions;
-    mg_node *chunk = malloc(MG_CHUNK_NODES * sizeof *chunk);
+    mg_node *chunk = mg_malloc(MG_CHUNK_NODES * sizeof *chunk);
     if (!chunk)
         return MG_ENOMEM;
     for (int k = 0; k < MG_CHUNK_NODES; k++)

@@ -66,6 +66,12 @@ static inline int mg_all_live_locked(const int *idx, int n)
     return 1;
 }
 
+/* The C library's malloc, calloc and realloc, through mg_fail_allocation's
+ * hook (mg_alloc.c). The core allocates with nothing else. */
+void *mg_malloc(size_t n);
+void *mg_calloc(size_t n, size_t size);
+void *mg_realloc(void *p, size_t n);
+
 /* Make sure the next n allocations cannot fail. 0 or MG_ENOMEM. */
 int mg_reserve_locked(int64_t n);
 

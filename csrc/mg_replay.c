@@ -100,7 +100,7 @@ void mg_tape_free(mg_tape *t)
 static int reachable_locked(const int *roots, int n, placed **out, int32_t *count)
 {
     int64_t cap = 1024 + 2 * (int64_t)n, len = 0;
-    placed *all = malloc(cap * sizeof *all);
+    placed *all = mg_malloc(cap * sizeof *all);
     if (!all)
         return MG_ENOMEM;
     uint64_t *seen = mg_A.reached;
@@ -115,7 +115,7 @@ static int reachable_locked(const int *roots, int n, placed **out, int32_t *coun
     /* all[] doubles as the work list: entries before `done` are expanded. */
     for (int64_t done = 0; done < len; done++) {
         if (len + 2 > cap) {
-            placed *bigger = realloc(all, 2 * cap * sizeof *all);
+            placed *bigger = mg_realloc(all, 2 * cap * sizeof *all);
             if (!bigger) {
                 err = MG_ENOMEM;
                 break;
@@ -166,9 +166,9 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
         all[k].key = seq_of_locked(all[k].idx) << MG_REGION_SHIFT
                      | (uint64_t)(all[k].idx & (MG_REGION_NODES - 1));
     qsort(all, n, sizeof *all, by_key);
-    int32_t *order = malloc(n * sizeof *order);     /* arena index by position */
-    int32_t *edges = calloc(n, sizeof *edges);      /* in-graph parents, by position */
-    t->nodes = malloc(n * sizeof *t->nodes);
+    int32_t *order = mg_malloc(n * sizeof *order);     /* arena index by position */
+    int32_t *edges = mg_calloc(n, sizeof *edges);      /* in-graph parents, by position */
+    t->nodes = mg_malloc(n * sizeof *t->nodes);
     if (!order || !edges || !t->nodes) {
         free(order);
         free(edges);
@@ -208,9 +208,9 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
     }
     for (int32_t k = 0; k < n; k++) /* leaves reachable from outside the graph */
         t->nvar += t->nodes[k].op == MG_LEAF && mg_at(order[k])->refs > (uint32_t)edges[k];
-    t->pows = malloc((t->npow + 1) * sizeof *t->pows);
-    t->var_pos = malloc((t->nvar + 1) * sizeof *t->var_pos);
-    t->var_idx = malloc((t->nvar + 1) * sizeof *t->var_idx);
+    t->pows = mg_malloc((t->npow + 1) * sizeof *t->pows);
+    t->var_pos = mg_malloc((t->nvar + 1) * sizeof *t->var_pos);
+    t->var_idx = mg_malloc((t->nvar + 1) * sizeof *t->var_idx);
     int err = t->pows && t->var_pos && t->var_idx ? 0 : MG_ENOMEM;
     for (int32_t k = 0, p = 0, q = 0; k < n && !err; k++) {
         const mg_node *c = &t->nodes[k];
@@ -229,13 +229,13 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
 int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_tape **out)
 {
     *out = NULL;
-    mg_tape *t = calloc(1, sizeof *t);
+    mg_tape *t = mg_calloc(1, sizeof *t);
     if (!t)
         return MG_ENOMEM;
     t->nout = nout;
     t->nin = nin;
-    t->outs = malloc((nout + 1) * sizeof *t->outs);
-    t->in_idx = malloc((nin + 1) * sizeof *t->in_idx);
+    t->outs = mg_malloc((nout + 1) * sizeof *t->outs);
+    t->in_idx = mg_malloc((nin + 1) * sizeof *t->in_idx);
     int err = t->outs && t->in_idx && !pthread_mutex_init(&t->lock, NULL) ? 0 : MG_ENOMEM;
     if (err) {
         free(t->outs);
@@ -244,7 +244,7 @@ int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_t
         return err;
     }
     pthread_mutex_lock(&mg_lock);
-    int *roots = malloc((nout + 1) * sizeof *roots);
+    int *roots = mg_malloc((nout + 1) * sizeof *roots);
     err = roots ? 0 : MG_ENOMEM;
     if (!err) {
         roots[0] = root;

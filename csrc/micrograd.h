@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 11
+#define MG_ABI_VERSION 12
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -164,8 +164,13 @@ int mg_chunk_count(void);
 
 void mg_stats_get(mg_stats *out);
 
-/* Test hook: fail allocations past max_nodes live nodes (-1: no limit). */
+/* Test hooks. mg_set_node_limit: fail node allocations past max_nodes live
+ * nodes (-1: no limit). mg_fail_allocation: the nth heap allocation from now
+ * (n >= 1) fails, once (n <= 0: none). mg_allocations: heap allocations
+ * attempted so far, to learn how many an operation makes. */
 void mg_set_node_limit(int64_t max_nodes);
+void mg_fail_allocation(int64_t n);
+int64_t mg_allocations(void);
 
 /* cdef-end */
 

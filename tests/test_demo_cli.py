@@ -39,3 +39,10 @@ def test_plot_writes_a_png(tmp_path):
     X, y = demo.make_moons(20)
     demo.draw(MLP(2, [4, 1]), X, y, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_replay_demo_trains_exactly_like_the_eager_demo(capsys):
+    assert demo.run(30, replay=True) == demo.run(30)
+    out = subprocess.run([sys.executable, "-m", "micrograd_c", "demo", "--replay", "--steps", "3"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "step   0  loss 0.909364" in out

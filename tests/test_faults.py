@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from micrograd_c import MLP, Value, losses, stats
+from micrograd_c import MLP, Value, losses, record, stats
 from micrograd_c._core import lib
 
 
@@ -48,3 +48,59 @@ def test_capped_arena_raises_memory_error_and_keeps_graphs(name, headroom):
     assert (a.data, b.data, kept.data) == (1.5, 0.5, math.tanh(1.5 * 0.5 + 1.5))
     assert a.grad == pytest.approx((1 - kept.data ** 2) * 1.5)
     assert operations(a, b, model)[name]() is not None  # works again without the cap
+
+
+def test_every_allocation_of_record_can_fail_and_change_nothing():
+    a, b = Value(1.5), Value(0.5)
+    kept = (a * b + a).tanh()
+    graph = (a * b).relu() + a ** 2 + losses.l2([a, b])
+    start = lib.mg_allocations()
+    record(graph, inputs=[a]).close()
+    allocations = lib.mg_allocations() - start
+    assert allocations >= 8
+    before = stats().live
+    for n in range(1, allocations + 1):
+        lib.mg_fail_allocation(n)
+        try:
+            with pytest.raises(MemoryError):
+                record(graph, inputs=[a])
+        finally:
+            lib.mg_fail_allocation(0)
+        assert stats().live == before
+    rec = record(graph, inputs=[a])  # works again, and the graphs are intact
+    rec.set_inputs([2.0])
+    assert rec.forward() == 2.0 * 0.5 + 2.0 ** 2 + (2.0 * 2.0 + 0.5 * 0.5)
+    kept.backward()
+    assert kept.data == math.tanh(1.5 * 0.5 + 1.5)
+
+
+GROWTH = """
+from micrograd_c import Value, stats
+from micrograd_c._core import lib
+x = Value(0.0)
+chain, faults = x, 0
+for n in range(1, 5):                 # each heap allocation of adding a chunk, in turn
+    lib.mg_fail_allocation(n)
+    try:
+        while True:
+            chain = chain + 1.0
+    except MemoryError:
+        faults += 1
+    lib.mg_fail_allocation(0)
+    assert chain.data == (stats().live - 1) // 2  # the graph held is intact
+chain = chain + 1.0                   # with nothing failing, the arena grows
+chain.backward()                      # and the graph is usable
+assert x.grad == 1.0 and chain.data == (stats().live - 1) // 2
+capacity = stats().capacity
+del chain
+assert stats().live == 1, stats()
+print("faults", faults, "capacity", capacity)
+"""
+
+
+def test_every_allocation_of_growing_the_arena_can_fail():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", GROWTH], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("faults 4 capacity 131072")

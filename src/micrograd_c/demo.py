@@ -1,6 +1,7 @@
 """micrograd's moons demo: a 2-16-16-1 MLP learns two interleaved half circles.
 
-``run()`` trains it on micrograd_c (fused forward, losses and SGD), and with
+``run()`` trains it on micrograd_c (fused forward, losses and SGD), with
+``replay=True`` by recording the graph once and replaying it in C, and with
 ``compare=True`` trains micrograd itself side by side from the same seed,
 printing both losses and the speedup.
 """
@@ -14,6 +15,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 from . import losses, optim
 from .engine import Value
 from .nn import MLP
+from .replay import record
 
 Point = Tuple[float, float]
 ALPHA = 1e-4  # weight of the L2 term
@@ -39,9 +41,9 @@ def learning_rate(k: int, steps: int) -> float:
     return 1.0 - 0.9 * k / steps
 
 
-def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
+def accuracy(scores: Sequence[float], y: Sequence[int]) -> float:
     """The fraction of points whose score has the label's sign."""
-    return sum((yi > 0) == (s.data > 0) for yi, s in zip(y, scores)) / len(y)
+    return sum((yi > 0) == (s > 0) for yi, s in zip(y, scores)) / len(y)
 
 
 def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
@@ -50,13 +52,19 @@ def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
     scores = [model([value(a), value(b)]) for a, b in X]
     data_loss = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(y))
     reg_loss = ALPHA * sum(p * p for p in model.parameters())
-    return data_loss + reg_loss, accuracy(scores, y)
+    return data_loss + reg_loss, accuracy([s.data for s in scores], y)
+
+
+def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, List[Value]]:
+    """The same loss, node for node, through micrograd_c's fused kernels: (loss, scores)."""
+    scores = [model([Value(a), Value(b)]) for a, b in X]
+    return losses.svm(scores, y) + ALPHA * losses.l2(model.parameters()), scores
 
 
 def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, float]:
-    """The same loss, node for node, through micrograd_c's fused kernels."""
-    scores = [model([Value(a), Value(b)]) for a, b in X]
-    return losses.svm(scores, y) + ALPHA * losses.l2(model.parameters()), accuracy(scores, y)
+    """The loss through the fused kernels, and the accuracy."""
+    loss, scores = fused_graph(model, X, y)
+    return loss, accuracy([s.data for s in scores], y)
 
 
 def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
@@ -78,7 +86,7 @@ def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
 
 
 def run(steps: int = 100, seed: int = 1337, compare: bool = False,
-        plot: Optional[str] = None) -> List[Tuple[float, float]]:
+        plot: Optional[str] = None, replay: bool = False) -> List[Tuple[float, float]]:
     """Train the demo on micrograd_c, printing progress and timing; (loss, accuracy) per step."""
     X, y = make_moons(100, noise=0.1, seed=seed)
     random.seed(seed)
@@ -86,14 +94,25 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
     opt = optim.SGD(model.parameters(), schedule=lambda k: learning_rate(k, steps))
     history = []
     start = time.perf_counter()
+    if replay:  # the graph is the same every step: record it once
+        loss, scores = fused_graph(model, X, y)
+        rec = record(loss, outputs=scores, model=model)
+        del loss, scores
     for k in range(steps):
-        loss, acc = fused_loss(model, X, y)
-        opt.zero_grad()
-        loss.backward()
+        if replay:
+            value = rec.forward()
+            acc = accuracy(rec.outputs, y)
+            opt.zero_grad()
+            rec.backward()
+        else:
+            loss, acc = fused_loss(model, X, y)
+            opt.zero_grad()
+            loss.backward()
+            value = loss.data
         opt.step()
-        history.append((loss.data, acc))
+        history.append((value, acc))
         if k % 10 == 0 or k == steps - 1:
-            print(f"step {k:3d}  loss {loss.data:.6f}  accuracy {acc * 100:.0f}%")
+            print(f"step {k:3d}  loss {value:.6f}  accuracy {acc * 100:.0f}%")
     elapsed = time.perf_counter() - start
     print(f"final accuracy {history[-1][1] * 100:.0f}% after {steps} steps: "
           f"{elapsed:.2f} s in all, {elapsed / steps * 1e3:.2f} ms per step")

@@ -1,6 +1,6 @@
 /*
- * test_core.c -- C unit tests of the arena, the backward walk and freeing,
- * through the public API only. Built and run by tests/test_c_core.py, with
+ * test_core.c -- C unit tests of the arena, the backward walk, freeing,
+ * replay and allocation failures, through the public API only. Built and run by tests/test_c_core.py, with
  * AddressSanitizer and UBSan when the compiler has them. Exits non-zero,
  * naming the failed check, on the first failure.
  */
@@ -139,8 +139,94 @@ static void test_threads(void)
     }
 }
 
+/* Every heap allocation that growing the arena makes can fail: the
+ * operation returns MG_ENOMEM, the graph held stays usable, nothing leaks
+ * (LeakSanitizer checks at exit). Run first, while the arena is empty. */
+static void test_allocation_faults_growing_the_arena(void)
+{
+    for (int n = 1; n <= 4; n++) { /* the first chunk: 3 tables and the chunk */
+        mg_fail_allocation(n);
+        CHECK(mg_leaf(1.0) == MG_ENOMEM);
+    }
+    mg_fail_allocation(0);
+    int root = mg_leaf(0.0);
+    CHECK(root >= 0);
+    int failed = 0;
+    for (int n = 1; n <= 4; n++) { /* the next chunk, once the first is full */
+        mg_fail_allocation(n);
+        int next;
+        while ((next = mg_add_const(root, 1.0)) >= 0) {
+            mg_decref(root);
+            root = next;
+        }
+        CHECK(next == MG_ENOMEM);
+        failed++;
+        CHECK(mg_backward(root, 0) == 0); /* the chain is intact */
+    }
+    mg_fail_allocation(0);
+    CHECK(failed == 4 && node(root)->data == (live() - 1) / 2); /* a leaf, a node a step */
+    mg_decref(root);
+    CHECK(live() == 0);
+}
+
+/* record, forward, backward and set_inputs equal a rebuilt graph, bit for
+ * bit, and every allocation mg_record makes can fail cleanly. */
+static int replay_graph(int x, int y, int *side)
+{
+    int xy = mg_mul(x, y), s = mg_add(xy, x), r = mg_unary(s, MG_RELU);
+    int sq = mg_pow_const(y, 2.0, 1), root = mg_div(r, sq);
+    *side = mg_unary(xy, MG_TANH);
+    mg_decref(xy);
+    mg_decref(s);
+    mg_decref(r);
+    mg_decref(sq);
+    return root;
+}
+
+static void test_replay(void)
+{
+    int64_t base = live();
+    int x = mg_leaf(1.5), y = mg_leaf(-2.0), side;
+    int root = replay_graph(x, y, &side);
+    int ins[2] = {x, y};
+    int64_t start = mg_allocations();
+    mg_tape *t = NULL;
+    CHECK(mg_record(root, &side, 1, ins, 2, &t) == 0 && t);
+    int64_t allocations = mg_allocations() - start;
+    CHECK(allocations >= 8);
+    for (int64_t n = 1; n <= allocations; n++) {
+        mg_tape *u = (mg_tape *)1;
+        mg_fail_allocation(n);
+        CHECK(mg_record(root, &side, 1, ins, 2, &u) == MG_ENOMEM && u == NULL);
+    }
+    mg_fail_allocation(0);
+    mg_decref(root);
+    mg_decref(side);
+    CHECK(mg_tape_nodes(t) == 11); /* with the tanh output and the constants 2 and -1 */
+    double xs[2] = {3.0, 0.5}, values[2];
+    CHECK(mg_tape_set_inputs(t, xs, 2) == 0);
+    CHECK(mg_tape_forward(t, values) == 0);
+    CHECK(mg_tape_backward(t) == 0);
+    double gx = node(x)->grad, gy = node(y)->grad;
+    node(x)->grad = node(y)->grad = 0.0;
+    root = replay_graph(x, y, &side);
+    CHECK(mg_backward(root, 1) == 0);
+    CHECK(values[0] == node(root)->data && values[1] == node(side)->data);
+    CHECK(gx == node(x)->grad && gy == node(y)->grad);
+    CHECK(mg_tape_set_inputs(t, xs, 1) == MG_EINDEX);
+    mg_decref(root);
+    mg_decref(side);
+    mg_decref(x);
+    mg_decref(y);
+    CHECK(live() == base + 2); /* x and y: the recording holds them */
+    mg_tape_free(t);
+    CHECK(live() == base);
+}
+
 int main(void)
 {
+    test_allocation_faults_growing_the_arena();
+    test_replay();
     test_chapter_example();
     test_deep_chain();
     test_shared_subexpression();
