@@ -18,8 +18,11 @@
  * In the copy, a node's refs field is not a count: it is 1 when backward
  * applies the node's rule (it is not a leaf, and is reached from the root),
  * else 0 (a leaf, or a node that only feeds the extra outputs). A unary
- * node's child b is its child a, which its rule ignores, so that rules are
- * applied without a test for a missing child.
+ * node's child b is its child a, which its rule ignores, and a leaf's
+ * children are itself, so that rules are applied to every node without a
+ * test for a missing child (a leaf's rule does nothing). Without extra
+ * outputs every node before the root is reached from it, so refs need not
+ * be read.
  *
  * Locking: t->lock serialises the calls on one recording, then mg_lock is
  * taken for arena access: while reading variables for forward (the compute
@@ -183,7 +186,7 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
     for (int32_t k = 0; k < n; k++) {
         const mg_node *v = mg_at(order[k]);
         mg_node *c = &t->nodes[k];
-        *c = (mg_node){.data = v->data, .op = v->op, .a = -1, .b = -1};
+        *c = (mg_node){.data = v->data, .op = v->op, .a = k, .b = k}; /* leaves: themselves */
         if (v->a >= 0)
             edges[c->a = position(all, n, v->a)]++;
         if (v->b >= 0)
@@ -193,7 +196,7 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
     for (int k = 0; k < t->nout; k++)
         t->outs[k] = position(all, n, outs[k]);
     for (int32_t k = 0; k < n; k++)
-        if (t->nodes[k].op != MG_LEAF && t->nodes[k].b < 0)
+        if (t->nodes[k].b == k && t->nodes[k].op != MG_LEAF)
             t->nodes[k].b = t->nodes[k].a; /* unary */
     /* Reached from the root: a reverse sweep over creation order. */
     t->nodes[t->root].refs = 1;
@@ -331,6 +334,18 @@ int mg_tape_forward(mg_tape *t, double *values)
     return err;
 }
 
+/* Apply the rules from the root down, to the nodes with refs set if
+ * check, else to all (specialised by the compiler for each). */
+static inline __attribute__((always_inline)) void reverse_sweep(mg_node *nodes, int32_t root,
+                                                                int check)
+{
+    for (int32_t k = root; k >= 0; k--) {
+        mg_node *v = &nodes[k];
+        if (!check || v->refs)
+            mg_apply_rule(v, &nodes[v->a], &nodes[v->b]);
+    }
+}
+
 int mg_tape_backward(mg_tape *t)
 {
     pthread_mutex_lock(&t->lock);
@@ -346,11 +361,10 @@ int mg_tape_backward(mg_tape *t)
     }
     if (!err) {
         nodes[t->root].grad = 1.0;
-        for (int32_t k = t->root; k >= 0; k--) {
-            mg_node *v = &nodes[k];
-            if (v->refs)
-                mg_apply_rule(v, &nodes[v->a], &nodes[v->b]);
-        }
+        if (t->nout)
+            reverse_sweep(nodes, t->root, 1);
+        else
+            reverse_sweep(nodes, t->root, 0);
         for (int32_t k = 0; k < t->nvar; k++)
             mg_at(t->var_idx[k])->grad = nodes[t->var_pos[k]].grad;
     }
