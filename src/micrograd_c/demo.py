@@ -41,9 +41,9 @@ def learning_rate(k: int, steps: int) -> float:
     return 1.0 - 0.9 * k / steps
 
 
-def accuracy(scores: Sequence[float], y: Sequence[int]) -> float:
-    """The fraction of points whose score has the label's sign."""
-    return sum((yi > 0) == (s > 0) for yi, s in zip(y, scores)) / len(y)
+def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
+    """The fraction of points whose score (a Value or a number) has the label's sign."""
+    return sum((yi > 0) == (getattr(s, "data", s) > 0) for yi, s in zip(y, scores)) / len(y)
 
 
 def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
@@ -52,7 +52,7 @@ def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
     scores = [model([value(a), value(b)]) for a, b in X]
     data_loss = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(y))
     reg_loss = ALPHA * sum(p * p for p in model.parameters())
-    return data_loss + reg_loss, accuracy([s.data for s in scores], y)
+    return data_loss + reg_loss, accuracy(scores, y)
 
 
 def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, List[Value]]:
@@ -64,7 +64,7 @@ def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value
 def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, float]:
     """The loss through the fused kernels, and the accuracy."""
     loss, scores = fused_graph(model, X, y)
-    return loss, accuracy([s.data for s in scores], y)
+    return loss, accuracy(scores, y)
 
 
 def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
