@@ -68,9 +68,7 @@ class Recording:
 
     def close(self) -> None:
         """Free the recording now, and let go of its leaves (later calls raise ValueError)."""
-        if self._tape is not None:
-            ffi.release(self._tape)
-            self._tape = None
+        self._tape = None  # freed by its ffi.gc destructor once no call (on any thread) uses it
 
     def __len__(self) -> int:
         """The number of nodes recorded."""
