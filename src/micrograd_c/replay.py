@@ -67,7 +67,7 @@ class Recording:
         return self._tape
 
     def close(self) -> None:
-        """Free the recording now, and let go of its leaves (later calls raise ValueError)."""
+        """Free the recording and let go of its leaves (later calls raise ValueError)."""
         self._tape = None  # freed by its ffi.gc destructor once no call (on any thread) uses it
 
     def __len__(self) -> int:
