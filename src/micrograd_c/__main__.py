@@ -1,7 +1,8 @@
-"""Command line: ``python -m micrograd_c demo`` trains micrograd's moons demo."""
+"""Command line: ``python -m micrograd_c demo | compare | bench``."""
 import argparse
 
-from . import demo
+from . import compare, demo
+from .bench import suite
 
 
 def main() -> None:
@@ -14,9 +15,33 @@ def main() -> None:
     demo_cmd.add_argument("--compare", action="store_true",
                           help="also train micrograd itself and compare losses and time")
     demo_cmd.add_argument("--plot", metavar="FILE.png", help="draw the decision boundary")
+    demo_cmd.add_argument("--replay", action="store_true",
+                          help="record the graph once and replay it in C at every step")
+    compare_cmd = commands.add_parser(
+        "compare", help="run a micrograd program on micrograd and on micrograd_c and compare",
+        epilog="Options go before SCRIPT; everything after it is the script's. Exit status: 0 "
+               "both runs succeeded and their outputs agree, 1 the outputs differ, 2 usage "
+               "error, 3 the script failed in one run or both.")
+    compare_cmd.add_argument("--rtol", type=float, default=1e-9,
+                             help="relative tolerance for printed numbers (default 1e-9)")
+    compare_cmd.add_argument("--atol", type=float, default=1e-12,
+                             help="absolute tolerance for printed numbers (default 1e-12)")
+    compare_cmd.add_argument("--top", type=int, default=10, metavar="N",
+                             help="functions to list from a separate profiled run of each "
+                                  "(default 10; 0 skips profiling)")
+    compare_cmd.add_argument("script", metavar="SCRIPT.py", help="an unmodified micrograd program")
+    compare_cmd.add_argument("script_args", nargs=argparse.REMAINDER, metavar="ARGS",
+                             help="its arguments")
+    suite.add_arguments(commands.add_parser(
+        "bench", help="run the benchmark suite (W1-W5) against micrograd, PyTorch and the C floor"))
     args = parser.parse_args()
     if args.command == "demo":
-        demo.run(args.steps, args.seed, args.compare, args.plot)
+        demo.run(args.steps, args.seed, args.compare, args.plot, args.replay)
+    elif args.command == "compare":
+        raise SystemExit(compare.run(args.script, args.script_args, args.rtol, args.atol,
+                                     args.top))
+    elif args.command == "bench":
+        suite.run(args)
 
 
 if __name__ == "__main__":

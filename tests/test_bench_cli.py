@@ -1,0 +1,85 @@
+"""The benchmark suite's command line: python -m micrograd_c bench (no timing is asserted)."""
+import importlib.util
+import json
+import platform
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from micrograd_c.bench import floor, harness, suite
+
+WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c"}
+
+
+def has_compiler() -> bool:
+    """Whether the floor can be compiled here."""
+    return bool(shutil.which("cc") or shutil.which("gcc"))
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """One run at the tests' tiny sizes: its stdout, its JSON and its plot's path (or None)."""
+    tmp = tmp_path_factory.mktemp("bench")
+    plot = tmp / "ratios.png" if importlib.util.find_spec("matplotlib") else None
+    command = [sys.executable, "-m", "micrograd_c", "bench", "--smoke", "--json",
+               str(tmp / "raw.json"), *(["--plot", str(plot)] if plot else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return done, json.loads((tmp / "raw.json").read_text()), plot
+
+
+def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
+    _, raw, _ = smoke
+    assert set(raw["figures"]) == WORKLOADS
+    assert raw["machine"]["cores"] >= 1 and raw["versions"]["python"].endswith(
+        platform.python_version())
+    for key, figure in raw["figures"].items():
+        assert figure["unit"] and figure["median"], key
+        assert all(m > 0 for m in figure["median"].values()), key
+        assert all(r > 0 for ratios in figure["ratios"].values() for r in ratios.values()), key
+    w3 = raw["figures"]["w3"]["samples"]
+    assert {harness.MG_ON, harness.MG_OFF, harness.C_ON} <= set(raw["figures"]["w1"]["samples"])
+    assert any(label.startswith("micrograd_c fused") for label in w3)
+    assert (harness.TORCH in w3) == (importlib.util.find_spec("torch") is not None)
+    assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and has_compiler())
+
+
+def test_prints_a_markdown_table_under_a_header_naming_machine_and_python(smoke):
+    done, _, _ = smoke
+    header, blank, head, rule, *rest = done.stdout.splitlines()
+    assert header.startswith("Made by `python -m micrograd_c bench`")
+    assert platform.python_version() in header and harness.cpu_model() in header
+    assert blank == "" and head.startswith("| workload | contender |") and rule.startswith("|---|")
+    assert any(line.startswith("| W3 moons training step") for line in rest)
+    assert "W3 step: micrograd, GC on" in done.stderr  # the progress line
+
+
+def test_plot_writes_a_png(smoke):
+    _, _, plot = smoke
+    if plot is None:
+        pytest.skip("matplotlib is not installed")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    with pytest.raises(SystemExit, match=r"pip install 'micrograd_c\[plot\]'"):
+        suite.pyplot()
+
+
+def test_the_floor_is_skipped_without_its_source(tmp_path):
+    with pytest.raises(floor.Unavailable, match="not found"):
+        floor.Floor(tmp_path / "floor.c")
+
+
+def test_the_floor_is_compiled_and_run_with_the_data_on_stdin(tmp_path):
+    if not has_compiler():
+        pytest.skip("no C compiler")
+    source = tmp_path / "floor.c"
+    source.write_text('#include <stdio.h>\n#include <stdlib.h>\n'
+                      'int main(int argc, char **argv) { int n; scanf("%d", &n);\n'
+                      '  printf("{\\"nodes\\": %d, \\"seconds_per_step\\": 0.5, \\"losses\\": '
+                      '[%d.0]}\\n", n, atoi(argv[1])); return 0; }\n')
+    assert floor.Floor(source).run(7, "3\n") == {"nodes": 3, "seconds_per_step": 0.5,
+                                                 "losses": [7.0]}
