@@ -101,6 +101,7 @@ print("faults", faults, "capacity", capacity)
 def test_every_allocation_of_growing_the_arena_can_fail():
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-c", GROWTH], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", GROWTH], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("faults 4 capacity 131072")

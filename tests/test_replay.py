@@ -113,7 +113,8 @@ def test_new_minibatch_without_rebuild():
     rec = record(loss, inputs=[v for x in xs for v in x] + labels)
     assert len(rec.inputs) == 60
     for start, kind in [(0, list), (20, array), (0, "numpy")]:
-        batch = [c for a, b in X[start:start + 20] for c in (a, b)] + [float(t) for t in y[start:start + 20]]
+        rows = range(start, start + 20)
+        batch = [c for k in rows for c in X[k]] + [float(y[k]) for k in rows]
         if kind == "numpy":
             np = pytest.importorskip("numpy")
             batch = np.array(batch)

@@ -291,5 +291,5 @@ def test_threads_build_replay_and_drop_graphs_with_single_thread_results():
         del rec, leaves
 
     # nothing leaked: with every graph, model and recording dropped, the live count is back
-    del recs, shared, expected, threads
+    recs = shared = expected = threads = None  # (the workers' closures read these names)
     assert stats().live == baseline, report

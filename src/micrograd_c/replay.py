@@ -38,7 +38,8 @@ class Recording:
                 raise TypeError(f"record() takes Values, not {type(v).__name__}")
         for v in inputs:
             if lib.mg_op(v._i) != lib.MG_LEAF:
-                raise ValueError(f"inputs must be leaf Values, made with Value(x): {v!r} is computed")
+                raise ValueError(f"inputs must be leaf Values, made with Value(x): {v!r} "
+                                 f"is computed")
         release_dead()  # exact reference counts tell constants from variables
         tape = ffi.new("mg_tape **")
         err = lib.mg_record(loss._i, [v._i for v in outputs], len(outputs),
@@ -102,7 +103,7 @@ class Recording:
             raise_error(err, "backward")
 
     def set_inputs(self, xs: Any) -> None:
-        """Write new data into the inputs, in order: a sequence of numbers or a buffer of doubles."""
+        """Write new data into the inputs, in order: numbers, or a buffer of doubles."""
         buffer = _doubles(xs)
         if len(buffer) != len(self.inputs):
             raise ValueError(f"set_inputs needs {len(self.inputs)} numbers, got {len(buffer)}")

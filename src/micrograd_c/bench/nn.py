@@ -474,7 +474,8 @@ def bench_steps(report: Report, sizes: Sizes, repeats: int,
     x = figure.ratio(REPLAY, FLOOR)
     report.target("replayed step within 1.3x of the C floor", None if x is None else 1 / x <= 1.3,
                   "no C floor here" if x is None else f"{1 / x:.2f}x the floor's time "
-                  f"({harness.fmt(figure.median(REPLAY))} ms vs {harness.fmt(figure.median(FLOOR))} ms)")
+                  f"({harness.fmt(figure.median(REPLAY))} ms vs "
+                  f"{harness.fmt(figure.median(FLOOR))} ms)")
     x = figure.ratio(REPLAY, MG_OFF)
     report.target("replayed step ≥ 200x faster than micrograd GC off", x >= 200, f"{x:,.1f}x")
     for ref, goal in ((MG_ON, 600), (MG_OFF, 60), (TORCH, 250)):
