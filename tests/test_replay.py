@@ -243,6 +243,15 @@ def test_bad_arguments():
         record(1.0)
 
 
+def test_a_recording_refuses_pickle_and_copy():
+    import copy
+    import pickle
+    rec = record(Value(2.0) * 3)
+    for attempt in (pickle.dumps, copy.deepcopy, copy.copy):
+        with pytest.raises(TypeError, match="record the graph again"):
+            attempt(rec)
+
+
 def test_a_leaf_root_and_repr():
     x = Value(5.0)
     rec = record(x, inputs=[x])

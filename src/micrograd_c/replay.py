@@ -71,6 +71,11 @@ class Recording:
         """Free the recording and let go of its leaves (later calls raise ValueError)."""
         self._tape = None  # freed by its ffi.gc destructor once no call (on any thread) uses it
 
+    def __reduce__(self) -> Any:
+        """Refuse pickling and copying: a recording names live nodes of this process."""
+        raise TypeError("a Recording cannot be pickled or copied: pickle the model (or the leaf "
+                        "Values) and record the graph again")
+
     def __len__(self) -> int:
         """The number of nodes recorded."""
         return lib.mg_tape_nodes(self._tape_checked())
