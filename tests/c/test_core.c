@@ -1,7 +1,7 @@
 /*
  * test_core.c -- C unit tests of the arena, the backward walk, freeing,
- * replay and allocation failures, through the public API only. Built and run by tests/test_c_core.py, with
- * AddressSanitizer and UBSan when the compiler has them. Exits non-zero,
+ * the fused kernels, replay and allocation failures, through the public API
+ * only. Built and run by tests/test_c_core.py, with AddressSanitizer and UBSan when the compiler has them. Exits non-zero,
  * naming the failed check, on the first failure.
  */
 #include <math.h>
@@ -223,10 +223,85 @@ static void test_replay(void)
     CHECK(live() == base);
 }
 
+/* The fused kernels build the nodes a hand-written composition of single
+ * operations builds: same values, same gradients, bit for bit. */
+static int by_hand_neuron(const int *w, int b, const int *x, int nin, int relu)
+{
+    int act = b, prev = -1;
+    for (int i = 0; i < nin; i++) { /* sum((wi * xi for ...), b) */
+        int prod = mg_mul(w[i], x[i]);
+        act = mg_add(act, prod);
+        mg_decref(prod);
+        if (prev >= 0)
+            mg_decref(prev);
+        prev = act;
+    }
+    if (!relu)
+        return act;
+    int out = mg_unary(act, MG_RELU);
+    mg_decref(act);
+    return out;
+}
+
+static void test_fused_kernels(void)
+{
+    int64_t base = live();
+    /* MLP(2, [2, 1]): per neuron its weights then its bias */
+    double init[9] = {0.5, -1.25, 0.1, 2.0, 0.75, -0.3, 1.5, -0.5, 0.2};
+    int params[9], sizes[3] = {2, 2, 1}, nonlin[2] = {1, 0}, scratch[4], fused;
+    for (int k = 0; k < 9; k++)
+        params[k] = mg_leaf(init[k]);
+    int x[2] = {mg_leaf(0.8), -1};
+    double xv[2] = {0.0, -0.6};
+    CHECK(mg_mlp(params, sizes, nonlin, 2, x, xv, scratch, &fused) == 0);
+    int x1 = mg_leaf(-0.6), in[2] = {x[0], x1}, hidden[2];
+    hidden[0] = by_hand_neuron(&params[0], params[2], in, 2, 1);
+    hidden[1] = by_hand_neuron(&params[3], params[5], in, 2, 1);
+    int manual = by_hand_neuron(&params[6], params[8], hidden, 2, 0);
+    CHECK(node(fused)->data == node(manual)->data);
+    /* the demo's loss over each: two graphs sharing only leaves */
+    double label = -1.0; /* the score is 1.65: a margin of 2.65 */
+    int loss_f = mg_svm(&fused, &label, 1);
+    int m = mg_mul_const(manual, -label), one = mg_add_const(m, 1.0);
+    int term = mg_unary(one, MG_RELU), sum = mg_add_const(term, 0.0); /* 0 + term */
+    int loss_m = mg_mul_const(sum, 1.0 / 1);
+    CHECK(node(loss_f)->data == node(loss_m)->data && node(loss_f)->data > 0.0);
+    int l2 = mg_dot(params, params, 9);
+    double l2_by_hand = 0.0;
+    for (int k = 0; k < 9; k++)
+        l2_by_hand += init[k] * init[k];
+    CHECK(node(l2)->data == l2_by_hand);
+    /* gradients through each: the same bits */
+    double g_fused[9], g_manual[9];
+    CHECK(mg_backward(loss_f, 0) == 0);
+    for (int k = 0; k < 9; k++) {
+        g_fused[k] = node(params[k])->grad;
+        node(params[k])->grad = 0.0;
+    }
+    node(x[0])->grad = 0.0;
+    CHECK(mg_backward(loss_m, 0) == 0);
+    for (int k = 0; k < 9; k++)
+        g_manual[k] = node(params[k])->grad;
+    for (int k = 0; k < 9; k++)
+        CHECK(g_fused[k] == g_manual[k]);
+    /* SGD: micrograd's update, and nothing changes on a bad index */
+    CHECK(mg_sgd(params, 9, 0.1, 0.0, NULL) == 0);
+    CHECK(node(params[0])->data == init[0] - 0.1 * g_manual[0]);
+    int bad[2] = {params[0], 1 << 30};
+    double before = node(params[0])->data;
+    CHECK(mg_sgd(bad, 2, 0.1, 0.0, NULL) == MG_EINDEX && node(params[0])->data == before);
+    int drop[] = {fused, manual, hidden[0], hidden[1], loss_f, loss_m, m, one, term, sum, l2,
+                  x[0], x1};
+    mg_decref_many(drop, (int)(sizeof drop / sizeof *drop));
+    mg_decref_many(params, 9);
+    CHECK(live() == base);
+}
+
 int main(void)
 {
     test_allocation_faults_growing_the_arena();
     test_replay();
+    test_fused_kernels();
     test_chapter_example();
     test_deep_chain();
     test_shared_subexpression();
