@@ -30,7 +30,8 @@
 /* 0, or the error that applying node n's local rule would raise. */
 int mg_check_rule(const mg_node *n)
 {
-    return mg_is_pow(n->op) ? mg_rule_error(n->op, mg_at(n->a)->data, mg_at(n->b)->data) : 0;
+    double s;
+    return mg_is_pow(n->op) ? mg_pow_slope(mg_at(n->a)->data, mg_at(n->b)->data, &s) : 0;
 }
 
 

@@ -191,13 +191,12 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
             edges[c->a = position(all, n, v->a)]++;
         if (v->b >= 0)
             edges[c->b = position(all, n, v->b)]++;
+        else if (v->a >= 0)
+            c->b = c->a; /* unary */
     }
     t->root = position(all, n, root);
     for (int k = 0; k < t->nout; k++)
         t->outs[k] = position(all, n, outs[k]);
-    for (int32_t k = 0; k < n; k++)
-        if (t->nodes[k].b == k && t->nodes[k].op != MG_LEAF)
-            t->nodes[k].b = t->nodes[k].a; /* unary */
     /* Reached from the root: a reverse sweep over creation order. */
     t->nodes[t->root].refs = 1;
     for (int32_t k = t->root; k >= 0; k--) {
@@ -209,8 +208,10 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
         t->nodes[c->a].refs = t->nodes[c->b].refs = 1;
         t->npow += mg_is_pow(c->op);
     }
-    for (int32_t k = 0; k < n; k++) /* leaves reachable from outside the graph */
-        t->nvar += t->nodes[k].op == MG_LEAF && mg_at(order[k])->refs > (uint32_t)edges[k];
+    for (int32_t k = 0; k < n; k++) { /* variables: more references than parents here */
+        edges[k] = t->nodes[k].op == MG_LEAF && mg_at(order[k])->refs > (uint32_t)edges[k];
+        t->nvar += edges[k]; /* edges[k] now says whether k is a variable */
+    }
     t->pows = mg_malloc((t->npow + 1) * sizeof *t->pows);
     t->var_pos = mg_malloc((t->nvar + 1) * sizeof *t->var_pos);
     t->var_idx = mg_malloc((t->nvar + 1) * sizeof *t->var_idx);
@@ -219,7 +220,7 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
         const mg_node *c = &t->nodes[k];
         if (c->refs && mg_is_pow(c->op))
             t->pows[p++] = k;
-        if (c->op == MG_LEAF && mg_at(order[k])->refs > (uint32_t)edges[k]) {
+        if (edges[k]) {
             t->var_pos[q] = k;
             t->var_idx[q++] = order[k];
         }
@@ -322,7 +323,8 @@ int mg_tape_forward(mg_tape *t, double *values)
             v->data = nodes[v->a].data < 0.0 ? 0.0 : nodes[v->a].data;
             break;
         default:
-            err = mg_op_value(v->op, nodes[v->a].data, nodes[v->b].data, &v->data);
+            err = mg_is_pow(v->op) ? mg_float_pow(nodes[v->a].data, nodes[v->b].data, &v->data)
+                                   : mg_unary_value(v->op, nodes[v->a].data, &v->data);
             if (err)
                 k = n; /* Python raises here: stop */
         }
@@ -357,7 +359,8 @@ int mg_tape_backward(mg_tape *t)
     int err = 0;
     for (int32_t k = 0; k < t->npow && !err; k++) {
         const mg_node *v = &nodes[t->pows[k]];
-        err = mg_rule_error(v->op, nodes[v->a].data, nodes[v->b].data);
+        double s;
+        err = mg_pow_slope(nodes[v->a].data, nodes[v->b].data, &s);
     }
     if (!err) {
         nodes[t->root].grad = 1.0;

@@ -1,6 +1,6 @@
 /*
- * mg_rules.h -- each operation's forward value and local chain rule, shared
- * by the eager backward pass (mg_backward.c) and replay (mg_replay.c).
+ * mg_rules.h -- each operation's local chain rule, shared by the eager
+ * backward pass (mg_backward.c) and replay (mg_replay.c).
  *
  * The rules work on nodes wherever they live (the arena, or a recording's
  * private array), so the same statements, in the same floating-point order,
@@ -31,36 +31,8 @@ static inline double mg_pow_exponent_slope(double a, double b, double out)
     return out * log(a);
 }
 
-/* 0, or the error that node n's rule would raise, given its children's data
- * x (child a) and y (child b). Only powers can fail. */
-static inline int mg_rule_error(int op, double x, double y)
-{
-    double s;
-    return mg_is_pow(op) ? mg_pow_slope(x, y, &s) : 0;
-}
-
-/* The value of operation op over children's data x and y (y unused by
- * unary ops), as Python computes it: 0 or the error Python would raise. */
-static inline int mg_op_value(int op, double x, double y, double *out)
-{
-    switch (op) {
-    case MG_ADD:
-        *out = x + y;
-        return 0;
-    case MG_MUL:
-        *out = x * y;
-        return 0;
-    case MG_POWI:
-    case MG_POWF:
-    case MG_POW:
-        return mg_float_pow(x, y, out);
-    default:
-        return mg_unary_value(op, x, out);
-    }
-}
-
 /* Node n's local chain rule, once, given its children a and b (NULL where
- * absent). mg_rule_error must have returned 0 for it. */
+ * absent). mg_pow_slope must have succeeded for a power. */
 static inline __attribute__((always_inline)) void mg_apply_rule(const mg_node *n, mg_node *a,
                                                                 mg_node *b)
 {
