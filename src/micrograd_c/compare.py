@@ -62,7 +62,11 @@ class Run:
     def ending(self) -> str:
         """How the run ended, in words."""
         if self.status < 0:
-            return f"killed by {signal.Signals(-self.status).name}"
+            number = -self.status
+            try:
+                return f"killed by {signal.Signals(number).name}"
+            except ValueError:  # a real-time signal has no name
+                return f"killed by signal {number}"
         if self.status:
             return f"exit status {self.status}"
         return "ended without reporting its time" if self.failed else "ran"
