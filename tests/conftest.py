@@ -29,6 +29,11 @@ def run_torch(fn: Callable, inputs: Sequence[float]) -> Result:
     return out.item(), [0.0 if leaf.grad is None else leaf.grad.item() for leaf in leaves]
 
 
+def same(a: float, b: float) -> bool:
+    """Equal floats, nan matching nan."""
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 def close(a: float, b: float, rel: float = 1e-12, scale: float = 1.0) -> bool:
     """Equal within rel (relative to max(|a|, |b|, scale)), nan matching nan."""
     if math.isnan(a) or math.isnan(b):

@@ -28,18 +28,23 @@ program = st.tuples(st.lists(leaf, min_size=1, max_size=5), st.lists(step, min_s
                     st.integers(1, 4))
 
 
+def grow(pool, steps):
+    """Append each step's result to pool (errors propagate); pool."""
+    for op, i, arg in steps:
+        # operands are picked from everything built so far: shared subexpressions
+        if op in BINARY:
+            pool.append(BINARY[op](pool[i % len(pool)], pool[arg % len(pool)]))
+        else:
+            pool.append(UNARY[op](pool[i % len(pool)], arg))
+    return pool
+
+
 def execute(V, prog):
     """Run a program on Value class V: every node made, or the exception type raised."""
     leaves, steps, outputs = prog
     pool = [V(x) for x in leaves]
     try:
-        for op, i, arg in steps:
-            # operands are picked from everything built so far: shared subexpressions
-            if op in BINARY:
-                pool.append(BINARY[op](pool[i % len(pool)], pool[arg % len(pool)]))
-            else:
-                pool.append(UNARY[op](pool[i % len(pool)], arg))
-        root = sum(pool[-outputs:], V(0.0))
+        root = sum(grow(pool, steps)[-outputs:], V(0.0))
         root.backward()
     except (ArithmeticError, ValueError) as exc:
         return type(exc)

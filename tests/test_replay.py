@@ -8,28 +8,18 @@ from array import array
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_random_graphs import BINARY, UNARY, leaf, program
+from conftest import same
+from test_random_graphs import grow, leaf, program
 
 import micrograd_c
 from micrograd_c import MLP, Value, losses, optim, record
 from micrograd_c.demo import fused_loss, learning_rate, make_moons
 
 
-def same(a: float, b: float) -> bool:
-    """Equal bits as floats (nan equal to nan)."""
-    return a == b or (math.isnan(a) and math.isnan(b))
-
-
 def build(leaves, steps):
     """The random program over the given leaf Values, summed so that every node is in
     the recorded graph, where eager and replay must raise alike (errors propagate)."""
-    pool = list(leaves)
-    for op, i, arg in steps:
-        if op in BINARY:
-            pool.append(BINARY[op](pool[i % len(pool)], pool[arg % len(pool)]))
-        else:
-            pool.append(UNARY[op](pool[i % len(pool)], arg))
-    return sum(pool[len(leaves):], Value(0.0))
+    return sum(grow(list(leaves), steps)[len(leaves):], Value(0.0))
 
 
 def eager(xs, steps):

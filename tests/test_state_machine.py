@@ -6,7 +6,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from conftest import close
+from conftest import close, same
 from micrograd_c import Value, stats
 
 ERRORS = (ArithmeticError, ValueError)
@@ -68,11 +68,6 @@ def ref_backward(root):
     root.grad = 1.0
     for v in reversed(order):
         v.apply()
-
-
-def same(a, b):
-    """Equal floats, nan matching nan."""
-    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 class Programs(RuleBasedStateMachine):
