@@ -21,6 +21,7 @@ that memory freed by earlier workloads does not hide growth.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import random
@@ -233,12 +234,8 @@ def measure(what: str, variants: list[Variant], repeats: int) -> dict[str, list[
             log(f"{what}: {v.label}, repeat {r + 1}/{repeats}")
             arg = v.setup()
             gc.collect()
-            if not v.gc_on:
-                gc.disable()
-            start = time.perf_counter()
-            result = v.run(arg)
-            times[v.label].append(time.perf_counter() - start)
-            gc.enable()
+            seconds, result = harness.timed(functools.partial(v.run, arg), v.gc_on)
+            times[v.label].append(seconds)
             del arg, result
     gc.collect()
     return times

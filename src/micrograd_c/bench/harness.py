@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import gc
 import json
 import os
 import platform
@@ -48,6 +49,18 @@ SMOKE = Sizes("smoke", 1, 2_000, 20_000, 0.0, 10_000, 5_000, 10, 1_000, 20, 3)
 
 # The progress line's clock: a fresh process keeps the one of the run that started it.
 _START = float(os.environ.get("MICROGRAD_C_BENCH_START", time.time()))
+
+
+def timed(action: Callable[[], Any], gc_on: bool) -> tuple[float, Any]:
+    """Seconds that action() takes and its result, with the GC disabled meanwhile unless gc_on."""
+    if not gc_on:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        result = action()
+        return time.perf_counter() - start, result
+    finally:
+        gc.enable()
 
 
 def log(message: str) -> None:
