@@ -71,7 +71,7 @@ static int add_chunk_locked(void)
     if (!regions)
         return MG_ENOMEM;
     mg_A.regions = regions;
-    mg_node *chunk = mg_malloc(MG_CHUNK_NODES * sizeof *chunk);
+    mg_node *chunk = mg_calloc(MG_CHUNK_NODES, sizeof *chunk);
     if (!chunk)
         return MG_ENOMEM;
     for (int k = 0; k < MG_CHUNK_NODES; k++)

@@ -113,6 +113,8 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     n->refs = 1;
     n->op = (uint8_t)op;
     n->fallible = 0;
+    n->walk = (uint8_t)((a >= 0 && mg_at(a)->op != MG_LEAF)
+                        | (b >= 0 && mg_at(b)->op != MG_LEAF) << 1);
     mg_A.live++;
     if (mg_is_pow(op)) {
         n->fallible = mg_check_rule(n) != 0;

@@ -17,8 +17,8 @@
 /* The derivative k * x ** (k - 1) of x ** k, with Python's errors. */
 static inline int mg_pow_slope(double x, double k, double *out)
 {
-    double p = 0.0;
-    int err = mg_float_pow(x, k - 1.0, &p);
+    double p = x; /* x ** 1, as x ** 2 needs, without a call */
+    int err = k - 1.0 == 1.0 ? 0 : mg_float_pow(x, k - 1.0, &p);
     *out = k * p;
     return err;
 }

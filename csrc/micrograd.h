@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 12
+#define MG_ABI_VERSION 13
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -65,6 +65,8 @@ typedef struct mg_node {
     uint32_t refs;         /* caller references + parent references          */
     uint8_t op;            /* MG_* operation code                             */
     uint8_t fallible;      /* a power whose local derivative failed when made */
+    uint8_t walk;          /* bit k: child k exists and is not a leaf, so
+                              backward must visit it (set when made)          */
 } mg_node;
 
 typedef struct mg_stats {

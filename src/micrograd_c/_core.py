@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
 
-ABI_VERSION = 12
+ABI_VERSION = 13
 if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != 32:
     raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "
                       f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); {REBUILD}")
