@@ -23,6 +23,7 @@ BACKWARD = """
 
 TRAIN = """
     import os
+    import pickle
     import random
     import sys
 
@@ -33,6 +34,10 @@ TRAIN = """
     assert __name__ == "__main__"
     assert sys.argv == ["sub/train.py", STEPS, "--lr", "-0.05"], sys.argv
     assert sys.path[0] == os.path.dirname(os.path.realpath(__file__)), sys.path[0]
+    assert __file__ == os.path.abspath("sub/train.py"), __file__
+    class Box:
+        pass
+    assert type(pickle.loads(pickle.dumps(Box()))) is Box  # found as __main__.Box
     random.seed(1337)
     model = MLP(2, [4, 4, 1])
     X, y = [(0.5, -1.0), (-0.3, 0.8), (1.2, 0.1)], [1, -1, 1]

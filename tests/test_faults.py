@@ -30,10 +30,11 @@ def test_capped_arena_raises_memory_error_and_keeps_graphs(name, headroom):
     model = MLP(2, [3, 1])
     a, b = Value(1.5), Value(0.5)
     kept = (a * b + a).tanh()  # an existing graph that must stay intact
+    op = operations(a, b, model)[name]
+    expected = op().data  # uncapped, before anything failed
     before = stats().live
     lib.mg_set_node_limit(before + headroom)
     try:
-        op = operations(a, b, model)[name]
         try:
             op()
             made = True
@@ -47,7 +48,7 @@ def test_capped_arena_raises_memory_error_and_keeps_graphs(name, headroom):
     kept.backward()
     assert (a.data, b.data, kept.data) == (1.5, 0.5, math.tanh(1.5 * 0.5 + 1.5))
     assert a.grad == pytest.approx((1 - kept.data ** 2) * 1.5)
-    assert operations(a, b, model)[name]() is not None  # works again without the cap
+    assert op().data == expected  # works again, and as before, without the cap
 
 
 def test_every_allocation_of_record_can_fail_and_change_nothing():

@@ -25,7 +25,6 @@ import math
 import os
 import pstats
 import re
-import runpy
 import shlex
 import signal
 import subprocess
@@ -37,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 
 ENGINES = ("micrograd", "micrograd_c")
 AGREE, DIFFER, USAGE, FAILED = 0, 1, 2, 3
@@ -218,9 +217,9 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
     start = time.perf_counter()
     try:
         if profile:
-            profiler.runcall(runpy.run_path, script, run_name="__main__")
+            profiler.runcall(run_as_main, script)
         else:
-            runpy.run_path(script, run_name="__main__")
+            run_as_main(script)
     except SystemExit as exit_:
         status = exit_.code
     except BaseException as error:  # noqa: BLE001 - reported as `python SCRIPT` would
@@ -234,6 +233,24 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
     if profile:
         profiler.dump_stats(profile)
     sys.exit(status)
+
+
+def run_as_main(script: str) -> None:
+    """Run script as module __main__ with an absolute __file__, leaving sys.argv as it is.
+
+    As `python SCRIPT` does; runpy.run_path would set __file__ and sys.argv[0]
+    both to the path it is given, relative or not.
+    """
+    path = os.path.abspath(script)
+    code = compile(Path(path).read_bytes(), path, "exec")
+    main = ModuleType("__main__")
+    main.__file__ = path
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = main  # classes the script defines pickle as __main__.X
+    try:
+        exec(code, main.__dict__)
+    finally:
+        sys.modules["__main__"] = saved
 
 
 def script_frames(tb: TracebackType | None, script: str) -> TracebackType | None:
