@@ -459,11 +459,11 @@ def bench_w5(report: Report, sizes: Sizes) -> None:
     scratch = (c["c_after_backward"] - c["c"]) / c["nodes"]
     report.figures += [
         Figure("w5", f"W5 memory with facades, tracemalloc + C ({c['nodes']:,} nodes)", "B/node",
-               {MG_ON: [mg_b], C_ON: [c_b]}),
+               {MG_OFF: [mg_b], C_OFF: [c_b]}),
         Figure("w5_rss", "W5 memory with facades, RSS delta", "B/node",
-               {MG_ON: [mg_rb], C_ON: [c_rb]}),
+               {MG_OFF: [mg_rb], C_OFF: [c_rb]}),
         Figure("w5_c", "W5 memory in C without facades (+ backward scratch)", "B/node",
-               {C_ON: [c_only]}, {C_ON: f"{harness.fmt(c_only)} (+{harness.fmt(scratch)})"})]
+               {C_OFF: [c_only]}, {C_OFF: f"{harness.fmt(c_only)} (+{harness.fmt(scratch)})"})]
     report.notes.append(
         f"W5: copies of a {W5_MESH_OPS}-op mesh over {W5_LEAVES} leaves of Value-Value `*`, "
         f"`+` and relu(), so both engines make the same nodes (micrograd {mg['nodes']:,} by "
