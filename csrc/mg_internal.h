@@ -42,6 +42,8 @@ typedef struct mg_arena {
     int64_t limit;        /* test cap on live nodes, -1 for none              */
 } mg_arena;
 
+_Static_assert(sizeof(mg_node) == 32, "Python views a chunk as 32 bytes a node");
+
 extern mg_arena mg_A;
 extern pthread_mutex_t mg_lock;
 

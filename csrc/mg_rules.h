@@ -14,7 +14,8 @@
 #include <math.h>
 #include "mg_internal.h"
 
-/* The derivative k * x ** (k - 1) of x ** k, with Python's errors. */
+/* The derivative k * x ** (k - 1) of x ** k, with Python's errors: 0, or an
+ * MG_E* code and then *out means nothing. */
 static inline int mg_pow_slope(double x, double k, double *out)
 {
     double p = x; /* x ** 1, as x ** 2 needs, without a call */

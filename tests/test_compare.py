@@ -3,6 +3,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 
@@ -34,7 +35,10 @@ TRAIN = """
     assert __name__ == "__main__"
     assert sys.argv == ["sub/train.py", STEPS, "--lr", "-0.05"], sys.argv
     assert sys.path[0] == os.path.dirname(os.path.realpath(__file__)), sys.path[0]
-    assert __file__ == os.path.abspath("sub/train.py"), __file__
+    assert __file__ == os.path.abspath("sub/train.py") and __cached__ is None, __file__
+    def annotated(a: int) -> None:
+        pass
+    assert annotated.__annotations__ == {"a": int, "return": None}  # no __future__ leaks in
     class Box:
         pass
     assert type(pickle.loads(pickle.dumps(Box()))) is Box  # found as __main__.Box
@@ -116,6 +120,15 @@ def test_argv_path_and_main_as_python_gives_them_and_training_agrees(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "output: agrees (3 lines;" in done.stdout
     assert "top" not in done.stdout.split("\n", 1)[1]  # --top 0: no profiled runs
+
+
+def test_a_zip_application_runs_as_python_runs_it(tmp_path, capsys):
+    app = tmp_path / "app.pyz"
+    with zipfile.ZipFile(app, "w") as z:
+        z.writestr("__main__.py", "from micrograd.engine import Value\n"
+                                  "print((Value(2.0) * 3 + 1).data)\n")
+    assert compare.run(str(app), top=0) == 0
+    assert "output: agrees (1 line" in capsys.readouterr().out
 
 
 def test_a_script_that_fails_on_one_engine_only_is_reported_with_its_traceback(tmp_path, capsys):

@@ -25,6 +25,7 @@ import math
 import os
 import pstats
 import re
+import runpy
 import shlex
 import signal
 import subprocess
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -239,12 +241,18 @@ def run_as_main(script: str) -> None:
     """Run script as module __main__ with an absolute __file__, leaving sys.argv as it is.
 
     As `python SCRIPT` does; runpy.run_path would set __file__ and sys.argv[0]
-    both to the path it is given, relative or not.
+    both to the path it is given, relative or not. A zip application or a
+    .pyc file, which is not source, goes to runpy.run_path.
     """
     path = os.path.abspath(script)
-    code = compile(Path(path).read_bytes(), path, "exec")
+    if zipfile.is_zipfile(path) or path.endswith(".pyc"):
+        runpy.run_path(script, run_name="__main__")
+        return
+    # dont_inherit: this module's `from __future__ import annotations` is not the script's
+    code = compile(Path(path).read_bytes(), path, "exec", dont_inherit=True)
     main = ModuleType("__main__")
     main.__file__ = path
+    main.__cached__ = None
     saved = sys.modules["__main__"]
     sys.modules["__main__"] = main  # classes the script defines pickle as __main__.X
     try:
