@@ -149,3 +149,30 @@ def test_trains_sizes_micrograd_cannot(nouts):
         first = first if first is not None else loss.data
         last = loss.data
     assert last < first
+
+
+def test_zero_grad_follows_replaced_parameters_and_subclasses():
+    model = nn.MLP(2, [3, 1])
+    model([1.0, 2.0])  # packs the parameters for the fused calls
+    for p in model.parameters():
+        p.grad = 1.0
+    old, new = model.layers[0].neurons[0].w[0], Value(0.5)
+    new.grad = 3.0
+    model.layers[0].neurons[0].w[0] = new
+    model.zero_grad()  # one C call over the pack, redone for the new parameter
+    assert new.grad == 0.0 and old.grad == 1.0
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+    class Scaled(nn.MLP):
+        def __init__(self):
+            super().__init__(2, [1])
+            self.scale = Value(2.0)
+
+        def parameters(self):
+            return super().parameters() + [self.scale]
+
+    scaled = Scaled()
+    for p in scaled.parameters():
+        p.grad = 1.0
+    scaled.zero_grad()  # micrograd's loop, over the subclass's own parameters()
+    assert all(p.grad == 0.0 for p in scaled.parameters())

@@ -73,7 +73,8 @@ def _binary(both: Callable[[int, int], int], with_number: Callable[[int, float],
         if isinstance(other, Value):
             i = both(self._i, other._i)
         else:
-            x = other if type(other) is float else _as_float(other)
+            x = other if type(other) is float else (
+                float(other) if type(other) is int else _as_float(other))
             if x is None:
                 return NotImplemented
             i = with_number(self._i, x)
@@ -132,7 +133,11 @@ class Value:
     def data(self, value: SupportsFloat) -> None:
         global _data_writes
         i = self._i
-        doubles_of(i)[(i & MASK) * 4] = _real(value, "data")
+        x = value if type(value) is float else _real(value, "data")
+        try:
+            doubles[i >> SHIFT][(i & MASK) * 4] = x
+        except IndexError:
+            doubles_of(i)[(i & MASK) * 4] = x
         _data_writes += 1
 
     @property
@@ -147,7 +152,11 @@ class Value:
     @grad.setter
     def grad(self, value: SupportsFloat) -> None:
         i = self._i
-        doubles_of(i)[(i & MASK) * 4 + 1] = _real(value, "grad")
+        x = value if type(value) is float else _real(value, "grad")
+        try:
+            doubles[i >> SHIFT][(i & MASK) * 4 + 1] = x
+        except IndexError:
+            doubles_of(i)[(i & MASK) * 4 + 1] = x
 
     @property
     def _prev(self) -> set:

@@ -97,9 +97,13 @@ class Module:
     """Something with parameters whose gradients can be reset."""
 
     def zero_grad(self) -> None:
-        """Set every parameter's grad to 0."""
-        for p in self.parameters():
-            p.grad = 0
+        """Set every parameter's grad to 0 (one C call for a Neuron, Layer or MLP)."""
+        pack = self._packed() if type(self) in (Neuron, Layer, MLP) else None
+        if pack is None:  # a subclass may have parameters of its own
+            for p in self.parameters():
+                p.grad = 0
+        elif lib.mg_zero_grad(pack.params, len(pack.values)):
+            raise_error(lib.MG_EINDEX, "zero_grad")
 
     def parameters(self) -> List[Value]:
         """The trainable Values, in micrograd's order."""
