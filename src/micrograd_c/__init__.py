@@ -17,4 +17,3 @@ def install_as_micrograd() -> None:
     from . import engine, nn
     sys.modules.update({"micrograd": sys.modules[__name__], "micrograd.engine": engine,
                         "micrograd.nn": nn})
-

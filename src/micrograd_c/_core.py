@@ -23,7 +23,8 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
                       f"{REBUILD}") from exc
 
 ABI_VERSION = 13
-if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != 32:
+NODE_BYTES = 32  # data, grad: doubles 0 and 1 of a node; children: int32s 4 and 5
+if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != NODE_BYTES:
     raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "
                       f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); {REBUILD}")
 
@@ -99,7 +100,7 @@ def refresh_views() -> None:
     """Add views of the chunks the arena gained since the last call."""
     with _views_lock:
         for c in range(len(doubles), lib.mg_chunk_count()):
-            raw = memoryview(ffi.buffer(lib.mg_chunk(c), lib.MG_CHUNK_NODES * ffi.sizeof("mg_node")))
+            raw = memoryview(ffi.buffer(lib.mg_chunk(c), lib.MG_CHUNK_NODES * NODE_BYTES))
             doubles.append(raw.cast("d"))
             int32s.append(raw.cast("i"))
 

@@ -214,11 +214,11 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
     else:  # imported before the clock starts, as micrograd_c is
         importlib.import_module("micrograd.engine")
         importlib.import_module("micrograd.nn")
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile() if profile else None
     status = 0
     start = time.perf_counter()
     try:
-        if profile:
+        if profiler:
             profiler.runcall(run_as_main, script)
         else:
             run_as_main(script)
@@ -232,7 +232,7 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     unit = 1 if sys.platform == "darwin" else 1024
     Path(report).write_text(json.dumps([elapsed, peak * unit]))
-    if profile:
+    if profiler:
         profiler.dump_stats(profile)
     sys.exit(status)
 

@@ -100,15 +100,12 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
         del loss, scores
     for k in range(steps):
         if replay:
-            value = rec.forward()
-            acc = accuracy(rec.outputs, y)
-            opt.zero_grad()
-            rec.backward()
+            value, acc, graph = rec.forward(), accuracy(rec.outputs, y), rec
         else:
-            loss, acc = fused_loss(model, X, y)
-            opt.zero_grad()
-            loss.backward()
-            value = loss.data
+            graph, acc = fused_loss(model, X, y)
+            value = graph.data
+        opt.zero_grad()
+        graph.backward()
         opt.step()
         history.append((value, acc))
         if k % 10 == 0 or k == steps - 1:

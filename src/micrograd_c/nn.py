@@ -102,8 +102,10 @@ class Module:
         if pack is None:  # a subclass may have parameters of its own
             for p in self.parameters():
                 p.grad = 0
-        elif lib.mg_zero_grad(pack.params, len(pack.values)):
-            raise_error(lib.MG_EINDEX, "zero_grad")
+        else:
+            err = lib.mg_zero_grad(pack.params, len(pack.values))
+            if err:
+                raise_error(err, "zero_grad")
 
     def parameters(self) -> List[Value]:
         """The trainable Values, in micrograd's order."""

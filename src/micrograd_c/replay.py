@@ -47,10 +47,7 @@ class Recording:
         if err:
             raise_error(err, "record")
         self._tape = ffi.gc(tape[0], lib.mg_tape_free)
-        self._values = ffi.new("double[]", 1 + len(outputs))
-        self._values[0] = loss.data
-        for k, v in enumerate(outputs):
-            self._values[k + 1] = v.data
+        self._values = ffi.new("double[]", [loss.data, *(v.data for v in outputs)])
         self.inputs: List[Value] = inputs
         self._model = model
         self._params = None if model is None else [p._i for p in model.parameters()]
