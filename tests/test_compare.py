@@ -122,6 +122,15 @@ def test_argv_path_and_main_as_python_gives_them_and_training_agrees(tmp_path):
     assert "top" not in done.stdout.split("\n", 1)[1]  # --top 0: no profiled runs
 
 
+def test_peak_memory_is_the_child_s_own_even_from_a_big_parent(tmp_path, capsys):
+    big = bytearray(1100 * 2**20)  # resident in this process, which spawns the children
+    big[::4096] = b"\1" * len(big[::4096])
+    assert compare.run(write(tmp_path / "backward.py", BACKWARD), top=0) == 0
+    del big
+    peaks = re.search(r"peak memory +([\d.]+) MiB +([\d.]+) MiB", capsys.readouterr().out).groups()
+    assert all(float(mib) < 1000 for mib in peaks), peaks
+
+
 def test_a_zip_application_runs_as_python_runs_it(tmp_path, capsys):
     app = tmp_path / "app.pyz"
     with zipfile.ZipFile(app, "w") as z:

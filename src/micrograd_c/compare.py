@@ -228,13 +228,27 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
         status = 1
         traceback.print_exception(type(error), error, script_frames(error.__traceback__, script))
     elapsed = time.perf_counter() - start
-    import resource  # Unix only: imported here so that importing this module works anywhere
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    unit = 1 if sys.platform == "darwin" else 1024
-    Path(report).write_text(json.dumps([elapsed, peak * unit]))
+    Path(report).write_text(json.dumps([elapsed, peak_rss()]))
     if profiler:
         profiler.dump_stats(profile)
     sys.exit(status)
+
+
+def peak_rss() -> int:
+    """This process's peak resident set size in bytes, since it started its program.
+
+    On Linux, VmHWM: ru_maxrss survives exec, so a child spawned from a big
+    process would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource  # Unix only: imported here so that importing this module works anywhere
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak * (1 if sys.platform == "darwin" else 1024)
 
 
 def run_as_main(script: str) -> None:
