@@ -67,10 +67,12 @@ static int add_chunk_locked(void)
     if (!reached)
         return MG_ENOMEM;
     mg_A.reached = reached;
-    mg_region *regions = mg_realloc(mg_A.regions, (size_t)(c + 1) * REGIONS_PER_CHUNK * sizeof *regions);
+    mg_region *regions = mg_realloc(mg_A.regions,
+                                    (size_t)(c + 1) * REGIONS_PER_CHUNK * sizeof *regions);
     if (!regions)
         return MG_ENOMEM;
     mg_A.regions = regions;
+    /* zeroed: backward prefetches from any slot's children (mg_backward.c) */
     mg_node *chunk = mg_calloc(MG_CHUNK_NODES, sizeof *chunk);
     if (!chunk)
         return MG_ENOMEM;

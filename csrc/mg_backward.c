@@ -121,8 +121,8 @@ int mg_backward(int root, int data_written)
 {
     pthread_mutex_lock(&mg_lock);
     int err = mg_live_locked(root) ? 0 : MG_EINDEX;
-    if (data_written && mg_A.live_pow)
-        mg_A.suspect = 1;
+    if (data_written)
+        mg_data_written_locked();
     if (!err && (mg_A.fallible || mg_A.suspect))
         err = sweep_locked(root, 0);
     if (!err) {
@@ -139,7 +139,7 @@ int mg_node_backward(int i)
     int err = mg_live_locked(i) ? mg_check_rule(mg_at(i)) : MG_EINDEX;
     if (!err)
         mg_apply_rule(mg_at(i), mg_at(i)->a >= 0 ? mg_at(mg_at(i)->a) : NULL,
-                   mg_at(i)->b >= 0 ? mg_at(mg_at(i)->b) : NULL);
+                      mg_at(i)->b >= 0 ? mg_at(mg_at(i)->b) : NULL);
     pthread_mutex_unlock(&mg_lock);
     return err;
 }

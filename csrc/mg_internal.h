@@ -88,6 +88,13 @@ static inline int mg_is_pow(int op)
     return op == MG_POWI || op == MG_POWF || op == MG_POW;
 }
 
+/* Data was (or is about to be) written: powers alive now may fail their
+ * rule, so backward checks them first until none is left (mg_backward.c). */
+static inline void mg_data_written_locked(void)
+{
+    mg_A.suspect |= mg_A.live_pow != 0;
+}
+
 /* 0, or the error applying node n's local rule would raise (mg_backward.c). */
 int mg_check_rule(const mg_node *n);
 

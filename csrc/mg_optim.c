@@ -1,9 +1,11 @@
 /*
- * mg_optim.c -- optimizer steps, gradient norms and zeroing over parameter arrays.
+ * mg_optim.c -- optimizer steps, gradient norms and zeroing over
+ * parameter arrays.
  *
  * Each function takes n node indices and, under the lock, checks they are
- * all live before touching any (so an error changes nothing), then updates
- * every parameter's data in place. State arrays (velocity, moments) belong
+ * all live before touching any (so an error changes nothing): the steps
+ * then update every parameter's data in place, mg_zero_grad writes grads,
+ * mg_grad_norm only reads them. State arrays (velocity, moments) belong
  * to the caller, one double per parameter, and are updated in place too.
  * SGD without momentum computes data - lr * grad, micrograd's own update.
  * A step changes data, so it marks live powers for checking before the next
@@ -16,7 +18,8 @@ int mg_sgd(const int *idx, int n, double lr, double momentum, double *velocity)
 {
     pthread_mutex_lock(&mg_lock);
     int ok = mg_all_live_locked(idx, n);
-    mg_A.suspect |= ok && mg_A.live_pow; /* data changes: powers' rules may now fail */
+    if (ok)
+        mg_data_written_locked();
     for (int k = 0; k < n && ok; k++) {
         mg_node *p = mg_at(idx[k]);
         if (momentum != 0.0) {
@@ -35,7 +38,8 @@ int mg_adam(const int *idx, int n, double lr, double beta1, double beta2, double
 {
     pthread_mutex_lock(&mg_lock);
     int ok = mg_all_live_locked(idx, n) && t >= 1;
-    mg_A.suspect |= ok && mg_A.live_pow; /* data changes: powers' rules may now fail */
+    if (ok)
+        mg_data_written_locked();
     double c1 = 1.0 - pow(beta1, t), c2 = 1.0 - pow(beta2, t);
     for (int k = 0; k < n && ok; k++) {
         mg_node *p = mg_at(idx[k]);

@@ -26,9 +26,10 @@
  *
  * Locking: t->lock serialises the calls on one recording, then mg_lock is
  * taken for arena access: while reading variables for forward (the compute
- * runs unlocked, on the copy), and for all of backward, which adds into
- * arena grads exactly as the eager pass does, in the same order, so
- * replayed gradients equal eager ones bit for bit. Nothing here recurses or
+ * runs unlocked, on the copy), and for all of backward, which gathers the
+ * variables' arena grads into the copy, adds to them exactly as the eager
+ * pass does, in the same order, and writes them back, so replayed
+ * gradients equal eager ones bit for bit. Nothing here recurses or
  * aborts; allocation failure returns MG_ENOMEM with nothing made.
  */
 #include <stdlib.h>
@@ -97,6 +98,14 @@ void mg_tape_free(mg_tape *t)
     free(t);
 }
 
+/* Mark node i in bitmap seen; 1 if it was not marked before. */
+static inline int first_visit(uint64_t *seen, int32_t i)
+{
+    uint64_t m = 1ULL << (i & 63), old = seen[i >> 6];
+    seen[i >> 6] = old | m;
+    return !(old & m);
+}
+
 /* Every node reachable from the n roots, each once, in the array *out
  * (malloc'd; *count of them). Marks with mg_A.reached, cleared after.
  * 0 or MG_ENOMEM. */
@@ -108,13 +117,9 @@ static int reachable_locked(const int *roots, int n, placed **out, int32_t *coun
         return MG_ENOMEM;
     uint64_t *seen = mg_A.reached;
     int err = 0;
-    for (int k = 0; k < n; k++) {
-        int32_t r = roots[k];
-        if (!(seen[r >> 6] & (1ULL << (r & 63)))) {
-            seen[r >> 6] |= 1ULL << (r & 63);
-            all[len++].idx = r;
-        }
-    }
+    for (int k = 0; k < n; k++)
+        if (first_visit(seen, roots[k]))
+            all[len++].idx = roots[k];
     /* all[] doubles as the work list: entries before `done` are expanded. */
     for (int64_t done = 0; done < len; done++) {
         if (len + 2 > cap) {
@@ -128,13 +133,9 @@ static int reachable_locked(const int *roots, int n, placed **out, int32_t *coun
         }
         const mg_node *v = mg_at(all[done].idx);
         int32_t kids[2] = {v->a, v->b};
-        for (int j = 0; j < 2; j++) {
-            int32_t c = kids[j];
-            if (c >= 0 && !(seen[c >> 6] & (1ULL << (c & 63)))) {
-                seen[c >> 6] |= 1ULL << (c & 63);
-                all[len++].idx = c;
-            }
-        }
+        for (int j = 0; j < 2; j++)
+            if (kids[j] >= 0 && first_visit(seen, kids[j]))
+                all[len++].idx = kids[j];
     }
     for (int64_t k = 0; k < len; k++) /* the bitmap is zero between walks */
         seen[all[k].idx >> 6] = 0;
@@ -240,22 +241,21 @@ int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_t
     t->nin = nin;
     t->outs = mg_malloc((nout + 1) * sizeof *t->outs);
     t->in_idx = mg_malloc((nin + 1) * sizeof *t->in_idx);
-    int err = t->outs && t->in_idx && !pthread_mutex_init(&t->lock, NULL) ? 0 : MG_ENOMEM;
+    int *roots = mg_malloc((nout + 1) * sizeof *roots);
+    int err = t->outs && t->in_idx && roots && !pthread_mutex_init(&t->lock, NULL)
+              ? 0 : MG_ENOMEM;
     if (err) {
         free(t->outs);
         free(t->in_idx);
+        free(roots);
         free(t);
         return err;
     }
+    roots[0] = root;
+    memcpy(roots + 1, outs, nout * sizeof *outs);
     pthread_mutex_lock(&mg_lock);
-    int *roots = mg_malloc((nout + 1) * sizeof *roots);
-    err = roots ? 0 : MG_ENOMEM;
-    if (!err) {
-        roots[0] = root;
-        memcpy(roots + 1, outs, nout * sizeof *outs);
-        if (!mg_all_live_locked(roots, nout + 1) || !mg_all_live_locked(ins, nin))
-            err = MG_EINDEX;
-    }
+    if (!mg_all_live_locked(roots, nout + 1) || !mg_all_live_locked(ins, nin))
+        err = MG_EINDEX;
     for (int k = 0; k < nin && !err; k++) {
         if (mg_at(ins[k])->op != MG_LEAF)
             err = MG_EINDEX;
@@ -308,7 +308,7 @@ int mg_tape_forward(mg_tape *t, double *values)
     pthread_mutex_unlock(&mg_lock);
     int err = 0;
     mg_node *nodes = t->nodes;
-    for (int32_t k = 0, n = err ? 0 : t->n; k < n; k++) {
+    for (int32_t k = 0, n = t->n; k < n && !err; k++) {
         mg_node *v = &nodes[k];
         switch (v->op) {
         case MG_LEAF:
@@ -323,10 +323,9 @@ int mg_tape_forward(mg_tape *t, double *values)
             v->data = nodes[v->a].data < 0.0 ? 0.0 : nodes[v->a].data;
             break;
         default:
+            /* an error stops the loop: Python raises here */
             err = mg_is_pow(v->op) ? mg_float_pow(nodes[v->a].data, nodes[v->b].data, &v->data)
                                    : mg_unary_value(v->op, nodes[v->a].data, &v->data);
-            if (err)
-                k = n; /* Python raises here: stop */
         }
     }
     values[0] = nodes[t->root].data;
@@ -381,7 +380,8 @@ int mg_tape_set_inputs(mg_tape *t, const double *x, int n)
     pthread_mutex_lock(&t->lock);
     pthread_mutex_lock(&mg_lock);
     int err = n == t->nin ? 0 : MG_EINDEX;
-    mg_A.suspect |= !err && mg_A.live_pow; /* data changes: powers' rules may now fail */
+    if (!err)
+        mg_data_written_locked();
     for (int32_t k = 0; k < t->nin && !err; k++)
         mg_at(t->in_idx[k])->data = x[k];
     pthread_mutex_unlock(&mg_lock);

@@ -148,8 +148,8 @@ int mg_zero_grad(const int *idx, int n);
  * ins[0..nin) are leaves mg_tape_set_inputs later writes, in that order.
  * The recording holds a reference on each leaf it reads (inputs, and
  * leaves that something outside the graph could reach), given back by
- * mg_tape_free; other leaves are copied as constants. mg_tape_forward recomputes every node from the leaves'
- * current data, putting the root's value, then the outputs', in values;
+ * mg_tape_free; other leaves are copied as constants. mg_tape_forward
+ * recomputes every node from the leaves' current data, putting the root's value, then the outputs', in values;
  * mg_tape_backward is mg_backward on the recording: the root's grad is 1
  * and every leaf's grad is added to. Each returns 0 or an error code. */
 typedef struct mg_tape mg_tape;

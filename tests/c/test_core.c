@@ -1,8 +1,9 @@
 /*
  * test_core.c -- C unit tests of the arena, the backward walk, freeing,
  * the fused kernels, replay and allocation failures, through the public API
- * only. Built and run by tests/test_c_core.py, with AddressSanitizer and UBSan when the compiler has them. Exits non-zero,
- * naming the failed check, on the first failure.
+ * only. Built and run by tests/test_c_core.py, with AddressSanitizer and
+ * UBSan when the compiler has them. Exits non-zero, naming the failed
+ * check, on the first failure.
  */
 #include <math.h>
 #include <pthread.h>
@@ -151,7 +152,6 @@ static void test_allocation_faults_growing_the_arena(void)
     mg_fail_allocation(0);
     int root = mg_leaf(0.0);
     CHECK(root >= 0);
-    int failed = 0;
     for (int n = 1; n <= 4; n++) { /* the next chunk, once the first is full */
         mg_fail_allocation(n);
         int next;
@@ -160,11 +160,10 @@ static void test_allocation_faults_growing_the_arena(void)
             root = next;
         }
         CHECK(next == MG_ENOMEM);
-        failed++;
         CHECK(mg_backward(root, 0) == 0); /* the chain is intact */
     }
     mg_fail_allocation(0);
-    CHECK(failed == 4 && node(root)->data == (live() - 1) / 2); /* a leaf, a node a step */
+    CHECK(node(root)->data == (live() - 1) / 2); /* a leaf, a node a step */
     mg_decref(root);
     CHECK(live() == 0);
 }
