@@ -2,7 +2,6 @@
 import importlib.util
 import json
 import platform
-import shutil
 import subprocess
 import sys
 
@@ -11,11 +10,6 @@ import pytest
 from micrograd_c.bench import floor, harness, suite
 
 WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c"}
-
-
-def has_compiler() -> bool:
-    """Whether the floor can be compiled here."""
-    return bool(shutil.which("cc") or shutil.which("gcc"))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +36,7 @@ def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
     assert {harness.MG_ON, harness.MG_OFF, harness.C_ON} <= set(raw["figures"]["w1"]["samples"])
     assert any(label.startswith("micrograd_c fused") for label in w3)
     assert (harness.TORCH in w3) == (importlib.util.find_spec("torch") is not None)
-    assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and has_compiler())
+    assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and floor.find_compiler() is not None)
 
 
 def test_prints_a_markdown_table_under_a_header_naming_machine_and_python(smoke):
@@ -74,7 +68,7 @@ def test_the_floor_is_skipped_without_its_source(tmp_path):
 
 
 def test_the_floor_is_compiled_and_run_with_the_data_on_stdin(tmp_path):
-    if not has_compiler():
+    if not floor.find_compiler():
         pytest.skip("no C compiler")
     source = tmp_path / "floor.c"
     source.write_text('#include <stdio.h>\n#include <stdlib.h>\n'

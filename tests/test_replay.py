@@ -13,7 +13,7 @@ from test_random_graphs import grow, leaf, program
 
 import micrograd_c
 from micrograd_c import MLP, Value, losses, optim, record
-from micrograd_c.demo import fused_loss, learning_rate, make_moons
+from micrograd_c.demo import fused_graph, learning_rate, make_moons
 
 
 def build(leaves, steps):
@@ -72,7 +72,7 @@ def demo_run(replay: bool, steps: int = 100):
     random.seed(1337)
     model = MLP(2, [16, 16, 1])
     opt = optim.SGD(model.parameters(), schedule=lambda k: learning_rate(k, steps))
-    rec = record(fused_loss(model, X, y)[0]) if replay else None
+    rec = record(fused_graph(model, X, y)[0]) if replay else None
     history = []
     for _ in range(steps):
         if replay:
@@ -80,7 +80,7 @@ def demo_run(replay: bool, steps: int = 100):
             opt.zero_grad()
             rec.backward()
         else:
-            graph = fused_loss(model, X, y)[0]
+            graph = fused_graph(model, X, y)[0]
             opt.zero_grad()
             graph.backward()
             loss = graph.data

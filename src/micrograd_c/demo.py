@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from types import ModuleType
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from . import losses, optim
@@ -46,13 +47,22 @@ def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
     return sum((yi > 0) == (getattr(s, "data", s) > 0) for yi, s in zip(y, scores)) / len(y)
 
 
+def micrograd_graph(model: Callable, X: Sequence[Point], y: Sequence[int],
+                    value: Callable[[float], Any] = Value) -> Tuple[Any, List[Any]]:
+    """micrograd's demo loss, as its notebook writes it, on any Value class: (loss, scores)."""
+    inputs = [list(map(value, xrow)) for xrow in X]
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = ALPHA * sum((p * p for p in model.parameters()))
+    return data_loss + reg_loss, scores
+
+
 def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
-                   value: type = Value) -> Tuple[Any, float]:
-    """micrograd's demo loss, as its notebook writes it, on any Value class."""
-    scores = [model([value(a), value(b)]) for a, b in X]
-    data_loss = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(y))
-    reg_loss = ALPHA * sum(p * p for p in model.parameters())
-    return data_loss + reg_loss, accuracy(scores, y)
+                   value: Callable[[float], Any] = Value) -> Tuple[Any, float]:
+    """micrograd's demo loss and the accuracy."""
+    loss, scores = micrograd_graph(model, X, y, value)
+    return loss, accuracy(scores, y)
 
 
 def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, List[Value]]:
@@ -138,14 +148,20 @@ def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
           f"micrograd_c is {seconds / ours_seconds:.0f}x faster")
 
 
-def draw(model: MLP, X: Sequence[Point], y: Sequence[int], path: str) -> None:
-    """Save the decision boundary and the points as an image (needs matplotlib)."""
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot, drawing to files; a clear exit if matplotlib is missing."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise SystemExit("--plot needs matplotlib: pip install 'micrograd_c[plot]'") from None
+    return plt
+
+
+def draw(model: MLP, X: Sequence[Point], y: Sequence[int], path: str) -> None:
+    """Save the decision boundary and the points as an image (needs matplotlib)."""
+    plt = pyplot()
     h = 0.05
     xs = [-1.6 + h * i for i in range(int(4.2 / h))]
     ys = [-1.1 + h * j for j in range(int(2.7 / h))]

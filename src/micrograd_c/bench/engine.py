@@ -269,9 +269,10 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
     report.target("W1 forward ≥ 40x micrograd GC on", vs_on >= 40, f"{vs_on:.1f}x")
     report.target("W1 forward ≥ 5x micrograd GC off", vs_off >= 5, f"{vs_off:.1f}x")
 
-    nodes = c_nodes(lambda: mesh.build(make_leaves(OURS), OURS.relu))
+    before = micrograd_c.stats().live
     values, theirs, ours = (mesh.build(make_leaves(kind), kind.relu)
                             for kind in (PLAIN, MICROGRAD, OURS))
+    nodes = micrograd_c.stats().live - before
     diff = max(abs(m.data - c.data) for m, c in zip(theirs, ours))
     report.notes.append(
         f"W1: {mesh.steps:,} random steps over {LEAVES} shared leaves and the last {WINDOW:,} "
@@ -288,14 +289,18 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
 def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int) -> None:
     """W2: backward on the W1 graph for every engine, and on a big graph for micrograd_c."""
     timed = {label: c for label, c in contenders().items() if label != C_OFF}
-    mg_nodes, depth = graph_shape(build_graph(MICROGRAD, mesh)[0])
-    nodes = {MG_ON: mg_nodes, MG_OFF: mg_nodes, C_ON: c_nodes(lambda: build_graph(OURS, mesh))}
+    mg_graph = build_graph(MICROGRAD, mesh)
+    mg_nodes, depth = graph_shape(mg_graph[0])
+    limit = depth + 200
+    before = micrograd_c.stats().live
+    c_graph = build_graph(OURS, mesh)
+    nodes = {MG_ON: mg_nodes, MG_OFF: mg_nodes, C_ON: micrograd_c.stats().live - before}
+    check = backward_check(mg_graph, c_graph, limit)
+    del mg_graph, c_graph
     if TORCH in timed:
         nodes[TORCH] = torch_nodes(build_graph(timed[TORCH][0], mesh)[0])
     copies = math.ceil(sizes.w2_nodes / nodes[C_ON])
     nodes[C_BIG] = c_nodes(lambda: build_graph(OURS, mesh, copies))
-    check = backward_check(mesh)
-    limit = depth + 200
 
     def variant(label: str, kind: Kind, gc_on: bool = True, n: int = 1) -> Variant:
         """Backward on a freshly built graph of n mesh copies."""
@@ -328,10 +333,10 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int) -> None:
                         "seconds": t, "grad_rel_diff": check}
 
 
-def backward_check(mesh: Mesh) -> float:
+def backward_check(mg_graph: tuple[Any, list], c_graph: tuple[Any, list], limit: int) -> float:
     """Largest relative difference between the engines' leaf grads after one backward."""
-    (m_root, m_leaves), (c_root, c_leaves) = build_graph(MICROGRAD, mesh), build_graph(OURS, mesh)
-    with recursion_limit(graph_shape(m_root)[1] + 200):
+    (m_root, m_leaves), (c_root, c_leaves) = mg_graph, c_graph
+    with recursion_limit(limit):
         m_root.backward()
     c_root.backward()
     return max(abs(m.grad - c.grad) / max(abs(m.grad), 1e-300)
@@ -492,24 +497,26 @@ def task_flat(iterations: int, ops: int) -> dict:
     nodes = c_nodes(lambda: build_graph(OURS, mesh))
     gc.collect()
     gc.disable()
-    marks = {0: "start", 1: "after 1st", iterations // 2: "middle", iterations: "end"}
-    samples, seconds, previous = [], [], None
-    for i in range(iterations + 1):
-        if i:
-            root, _ = build_graph(OURS, mesh)
-            previous = _ = None
-            micrograd_c.stats()  # frees the previous graph, untimed
-            start = time.perf_counter()
-            root.backward()
-            seconds.append(time.perf_counter() - start)
-            previous, root = root, None
-        if i == iterations:
-            previous = None
+    marks = {1: "after 1st", iterations // 2: "middle"}
+    samples, seconds, root = [], [], None
+
+    def sample(point: str, i: int) -> None:
+        """RSS and live nodes now."""
+        samples.append({"point": point, "iteration": i, "rss": harness.rss_bytes(),
+                        "live": micrograd_c.stats().live})
+    sample("start", 0)
+    for i in range(1, iterations + 1):
+        root = build_graph(OURS, mesh)[0]  # the previous graph dies only now
+        micrograd_c.stats()  # frees it, untimed
+        start = time.perf_counter()
+        root.backward()
+        seconds.append(time.perf_counter() - start)
         if i in marks:
-            samples.append({"point": marks[i], "iteration": i, "rss": harness.rss_bytes(),
-                            "live": micrograd_c.stats().live})
-        if i and i % max(1, iterations // 10) == 0:
+            sample(marks[i], i)
+        if i % max(1, iterations // 10) == 0:
             log(f"RSS flatness: {i:,}/{iterations:,}")
+    root = None
+    sample("end", iterations)
     return {"nodes": nodes, "ops": mesh.ops, "samples": samples, "backward_seconds": seconds}
 
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 SOURCE = Path(__file__).resolve().parents[3] / "benchmarks" / "floor.c"  # in a source checkout
 FLAGS = ["-O3", "-ffp-contract=off", "-std=c11"]
@@ -23,6 +23,11 @@ class Unavailable(Exception):
     """Why the floor cannot run here."""
 
 
+def find_compiler() -> Optional[str]:
+    """The C compiler on the PATH (cc, else gcc), or None."""
+    return shutil.which("cc") or shutil.which("gcc")
+
+
 class Floor:
     """The floor program, compiled into a temporary directory that lives as long as this."""
 
@@ -30,7 +35,7 @@ class Floor:
         if not source.is_file():
             raise Unavailable(f"{source} not found (floor.c is in the source checkout, not in "
                               f"the installed package; --floor FILE.c names it)")
-        compiler = shutil.which("cc") or shutil.which("gcc")
+        compiler = find_compiler()
         if compiler is None:
             raise Unavailable("no C compiler (cc or gcc) on the PATH")
         self._dir = tempfile.TemporaryDirectory(prefix="micrograd_c-floor-")

@@ -43,10 +43,11 @@ import micrograd.nn
 
 import micrograd_c
 from micrograd_c import losses, optim
-from micrograd_c.demo import ALPHA, fused_graph, learning_rate, make_moons
+from micrograd_c.demo import ALPHA, fused_graph, learning_rate, make_moons, micrograd_graph
 from micrograd_c.nn import MLP as CMLP
 
 from . import floor, harness
+from .engine import c_nodes, graph_shape
 from .harness import BASELINES, FLOOR, MG_OFF, MG_ON, TORCH, Figure, Report, Sizes, log
 
 MgValue = micrograd.engine.Value
@@ -114,12 +115,7 @@ def demo_trainer(model: Any, value: Callable[[float], Any],
     """micrograd's notebook step on model, its inputs made by value each step as the demo does."""
     def step(k: int) -> Any:
         """One demo step at learning rate demo_lr(k)."""
-        inputs = [list(map(value, xrow)) for xrow in X]
-        scores = list(map(model, inputs))
-        terms = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores)]
-        data_loss = sum(terms) * (1.0 / len(terms))
-        reg_loss = ALPHA * sum((p * p for p in model.parameters()))
-        total = data_loss + reg_loss
+        total = micrograd_graph(model, X, Y, value)[0]
         zero_grad(model)
         total.backward()
         update(model, demo_lr(k))
@@ -320,7 +316,7 @@ def trajectory(contender: Contender, steps: int) -> list[float]:
     runner = Runner(contender)
     history = []
     for _ in range(steps):
-        runner.run(1, keep=True)
+        runner.advance()
         history.append(float(getattr(runner.last, "data", runner.last)))  # replay: a float
     return history
 
@@ -328,29 +324,8 @@ def trajectory(contender: Contender, steps: int) -> list[float]:
 def first_step(contender: Contender) -> Runner:
     """A fresh runner of contender after one step, its loss kept."""
     runner = Runner(contender)
-    runner.run(1, keep=True)
+    runner.advance()
     return runner
-
-
-def c_nodes(contender: Contender) -> int:
-    """Nodes in the C arena of a fresh model and one step's graph (stats().live delta)."""
-    before = micrograd_c.stats().live
-    alive = first_step(contender)
-    nodes = micrograd_c.stats().live - before
-    del alive
-    return nodes
-
-
-def micrograd_nodes(contender: Contender) -> int:
-    """Nodes in micrograd's graph of one step, by walking _prev from the loss."""
-    root = first_step(contender).last
-    seen, stack = {id(root)}, [root]
-    while stack:
-        for child in stack.pop()._prev:
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append(child)
-    return len(seen)
 
 
 class Clock:
@@ -358,7 +333,6 @@ class Clock:
 
     def __init__(self) -> None:
         self.laps: dict[str, list[float]] = {}
-        self.start()
 
     def start(self) -> None:
         """Start timing the first phase."""
@@ -508,8 +482,9 @@ def bench_trajectory(report: Report, floor_runner: Optional[FloorRunner]) -> Non
 def bench_nodes(report: Report, floor_runner: Optional[FloorRunner]) -> None:
     """How many nodes one step builds in each engine."""
     by_label = {c.label: c for c in contenders()}
-    counts = {"micrograd": micrograd_nodes(by_label[MG_OFF]),
-              **{SHORT.get(label, label): c_nodes(c) for label, c in by_label.items()
+    counts = {"micrograd": graph_shape(first_step(by_label[MG_OFF]).last)[0],
+              **{SHORT.get(label, label): c_nodes(lambda c=c: first_step(c))
+                 for label, c in by_label.items()
                  if label not in BASELINES and label != REPLAY}}  # replay: fused's graph
     if floor_runner:
         counts[SHORT[FLOOR]] = floor_runner.run(1)["nodes"]

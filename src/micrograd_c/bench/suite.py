@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-from types import ModuleType
 
+from ..demo import pyplot
 from . import harness
 from .harness import BASELINES, Report
 
@@ -43,17 +43,6 @@ def run(args: argparse.Namespace) -> None:
     if args.plot:
         plot(report, args.plot)
     harness.finish(report, args.json)
-
-
-def pyplot() -> ModuleType:
-    """matplotlib.pyplot, drawing to files; a clear exit if matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install 'micrograd_c[plot]'") from None
-    return plt
 
 
 def plot(report: Report, path: str) -> None:
