@@ -81,6 +81,20 @@ int mg_mul(int a, int b)
     return binary(MG_MUL, a, b, mg_at(a)->data * mg_at(b)->data, 0);
 }
 
+int mg_sub_const(int a, double c) /* a + (-c) */
+{
+    LOCK_LIVE2(a, a)
+    return with_const(MG_ADD, a, -c, mg_at(a)->data + -c, 0);
+}
+
+int mg_div_const(int a, double c) /* a * c ** -1 */
+{
+    double inv = 0.0;
+    int err = mg_float_pow(c, -1.0, &inv);
+    LOCK_LIVE2(a, a)
+    return with_const(MG_MUL, a, inv, mg_at(a)->data * inv, err);
+}
+
 int mg_pow(int a, int b)
 {
     LOCK_LIVE2(a, b)
@@ -98,6 +112,13 @@ int mg_unary(int a, int op)
     return binary(op, a, -1, x, err);
 }
 
+/* One function per unary op: a call with one argument is cheaper from Python. */
+int mg_relu(int a) { return mg_unary(a, MG_RELU); }
+int mg_tanh(int a) { return mg_unary(a, MG_TANH); }
+int mg_exp(int a) { return mg_unary(a, MG_EXP); }
+int mg_log(int a) { return mg_unary(a, MG_LOG); }
+int mg_sigmoid(int a) { return mg_unary(a, MG_SIGMOID); }
+
 int mg_add_const(int a, double c)
 {
     LOCK_LIVE2(a, a)
@@ -110,13 +131,16 @@ int mg_mul_const(int a, double c)
     return with_const(MG_MUL, a, c, mg_at(a)->data * c, 0);
 }
 
-int mg_pow_const(int a, double k, int is_int)
+static int pow_const(int a, double k, int op)
 {
     LOCK_LIVE2(a, a)
     double x = 0.0;
     int err = mg_float_pow(mg_at(a)->data, k, &x);
-    return with_const(is_int ? MG_POWI : MG_POWF, a, k, x, err);
+    return with_const(op, a, k, x, err);
 }
+
+int mg_powi(int a, double k) { return pow_const(a, k, MG_POWI); }
+int mg_powf(int a, double k) { return pow_const(a, k, MG_POWF); }
 
 /* micrograd's composite operators build an inner node over operand x and
  * a leaf k, then a root over it. With constant: root = (inner, leaf c), as

@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 13
+#define MG_ABI_VERSION 14
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -83,9 +83,17 @@ int mg_add(int a, int b);
 int mg_mul(int a, int b);
 int mg_add_const(int a, double c);          /* a + Value(c)               */
 int mg_mul_const(int a, double c);          /* a * Value(c)               */
-int mg_pow_const(int a, double k, int is_int); /* a ** k                  */
+int mg_sub_const(int a, double c);          /* a + Value(-c)              */
+int mg_div_const(int a, double c);          /* a * Value(c ** -1)         */
+int mg_powi(int a, double k);               /* a ** k, k an int           */
+int mg_powf(int a, double k);               /* a ** k, k a float          */
 int mg_pow(int a, int b);                   /* a ** b                     */
 int mg_unary(int a, int op);                /* MG_RELU ... MG_SIGMOID      */
+int mg_relu(int a);                         /* mg_unary(a, MG_RELU), ...   */
+int mg_tanh(int a);
+int mg_exp(int a);
+int mg_log(int a);
+int mg_sigmoid(int a);
 
 /* micrograd's composite operators in one call, building the same nodes
  * as it does: a - b is a + (b * -1), a / b is a * b ** -1, c - a is

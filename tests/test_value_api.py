@@ -44,6 +44,51 @@ def test_accepts_real_numbers(x):
     assert (v + x).data == float(x) + float(x)
 
 
+# numbers that micrograd combines with a float in float arithmetic (others, such as
+# np.float32 or Decimal, it computes in their own type: README, deviations)
+NUMBERS = [3, -2, 2.5, True, np.float64(1.5), fractions.Fraction(1, 49)]
+OPERATORS = {"+": lambda a, x: a + x, "-": lambda a, x: a - x, "*": lambda a, x: a * x,
+             "/": lambda a, x: a / x, "r+": lambda a, x: x + a, "r-": lambda a, x: x - a,
+             "r*": lambda a, x: x * a, "r/": lambda a, x: x / a}
+
+
+@pytest.mark.parametrize("x", NUMBERS, ids=repr)
+@pytest.mark.parametrize("op", OPERATORS)
+def test_number_operands_build_micrograds_nodes(op, x):
+    """Every operator with a number of every kind: micrograd's value, _op and grad, bit for bit.
+
+    micrograd computes x ** -1 for a / x in x's own type: exactly 49 for Fraction(1, 49),
+    where 1 / float(x) would give 49.00000000000001.
+    """
+    ours, theirs = OPERATORS[op](Value(0.7), x), OPERATORS[op](MicroValue(0.7), x)
+    assert ours.data == float(theirs.data)
+    assert ours._op == theirs._op
+    assert sorted(c.data for c in ours._prev) == sorted(float(c.data) for c in theirs._prev)
+    ours.backward()
+    theirs.backward()
+    a, ma = Value(0.7), MicroValue(0.7)
+    OPERATORS[op](a, x).backward()
+    OPERATORS[op](ma, x).backward()
+    assert a.grad == float(ma.grad)
+
+
+@pytest.mark.parametrize("k", [2, -1, 3, 0.5, -1.5, np.float64(2.0)], ids=repr)
+def test_number_exponents_build_micrograds_nodes(k):
+    a, ma = Value(0.7), MicroValue(0.7)
+    ours, theirs = a**k, ma**k
+    assert (ours.data, ours._op) == (theirs.data, theirs._op)
+    ours.backward()
+    theirs.backward()
+    assert a.grad == ma.grad
+
+
+def test_division_by_zero_names_the_operands():
+    with pytest.raises(ZeroDivisionError, match=r"Value\(data=1.0, grad=0.0\) / 0"):
+        Value(1.0) / 0
+    with pytest.raises(ZeroDivisionError, match=r"Value\(data=0.0, grad=0.0\) \*\* -1"):
+        Value(0.0) ** -1
+
+
 @pytest.mark.parametrize("x", ["3", None, 1j, [1.0], {}, object()])
 def test_rejects_non_numbers_naming_the_type(x):
     with pytest.raises(TypeError, match=type(x).__name__):

@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
 
-ABI_VERSION = 13
+ABI_VERSION = 14
 NODE_BYTES = 32  # data, grad: doubles 0 and 1 of a node; children: int32s 4 and 5
 if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != NODE_BYTES:
     raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "

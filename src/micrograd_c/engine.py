@@ -60,39 +60,60 @@ def _wrap(i: int, a: Any, b: Optional[Value], op: str) -> Value:
     if i < 0:
         raise_error(i, f"{op} of {', '.join(repr(v) for v in (a, b) if isinstance(v, Value))}")
     out = _new(Value)
-    out._i = i
-    out._a = a
-    out._b = b
+    out._i, out._a, out._b = i, a, b
     return out
 
 
-def _binary(both: Callable[[int, int], int], with_number: Callable[[int, float], int],
-            op: str) -> Callable[[Value, Number], Value]:
-    """The operator method for C operation both(Value, Value) / with_number(Value, float)."""
-    def method(self: Value, other: Number) -> Value:
-        if isinstance(other, Value):
+def _operator(spelling: str, both: Optional[Callable[[int, int], int]],
+              number: Callable[[int, float], int],
+              number_int: Optional[Callable[[int, float], int]] = None,
+              general: Optional[Callable[[Value, Any], Value]] = None
+              ) -> Callable[[Value, Any], Value]:
+    """The method of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
+
+    It calls C both(self, other) for a Value other (None: return NotImplemented),
+    number(self, x) for a real number x, or number_int if x is int-like and that
+    differs; general(self, other), if given, takes over for numbers that are
+    neither int nor float. The first branches are the hottest path there is.
+    """
+    number_int = number_int or number
+
+    def method(self: Value, other: Any) -> Value:
+        t = type(other)
+        b = None  # the Value operand, kept for _prev
+        if t is float:
+            i = number(self._i, other)
+        elif t is int:
+            i = number_int(self._i, other)
+        elif t is Value or isinstance(other, Value):
+            if both is None:
+                return NotImplemented
             i = both(self._i, other._i)
+            b = other
         else:
-            x = other if type(other) is float else (
-                float(other) if type(other) is int else _as_float(other))
+            x = _as_float(other)
             if x is None:
                 return NotImplemented
-            i = with_number(self._i, x)
-            other = None
+            if general is not None:
+                return general(self, other)
+            i = (number_int if hasattr(t, "__index__") else number)(self._i, x)
         if i < 0:
-            raise_error(i, f"{self!r} {op} {other!r}")
-        out = _new(Value)  # _wrap, inlined: this is the hottest path
-        out._i = i
-        out._a = self
-        out._b = other
+            raise_error(i, spelling.format(repr(self), repr(other)))
+        out = _new(Value)
+        out._i, out._a, out._b = i, self, b
         return out
     return method
 
 
-def _unary(op: int, name: str, doc: str) -> Callable[[Value], Value]:
-    """The method applying C unary operation op."""
+def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Value]:
+    """The method applying C unary operation f."""
     def method(self: Value) -> Value:
-        return _wrap(lib.mg_unary(self._i, op), self, None, name)
+        i = f(self._i)
+        if i < 0:
+            raise_error(i, f"{name} of {self!r}")
+        out = _new(Value)
+        out._i, out._a, out._b = i, self, None
+        return out
     method.__name__, method.__doc__ = name, doc
     return method
 
@@ -188,28 +209,25 @@ class Value:
             return f"**{int(exponent) if op == lib.MG_POWI else exponent}"
         return _OP_NAMES[op]
 
-    __add__ = __radd__ = _binary(lib.mg_add, lib.mg_add_const, "+")
-    __mul__ = __rmul__ = _binary(lib.mg_mul, lib.mg_mul_const, "*")
-
-    def __pow__(self, other: Number) -> Value:
-        if isinstance(other, Value):
-            return _wrap(lib.mg_pow(self._i, other._i), self, other, "**")
-        x = _as_float(other)
-        if x is None:
-            return NotImplemented
-        is_int = type(other) is int or hasattr(type(other), "__index__")
-        return _wrap(lib.mg_pow_const(self._i, x, is_int), self, None, "**")
+    __add__ = __radd__ = _operator("{0} + {1}", lib.mg_add, lib.mg_add_const)
+    __mul__ = __rmul__ = _operator("{0} * {1}", lib.mg_mul, lib.mg_mul_const)
+    __sub__ = _operator("{0} - {1}", lib.mg_sub, lib.mg_sub_const)  # self + (-other)
+    __rsub__ = _operator("{1} - {0}", None, lib.mg_rsub)  # other + (-self)
+    __truediv__ = _operator("{0} / {1}", lib.mg_div, lib.mg_div_const,  # self * other**-1
+                            general=lambda self, other: self * other**-1)  # exact for Fraction
+    __rtruediv__ = _operator("{1} / {0}", None, lib.mg_rdiv)  # other * self**-1
+    __pow__ = _operator("{0} ** {1}", lib.mg_pow, lib.mg_powf, lib.mg_powi)
 
     def __rpow__(self, other: SupportsFloat) -> Value:  # other ** self
         if _as_float(other) is None:
             return NotImplemented
         return Value(other) ** self
 
-    relu = _unary(lib.MG_RELU, "relu", "max(0, self), as micrograd's ReLU.")
-    tanh = _unary(lib.MG_TANH, "tanh", "The hyperbolic tangent.")
-    exp = _unary(lib.MG_EXP, "exp", "e ** self; OverflowError where math.exp raises it.")
-    log = _unary(lib.MG_LOG, "log", "The natural logarithm; ValueError for self <= 0.")
-    sigmoid = _unary(lib.MG_SIGMOID, "sigmoid", "1 / (1 + e ** -self), without overflow.")
+    relu = _unary(lib.mg_relu, "relu", "max(0, self), as micrograd's ReLU.")
+    tanh = _unary(lib.mg_tanh, "tanh", "The hyperbolic tangent.")
+    exp = _unary(lib.mg_exp, "exp", "e ** self; OverflowError where math.exp raises it.")
+    log = _unary(lib.mg_log, "log", "The natural logarithm; ValueError for self <= 0.")
+    sigmoid = _unary(lib.mg_sigmoid, "sigmoid", "1 / (1 + e ** -self), without overflow.")
 
     def backward(self) -> None:
         """Set this grad to 1 and add every node's gradient below it, in one C call."""
@@ -229,28 +247,6 @@ class Value:
 
     def __neg__(self) -> Value:  # -self
         return self * -1
-
-    def __sub__(self, other: Number) -> Value:  # self + (-other)
-        if isinstance(other, Value):
-            return _wrap(lib.mg_sub(self._i, other._i), self, other, "-")
-        return self + (-other)
-
-    def __rsub__(self, other: SupportsFloat) -> Value:  # other + (-self)
-        x = _as_float(other)
-        if x is None:
-            return NotImplemented
-        return _wrap(lib.mg_rsub(self._i, x), self, None, "-")
-
-    def __truediv__(self, other: Number) -> Value:  # self * other**-1
-        if isinstance(other, Value):
-            return _wrap(lib.mg_div(self._i, other._i), self, other, "/")
-        return self * other**-1
-
-    def __rtruediv__(self, other: SupportsFloat) -> Value:  # other * self**-1
-        x = _as_float(other)
-        if x is None:
-            return NotImplemented
-        return _wrap(lib.mg_rdiv(self._i, x), self, None, "/")
 
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
