@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from micrograd_c.bench import floor, harness, suite
+from micrograd_c.bench import engine, floor, harness, suite
 
 WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c"}
 
@@ -33,7 +33,8 @@ def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
         assert all(m > 0 for m in figure["median"].values()), key
         assert all(r > 0 for ratios in figure["ratios"].values() for r in ratios.values()), key
     w3 = raw["figures"]["w3"]["samples"]
-    assert {harness.MG_ON, harness.MG_OFF, harness.C_ON} <= set(raw["figures"]["w1"]["samples"])
+    assert {harness.MG_ON, harness.MG_OFF, harness.C_ON, engine.BARE_ON,
+            engine.BARE_OFF} <= set(raw["figures"]["w1"]["samples"])
     assert any(label.startswith("micrograd_c fused") for label in w3)
     assert (harness.TORCH in w3) == (importlib.util.find_spec("torch") is not None)
     assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and floor.find_compiler() is not None)
@@ -77,3 +78,16 @@ def test_the_floor_is_compiled_and_run_with_the_data_on_stdin(tmp_path):
                       '[%d.0]}\\n", n, atoi(argv[1])); return 0; }\n')
     assert floor.Floor(source).run(7, "3\n") == {"nodes": 3, "seconds_per_step": 0.5,
                                                  "losses": [7.0]}
+
+
+def test_the_w1_bound_makes_one_object_per_operator():
+    mesh = engine.make_mesh(300, engine.MESH_KINDS)
+    leaves = engine.make_leaves(engine.BARE)
+    made, stack = set(), mesh.build(leaves, engine.BARE.relu)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, engine.Bare) and id(v) not in made and v not in leaves:
+            made.add(id(v))
+            stack += [v._a, v._b]
+    assert len(made) == mesh.ops
+

@@ -43,6 +43,8 @@ from .harness import C_OFF, C_ON, MG_OFF, MG_ON, TORCH, Figure, Report, Sizes, l
 MgValue = micrograd.engine.Value
 CValue = micrograd_c.Value
 FLOATS = "plain floats"
+BARE_ON = "bound: a bare object per operator, no C (engine.Bare)"
+BARE_OFF = BARE_ON + ", GC off"
 C_BIG = "micrograd_c, big graph"
 
 # The mesh: each step applies one template to operands drawn from LEAVES shared
@@ -123,7 +125,31 @@ class Kind:
     relu: Callable[[Any], Any]
 
 
+class Bare:
+    """The least a Value facade can do per operator: make one slotted object holding its operands.
+
+    No C call, no arithmetic, no reclamation. W1 on it bounds what any design
+    that returns a new Python object per operator can reach in this interpreter.
+    """
+
+    __slots__ = ("_a", "_b")
+
+    def __init__(self, data: float) -> None:
+        self._a = self._b = None
+
+    def _apply(self, other: Any = None) -> Bare:
+        """A new Bare over self and other."""
+        out = _new(Bare)
+        out._a, out._b = self, other
+        return out
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _apply
+    __truediv__ = __rtruediv__ = __pow__ = relu = _apply
+
+
+_new = object.__new__
 MICROGRAD = Kind(MgValue, MgValue.relu)
+BARE = Kind(Bare, Bare.relu)
 OURS = Kind(CValue, CValue.relu)
 PLAIN = Kind(float, float_relu)
 KINDS = {"micrograd": MICROGRAD, "micrograd_c": OURS}  # W5's, by name for fresh processes
@@ -258,8 +284,10 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
         return Variant(label, lambda leaves: mesh.build(leaves, kind.relu),
                        lambda: make_leaves(kind), gc_on)
 
+    bounds = {BARE_ON: (BARE, True), BARE_OFF: (BARE, False)}
     t = measure("W1 forward", [variant(label, kind, gc_on) for label, (kind, gc_on)
-                               in {**contenders(), FLOATS: (PLAIN, True)}.items()], repeats)
+                               in {**contenders(), **bounds, FLOATS: (PLAIN, True)}.items()],
+                repeats)
     floats = t.pop(FLOATS)
     us = 1e6 / mesh.ops
     figure = Figure("w1", f"W1 forward ({mesh.ops:,} ops)", "µs/op",
@@ -268,6 +296,14 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
     vs_on, vs_off = figure.ratio(C_ON, MG_ON), figure.ratio(C_ON, MG_OFF)
     report.target("W1 forward ≥ 40x micrograd GC on", vs_on >= 40, f"{vs_on:.1f}x")
     report.target("W1 forward ≥ 5x micrograd GC off", vs_off >= 5, f"{vs_off:.1f}x")
+    report.notes.append(
+        f"W1 bound: a facade that only makes one slotted Python object per operator (no C "
+        f"call, no arithmetic, no reclamation: `bench.engine.Bare`) reaches "
+        f"{figure.ratio(BARE_ON, MG_ON):.1f}x micrograd GC on and "
+        f"{figure.ratio(BARE_ON, MG_OFF):.1f}x micrograd GC off with the GC on, "
+        f"{figure.ratio(BARE_OFF, MG_OFF):.1f}x with the GC off on both sides. Targets above "
+        f"these are out of reach of any Value that returns a new Python object per operator; "
+        f"the difference to micrograd_c's row is what the C call and the reclamation cost.")
 
     before = micrograd_c.stats().live
     values, theirs, ours = (mesh.build(make_leaves(kind), kind.relu)
