@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from micrograd_c import Value
+from micrograd_c._core import MASK, doubles_of
 from micrograd_c.bench import engine, floor, harness, suite
 
 WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c"}
@@ -37,7 +39,9 @@ def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
             engine.BARE_OFF} <= set(raw["figures"]["w1"]["samples"])
     assert any(label.startswith("micrograd_c fused") for label in w3)
     assert (harness.TORCH in w3) == (importlib.util.find_spec("torch") is not None)
-    assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and floor.find_compiler() is not None)
+    has_floor = floor.SOURCE.is_file() and floor.find_compiler() is not None
+    assert (harness.FLOOR in w3) == has_floor
+    assert (harness.FLOOR in raw["figures"]["w2"]["samples"]) == has_floor
 
 
 def test_prints_a_markdown_table_under_a_header_naming_machine_and_python(smoke):
@@ -76,7 +80,7 @@ def test_the_floor_is_compiled_and_run_with_the_data_on_stdin(tmp_path):
                       'int main(int argc, char **argv) { int n; scanf("%d", &n);\n'
                       '  printf("{\\"nodes\\": %d, \\"seconds_per_step\\": 0.5, \\"losses\\": '
                       '[%d.0]}\\n", n, atoi(argv[1])); return 0; }\n')
-    assert floor.Floor(source).run(7, "3\n") == {"nodes": 3, "seconds_per_step": 0.5,
+    assert floor.Floor(source).run("3\n", "7") == {"nodes": 3, "seconds_per_step": 0.5,
                                                  "losses": [7.0]}
 
 
@@ -90,4 +94,28 @@ def test_the_w1_bound_makes_one_object_per_operator():
             made.add(id(v))
             stack += [v._a, v._b]
     assert len(made) == mesh.ops
+
+
+@pytest.fixture
+def tape_floor():
+    """W2's floor program, compiled, or a skip."""
+    try:
+        return floor.Floor(floor.SOURCE.with_name(floor.TAPE))
+    except floor.Unavailable as why:
+        pytest.skip(str(why))
+
+
+def test_the_w2_floor_computes_micrograd_c_grads(tape_floor):
+    x, y = Value(0.5), Value(-1.5)
+    z = (x * y + 2).relu() + x**2 * y + (x * y).relu() + y**-1 + x**0.5  # every floor op
+    data, nodes = engine.tape_input(z, 2)
+    out = tape_floor.run(data)
+    z.backward()
+    assert out["nodes"] == len(nodes) and len(out["seconds"]) == 2
+    assert out["grad_sum"] == sum(doubles_of(i)[(i & MASK) * 4 + 1] for i in nodes)
+
+
+def test_the_w2_floor_rejects_bad_input(tape_floor):
+    with pytest.raises(RuntimeError, match="floor_tape: bad header"):
+        tape_floor.run(b"")
 

@@ -29,16 +29,19 @@ import statistics
 import sys
 import time
 import tracemalloc
+from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import micrograd.engine
 
 import micrograd_c
 
-from . import harness
-from .harness import C_OFF, C_ON, MG_OFF, MG_ON, TORCH, Figure, Report, Sizes, log
+from .._core import MASK, child, doubles_of, lib
+from . import floor, harness
+from .harness import C_OFF, C_ON, FLOOR, MG_OFF, MG_ON, TORCH, Figure, Report, Sizes, log
 
 MgValue = micrograd.engine.Value
 CValue = micrograd_c.Value
@@ -225,6 +228,32 @@ def c_nodes(build: Callable[[], Any]) -> int:
     return nodes
 
 
+# floor_tape.c's op codes: a power by a constant is one op, its exponent in child b
+TAPE_OPS = {lib.MG_LEAF: 0, lib.MG_ADD: 1, lib.MG_MUL: 2, lib.MG_POWI: 3, lib.MG_POWF: 3,
+            lib.MG_RELU: 4}
+
+
+def tape_input(root: CValue, repeats: int) -> tuple[bytes, list[int]]:
+    """floor_tape.c's stdin for the graph below root, and the C nodes it holds (see its header)."""
+    nodes, slot, stack = [root._i], {root._i: 0}, [root._i]
+    while stack:  # depth first from the root: every reachable node once, slots as found
+        i = stack.pop()
+        for c in (child(i, 0), child(i, 1)):
+            if c >= 0 and c not in slot:
+                slot[c] = len(nodes)
+                nodes.append(c)
+                stack.append(c)
+    ops, kids, data = array("i"), (array("i"), array("i")), array("d")
+    for i in nodes:
+        ops.append(TAPE_OPS[lib.mg_op(i)])  # KeyError: an op the floor does not have
+        for k in (0, 1):
+            c = child(i, k)
+            kids[k].append(slot[c] if c >= 0 else -1)
+        data.append(doubles_of(i)[(i & MASK) * 4])
+    head = array("i", [len(nodes), 0, repeats])  # the root is slot 0
+    return b"".join(x.tobytes() for x in (head, ops, *kids, data)), nodes
+
+
 @contextmanager
 def recursion_limit(limit: int) -> Iterator[None]:
     """Raise the recursion limit to at least limit for the duration of the block."""
@@ -322,8 +351,12 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
     return mesh
 
 
-def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int) -> None:
-    """W2: backward on the W1 graph for every engine, and on a big graph for micrograd_c."""
+def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
+             floor_source: Optional[str] = None) -> None:
+    """W2: backward on the W1 graph for every engine, on a big graph for micrograd_c and its floor.
+
+    floor_source names W3's floor.c; W2's floor_tape.c is taken from beside it.
+    """
     timed = {label: c for label, c in contenders().items() if label != C_OFF}
     mg_graph = build_graph(MICROGRAD, mesh)
     mg_nodes, depth = graph_shape(mg_graph[0])
@@ -357,16 +390,36 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int) -> None:
         f"{copies} copies of the mesh. micrograd's graph is {depth:,} deep, so its recursion "
         f"limit was raised to {limit:,} (default {sys.getrecursionlimit():,}). Leaf grads match "
         f"micrograd's: max relative difference {check:.2g}.")
+    tape = floor.compiled(report, (Path(floor_source).parent if floor_source else
+                                   floor.SOURCE.parent) / floor.TAPE, "W2's C floor")
+    if tape is not None:
+        floor_w2(report, figure, tape, build_graph(OURS, mesh, copies)[0], repeats)
     big_ns = figure.median(C_BIG)
+    beside = f"; the C floor on the same graph: {figure.median(FLOOR):.1f}" if tape else ""
     worst = min(figure.ratio(C_ON, MG_OFF), figure.ratio(C_BIG, MG_OFF))
     report.target("W2 backward ≤ 10 ns/node (micrograd_c, ~1M nodes)", big_ns <= 10,
-                  f"{big_ns:.1f} ns/node")
+                  f"{big_ns:.1f} ns/node{beside}")
     report.target("W2 backward ≥ 60x micrograd per node", worst >= 60,
                   f"{figure.ratio(C_ON, MG_OFF):.1f}x on the W1 graph, "
                   f"{figure.ratio(C_BIG, MG_OFF):.1f}x on the big graph (vs GC off; the lower "
                   f"one counts)")
     report.raw["w2"] = {"micrograd_depth": depth, "nodes": nodes, "copies": copies,
                         "seconds": t, "grad_rel_diff": check}
+
+
+def floor_w2(report: Report, figure: Figure, tape: floor.Floor, root: CValue,
+             repeats: int) -> None:
+    """Time floor_tape.c's backward over root's graph into figure; check its grads against ours."""
+    data, nodes = tape_input(root, repeats)
+    out = tape.run(data)
+    root.backward()
+    ours = sum(doubles_of(i)[(i & MASK) * 4 + 1] for i in nodes)
+    figure.samples[FLOOR] = [s * 1e9 / out["nodes"] for s in out["seconds"]]
+    report.notes.append(
+        f"W2's C floor: benchmarks/floor_tape.c, one reverse sweep in plain C over the big "
+        f"graph's {out['nodes']:,} nodes laid out in topological order (a hand-written tape: "
+        f"no search from the root, no Python); the sum of all its grads is micrograd_c's to a "
+        f"relative {abs(out['grad_sum'] - ours) / abs(ours):.2g}.")
 
 
 def backward_check(mg_graph: tuple[Any, list], c_graph: tuple[Any, list], limit: int) -> float:
@@ -587,12 +640,12 @@ def bench_flat(report: Report, sizes: Sizes) -> None:
 
 def main(argv: Optional[list[str]] = None) -> None:
     """benchmarks/bench_engine.py: every engine workload, the RSS check, notes and targets."""
-    parser = harness.arguments(__doc__, "smaller sizes and 3 repeats, under a minute")
+    parser = harness.arguments(__doc__, "smaller sizes and 3 repeats, under a minute", floor=True)
     args = parser.parse_args(argv)
     sizes, repeats = harness.sizes_of(args)
     report = Report("python benchmarks/bench_engine.py", sizes, repeats)
     mesh = bench_w1(report, sizes, repeats)
-    bench_w2(report, mesh, sizes, repeats)
+    bench_w2(report, mesh, sizes, repeats, args.floor)
     bench_w4(report, sizes, repeats)
     bench_w5(report, sizes)
     bench_flat(report, sizes)

@@ -1,10 +1,12 @@
-"""The C floor: benchmarks/floor.c, the W3 step hand-written in C, compiled and run.
+"""The C floors: plain C programs doing a workload's work with no Python, compiled and run.
 
-The program reads the data and the initial parameters on stdin and prints one
-JSON line: its node count, the mean seconds per step and the loss at every
-step. Its source is in the source checkout, not in the wheel: from an
-installed package, pass ``--floor FILE.c``; without a compiler the floor is
-skipped.
+``benchmarks/floor.c`` is the W3 step: it reads the data and the initial
+parameters on stdin and prints one JSON line: its node count, the mean
+seconds per step and the loss at every step. ``benchmarks/floor_tape.c`` is
+W2's: a backward sweep over a graph given on stdin (see its header). Their
+sources are in the source checkout, not in the wheel: from an installed
+package, pass ``--floor FILE.c`` (W3's; W2's is then looked for beside it);
+without a compiler the floors are skipped.
 """
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
+from .harness import Report, log
+
 SOURCE = Path(__file__).resolve().parents[3] / "benchmarks" / "floor.c"  # in a source checkout
+TAPE = "floor_tape.c"  # W2's floor, beside floor.c
 FLAGS = ["-O3", "-ffp-contract=off", "-std=c11"]
 
 
@@ -45,10 +50,22 @@ class Floor:
         if built.returncode:
             raise Unavailable(f"{source} did not compile: {built.stderr.strip()}")
 
-    def run(self, steps: int, data: str) -> dict[str, Any]:
-        """A fresh run of steps steps on data (its stdin): the JSON it prints."""
-        done = subprocess.run([self.program, str(steps)], input=data, capture_output=True,
-                              text=True)
+    def run(self, data: str | bytes, *args: str) -> dict[str, Any]:
+        """A fresh run with these arguments on data (its stdin): the JSON it prints."""
+        done = subprocess.run([self.program, *args], capture_output=True,
+                              input=data.encode() if isinstance(data, str) else data)
         if done.returncode:
-            raise RuntimeError(f"the C floor failed: {done.stderr.strip()}")
+            why = done.stderr.decode(errors="replace").strip()
+            raise RuntimeError(f"the C floor failed: {why}")
         return json.loads(done.stdout)
+
+
+def compiled(report: Report, source: Path, what: str) -> Optional[Floor]:
+    """The floor program built from source, or None and a note saying why what is skipped."""
+    try:
+        return Floor(source)
+    except Unavailable as why:
+        log(f"{what} skipped: {why}")
+        report.notes.append(f"{what} skipped: {why}.")
+        return None
+

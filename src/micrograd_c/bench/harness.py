@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 MG_ON, MG_OFF = "micrograd, GC on", "micrograd, GC off"
 TORCH = "PyTorch 0-d float64 tensors"
-FLOOR = "C floor: benchmarks/floor.c"
+FLOOR = "C floor: plain C in benchmarks/ (W2 floor_tape.c, W3 floor.c)"
 C_ON, C_OFF = "micrograd_c", "micrograd_c, GC off"
 BASELINES = {MG_ON: "micrograd GC on", MG_OFF: "micrograd GC off", TORCH: "PyTorch",
              FLOOR: "C floor"}  # the ratio columns, by contender label

@@ -265,7 +265,7 @@ class FloorRunner:
 
     def run(self, steps: int) -> dict[str, Any]:
         """The program's JSON after steps steps from the seeded start."""
-        return self.program.run(steps, self.data)
+        return self.program.run(self.data, str(steps))
 
     def mean_step(self, n: int) -> float:
         """Mean seconds per step over n steps, as the program measures them."""
@@ -274,12 +274,8 @@ class FloorRunner:
 
 def make_floor(report: Report, source: Optional[str]) -> Optional[FloorRunner]:
     """The C floor contender, or None and a note saying why it is skipped."""
-    try:
-        return FloorRunner(floor.Floor(Path(source) if source else floor.SOURCE))
-    except floor.Unavailable as why:
-        log(f"C floor skipped: {why}")
-        report.notes.append(f"C floor skipped: {why}.")
-        return None
+    program = floor.compiled(report, Path(source) if source else floor.SOURCE, "C floor")
+    return FloorRunner(program) if program else None
 
 
 # ---------------------------------------------------------------- measurements

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> None:
     sizes, repeats = harness.sizes_of(args)
     report = Report("python -m micrograd_c bench", sizes, repeats)
     mesh = engine.bench_w1(report, sizes, repeats)
-    engine.bench_w2(report, mesh, sizes, repeats)
+    engine.bench_w2(report, mesh, sizes, repeats, args.floor)
     nn.bench_steps(report, sizes, repeats, nn.make_floor(report, args.floor))
     engine.bench_w4(report, sizes, repeats)
     engine.bench_w5(report, sizes)
