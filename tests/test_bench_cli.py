@@ -1,4 +1,5 @@
 """The benchmark suite's command line: python -m micrograd_c bench (no timing is asserted)."""
+import gc
 import importlib.util
 import json
 import platform
@@ -118,4 +119,15 @@ def test_the_w2_floor_computes_micrograd_c_grads(tape_floor):
 def test_the_w2_floor_rejects_bad_input(tape_floor):
     with pytest.raises(RuntimeError, match="floor_tape: bad header"):
         tape_floor.run(b"")
+
+
+@pytest.mark.parametrize("before", [True, False])
+@pytest.mark.parametrize("gc_on", [True, False])
+def test_timed_switches_the_gc_as_asked_and_restores_it(before, gc_on):
+    (gc.enable if before else gc.disable)()
+    try:
+        seconds, inside = harness.timed(gc.isenabled, gc_on)
+        assert (inside, gc.isenabled()) == (gc_on, before) and seconds >= 0
+    finally:
+        gc.enable()
 

@@ -52,15 +52,15 @@ _START = float(os.environ.get("MICROGRAD_C_BENCH_START", time.time()))
 
 
 def timed(action: Callable[[], Any], gc_on: bool) -> tuple[float, Any]:
-    """Seconds that action() takes and its result, with the GC disabled meanwhile unless gc_on."""
-    if not gc_on:
-        gc.disable()
+    """Seconds that action() takes and its result, with the GC on or off meanwhile as gc_on says."""
+    was_on = gc.isenabled()
+    (gc.enable if gc_on else gc.disable)()
     try:
         start = time.perf_counter()
         result = action()
         return time.perf_counter() - start, result
     finally:
-        gc.enable()
+        (gc.enable if was_on else gc.disable)()
 
 
 def log(message: str) -> None:
