@@ -460,15 +460,13 @@ def micrograd_chain_limit() -> int:
 def task_w4(depth: int, repeats: int) -> dict:
     """In a fresh process: build micrograd_c's chain of the given depth and time backward."""
     n = depth // 2
-    start = time.perf_counter()
-    x0, x = chain(CValue, n)
-    result = {"iterations": n, "depth": 2 * n + 1, "build_s": time.perf_counter() - start,
+    build_s, (x0, x) = harness.timed(lambda: chain(CValue, n), gc_on=True)
+    result = {"iterations": n, "depth": 2 * n + 1, "build_s": build_s,
               "live": micrograd_c.stats().live}
     log(f"W4: chain of {2 * n + 1:,} nodes built; first backward")
     try:
-        start = time.perf_counter()
-        x.backward()  # the first pass alone gives the closed-form grad; later ones accumulate
-        result.update(first_s=time.perf_counter() - start, grad=x0.grad)
+        # the first pass alone gives the closed-form grad; later ones accumulate
+        result.update(first_s=harness.timed(x.backward, gc_on=True)[0], grad=x0.grad)
         result["seconds"] = measure("W4 backward", [Variant(C_ON, lambda g: g.backward(),
                                                             lambda: x)], repeats)[C_ON]
     except Exception as exc:  # reported, not raised: surviving is what W4 measures
