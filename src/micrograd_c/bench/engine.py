@@ -275,6 +275,7 @@ class Variant:
     run: Callable[[Any], Any]
     setup: Callable[[], Any] = lambda: None
     gc_on: bool = True
+    self_timed: bool = False  # run returns the seconds to count (a program that times itself)
 
 
 def measure(what: str, variants: list[Variant], repeats: int) -> dict[str, list[float]]:
@@ -290,7 +291,7 @@ def measure(what: str, variants: list[Variant], repeats: int) -> dict[str, list[
             arg = v.setup()
             gc.collect()
             seconds, result = harness.timed(functools.partial(v.run, arg), v.gc_on)
-            times[v.label].append(seconds)
+            times[v.label].append(result if v.self_timed else seconds)
             del arg, result
     gc.collect()
     return times
@@ -370,6 +371,13 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
         nodes[TORCH] = torch_nodes(build_graph(timed[TORCH][0], mesh)[0])
     copies = math.ceil(sizes.w2_nodes / nodes[C_ON])
     nodes[C_BIG] = c_nodes(lambda: build_graph(OURS, mesh, copies))
+    tape = floor.compiled(report, (Path(floor_source).parent if floor_source else
+                                   floor.SOURCE.parent) / floor.TAPE, "W2's C floor")
+    floors, floor_notes = [], []
+    if tape is not None:
+        floor_variant, nodes[FLOOR], note = floor_w2(tape, build_graph(OURS, mesh, copies)[0])
+        floors.append(floor_variant)
+        floor_notes.append(note)
 
     def variant(label: str, kind: Kind, gc_on: bool = True, n: int = 1) -> Variant:
         """Backward on a freshly built graph of n mesh copies."""
@@ -378,7 +386,7 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
     with recursion_limit(limit):
         t = measure("W2 backward", [*(variant(label, kind, gc_on)
                                       for label, (kind, gc_on) in timed.items()),
-                                    variant(C_BIG, OURS, n=copies)], repeats)
+                                    variant(C_BIG, OURS, n=copies), *floors], repeats)
     figure = Figure("w2", f"W2 backward (W1 graph; big graph {nodes[C_BIG]:,} nodes)", "ns/node",
                     scaled(t, {label: 1e9 / n for label, n in nodes.items()}))
     report.figures.append(figure)
@@ -390,10 +398,7 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
         f"{copies} copies of the mesh. micrograd's graph is {depth:,} deep, so its recursion "
         f"limit was raised to {limit:,} (default {sys.getrecursionlimit():,}). Leaf grads match "
         f"micrograd's: max relative difference {check:.2g}.")
-    tape = floor.compiled(report, (Path(floor_source).parent if floor_source else
-                                   floor.SOURCE.parent) / floor.TAPE, "W2's C floor")
-    if tape is not None:
-        floor_w2(report, figure, tape, build_graph(OURS, mesh, copies)[0], repeats)
+    report.notes += floor_notes
     big_ns = figure.median(C_BIG)
     beside = f"; the C floor on the same graph: {figure.median(FLOOR):.1f}" if tape else ""
     worst = min(figure.ratio(C_ON, MG_OFF), figure.ratio(C_BIG, MG_OFF))
@@ -407,19 +412,19 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
                         "seconds": t, "grad_rel_diff": check}
 
 
-def floor_w2(report: Report, figure: Figure, tape: floor.Floor, root: CValue,
-             repeats: int) -> None:
-    """Time floor_tape.c's backward over root's graph into figure; check its grads against ours."""
-    data, nodes = tape_input(root, repeats)
+def floor_w2(tape: floor.Floor, root: CValue) -> tuple[Variant, int, str]:
+    """floor_tape.c over root's graph as a W2 contender; its node count; a note on its grads."""
+    data, nodes = tape_input(root, 1)
     out = tape.run(data)
     root.backward()
     ours = sum(doubles_of(i)[(i & MASK) * 4 + 1] for i in nodes)
-    figure.samples[FLOOR] = [s * 1e9 / out["nodes"] for s in out["seconds"]]
-    report.notes.append(
-        f"W2's C floor: benchmarks/floor_tape.c, one reverse sweep in plain C over the big "
-        f"graph's {out['nodes']:,} nodes laid out in topological order (a hand-written tape: "
-        f"no search from the root, no Python); the sum of all its grads is micrograd_c's to a "
-        f"relative {abs(out['grad_sum'] - ours) / abs(ours):.2g}.")
+    note = (f"W2's C floor: benchmarks/floor_tape.c, one reverse sweep in plain C over the big "
+            f"graph's {out['nodes']:,} nodes laid out in topological order (a hand-written tape: "
+            f"no search from the root, no Python), run afresh in each repeat, timing itself; "
+            f"the sum of all its grads is micrograd_c's to a relative "
+            f"{abs(out['grad_sum'] - ours) / abs(ours):.2g}.")
+    return (Variant(FLOOR, lambda _: tape.run(data)["seconds"][0], self_timed=True),
+            out["nodes"], note)
 
 
 def backward_check(mg_graph: tuple[Any, list], c_graph: tuple[Any, list], limit: int) -> float:
