@@ -13,7 +13,8 @@
  * (0 leaf, 1 add, 2 mul, 3 power by a constant held in child b, 4 relu),
  * n int32 children a, n int32 children b (-1: none), n doubles of data.
  * Children are indices into these arrays, in any order. Output: one JSON
- * line with the nodes reached, the seconds of each repeat and the grad sum.
+ * line with the nodes reached, the seconds of each repeat and the grad sum
+ * (null if it is not finite). A cycle is bad input.
  *
  *     cc -O3 -ffp-contract=off -std=c11 floor_tape.c -o floor_tape -lm
  *
@@ -74,7 +75,8 @@ static void backward(node *t, int32_t n)
 int main(void)
 {
     int32_t head[3];
-    if (!read_ints(head, 3) || head[0] < 1 || head[1] < 0 || head[1] >= head[0] || head[2] < 1)
+    if (!read_ints(head, 3) || head[0] < 1 || head[0] > INT32_MAX / 3 || head[1] < 0
+        || head[1] >= head[0] || head[2] < 1)
         return fail("bad header (n, root, repeats)");
     int32_t n = head[0], root = head[1], repeats = head[2];
     int32_t *in = malloc(3 * (size_t)n * sizeof *in), *order = malloc(n * sizeof *order);
@@ -119,9 +121,14 @@ int main(void)
         place[s] = -2;
         stack[top++] = -s - 1;
         int32_t kids[2] = {ca[s], cb[s]};
-        for (int c = 0; c < 2; c++)
+        for (int c = 0; c < 2; c++) {
+            if (kids[c] >= 0 && place[kids[c]] == -2) {
+                fail("the graph has a cycle");
+                goto done;
+            }
             if (kids[c] >= 0 && place[kids[c]] == -1)
                 stack[top++] = kids[c];
+        }
     }
     for (int32_t k = 0; k < count; k++) {
         int32_t s = order[k];
@@ -144,7 +151,10 @@ int main(void)
     printf("{\"nodes\": %d, \"seconds\": [", (int)count);
     for (int32_t r = 0; r < repeats; r++)
         printf("%s%.9g", r ? ", " : "", seconds[r]);
-    printf("], \"grad_sum\": %.17g}\n", sum);
+    if (isfinite(sum))
+        printf("], \"grad_sum\": %.17g}\n", sum);
+    else
+        printf("], \"grad_sum\": null}\n");
     status = 0;
 done:
     free(in);

@@ -5,6 +5,7 @@ import json
 import platform
 import subprocess
 import sys
+from array import array
 
 import pytest
 
@@ -40,9 +41,10 @@ def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
             engine.BARE_OFF} <= set(raw["figures"]["w1"]["samples"])
     assert any(label.startswith("micrograd_c fused") for label in w3)
     assert (harness.TORCH in w3) == (importlib.util.find_spec("torch") is not None)
-    has_floor = floor.SOURCE.is_file() and floor.find_compiler() is not None
-    assert (harness.FLOOR in w3) == has_floor
-    assert (harness.FLOOR in raw["figures"]["w2"]["samples"]) == has_floor
+    compiler = floor.find_compiler() is not None
+    assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and compiler)
+    assert (harness.FLOOR in raw["figures"]["w2"]["samples"]) == (
+        floor.SOURCE.with_name(floor.TAPE).is_file() and compiler)
 
 
 def test_prints_a_markdown_table_under_a_header_naming_machine_and_python(smoke):
@@ -116,9 +118,22 @@ def test_the_w2_floor_computes_micrograd_c_grads(tape_floor):
     assert out["grad_sum"] == sum(doubles_of(i)[(i & MASK) * 4 + 1] for i in nodes)
 
 
-def test_the_w2_floor_rejects_bad_input(tape_floor):
-    with pytest.raises(RuntimeError, match="floor_tape: bad header"):
-        tape_floor.run(b"")
+def ints(*xs: int) -> bytes:
+    """Native int32s, as floor_tape.c reads them."""
+    return array("i", xs).tobytes()
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"", "bad header"),
+    (ints(2, 2, 1), "bad header"),  # root out of range
+    (ints(2, 1, 1, 0, 1), "input too short"),
+    (ints(2, 1, 1, 0, 9, -1, -1, -1, -1) + array("d", [1, 2]).tobytes(), "bad node"),  # op 9
+    (ints(2, 1, 1, 0, 1, -1, -1, -1, 0) + array("d", [1, 2]).tobytes(), "bad node"),  # add of 1
+    (ints(2, 1, 1, 4, 4, 1, 0, -1, -1) + array("d", [1, 2]).tobytes(), "cycle"),  # relu(relu(..))
+])
+def test_the_w2_floor_rejects_bad_input(tape_floor, data, why):
+    with pytest.raises(RuntimeError, match=f"floor_tape: .*{why}"):
+        tape_floor.run(data)
 
 
 @pytest.mark.parametrize("before", [True, False])

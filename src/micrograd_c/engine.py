@@ -22,11 +22,10 @@ The arithmetic is micrograd's own, node for node (``a / b`` is
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, SupportsFloat, Union
+from typing import Any, Callable, Optional, Sequence, SupportsFloat
 
 from ._core import DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, lib, raise_error, release_dead
 
-Number = Union[SupportsFloat, "Value"]
 
 _new = object.__new__
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
@@ -64,12 +63,12 @@ def _wrap(i: int, a: Any, b: Optional[Value], op: str) -> Value:
     return out
 
 
-def _operator(spelling: str, both: Optional[Callable[[int, int], int]],
+def _operator(name: str, spelling: str, both: Optional[Callable[[int, int], int]],
               number: Callable[[int, float], int],
               number_int: Optional[Callable[[int, float], int]] = None,
               general: Optional[Callable[[Value, Any], Value]] = None
               ) -> Callable[[Value, Any], Value]:
-    """The method of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
+    """Method name of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
 
     It calls C both(self, other) for a Value other (None: return NotImplemented),
     number(self, x) for a real number x, or number_int if x is int-like and that
@@ -102,6 +101,7 @@ def _operator(spelling: str, both: Optional[Callable[[int, int], int]],
         out = _new(Value)
         out._i, out._a, out._b = i, self, b
         return out
+    method.__name__, method.__qualname__ = name, f"Value.{name}"
     return method
 
 
@@ -114,7 +114,7 @@ def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Va
         out = _new(Value)
         out._i, out._a, out._b = i, self, None
         return out
-    method.__name__, method.__doc__ = name, doc
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Value.{name}", doc
     return method
 
 
@@ -209,14 +209,17 @@ class Value:
             return f"**{int(exponent) if op == lib.MG_POWI else exponent}"
         return _OP_NAMES[op]
 
-    __add__ = __radd__ = _operator("{0} + {1}", lib.mg_add, lib.mg_add_const)
-    __mul__ = __rmul__ = _operator("{0} * {1}", lib.mg_mul, lib.mg_mul_const)
-    __sub__ = _operator("{0} - {1}", lib.mg_sub, lib.mg_sub_const)  # self + (-other)
-    __rsub__ = _operator("{1} - {0}", None, lib.mg_rsub)  # other + (-self)
-    __truediv__ = _operator("{0} / {1}", lib.mg_div, lib.mg_div_const,  # self * other**-1
+    __add__ = _operator("__add__", "{0} + {1}", lib.mg_add, lib.mg_add_const)
+    __radd__ = _operator("__radd__", "{1} + {0}", lib.mg_add, lib.mg_add_const)
+    __mul__ = _operator("__mul__", "{0} * {1}", lib.mg_mul, lib.mg_mul_const)
+    __rmul__ = _operator("__rmul__", "{1} * {0}", lib.mg_mul, lib.mg_mul_const)
+    __sub__ = _operator("__sub__", "{0} - {1}", lib.mg_sub, lib.mg_sub_const)  # self + (-other)
+    __rsub__ = _operator("__rsub__", "{1} - {0}", None, lib.mg_rsub)  # other + (-self)
+    __truediv__ = _operator("__truediv__", "{0} / {1}", lib.mg_div,  # self * other**-1
+                            lib.mg_div_const,
                             general=lambda self, other: self * other**-1)  # exact for Fraction
-    __rtruediv__ = _operator("{1} / {0}", None, lib.mg_rdiv)  # other * self**-1
-    __pow__ = _operator("{0} ** {1}", lib.mg_pow, lib.mg_powf, lib.mg_powi)
+    __rtruediv__ = _operator("__rtruediv__", "{1} / {0}", None, lib.mg_rdiv)  # other * self**-1
+    __pow__ = _operator("__pow__", "{0} ** {1}", lib.mg_pow, lib.mg_powf, lib.mg_powi)
 
     def __rpow__(self, other: SupportsFloat) -> Value:  # other ** self
         if _as_float(other) is None:

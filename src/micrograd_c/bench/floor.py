@@ -38,8 +38,8 @@ class Floor:
 
     def __init__(self, source: Path = SOURCE):
         if not source.is_file():
-            raise Unavailable(f"{source} not found (floor.c is in the source checkout, not in "
-                              f"the installed package; --floor FILE.c names it)")
+            raise Unavailable(f"{source} not found (the floors are in the source checkout, not "
+                              f"in the installed package; --floor FILE.c names floor.c)")
         compiler = find_compiler()
         if compiler is None:
             raise Unavailable("no C compiler (cc or gcc) on the PATH")
