@@ -236,19 +236,15 @@ TAPE_OPS = {lib.MG_LEAF: 0, lib.MG_ADD: 1, lib.MG_MUL: 2, lib.MG_POWI: 3, lib.MG
 
 def tape_input(root: CValue, repeats: int) -> tuple[bytes, list[int]]:
     """floor_tape.c's stdin for the graph below root, and the C nodes it holds (see its header)."""
-    nodes, slot, stack = [root._i], {root._i: 0}, [root._i]
-    while stack:  # depth first from the root: every reachable node once, slots as found
-        i = stack.pop()
-        for c in (child(i, 0), child(i, 1)):
-            if c >= 0 and c not in slot:
-                slot[c] = len(nodes)
-                nodes.append(c)
-                stack.append(c)
+    nodes, slot = [root._i], {root._i: 0}
     ops, kids, data = array("i"), (array("i"), array("i")), array("d")
-    for i in nodes:
+    for i in nodes:  # nodes grows as children are found: every reachable node once, in order
         ops.append(TAPE_OPS[lib.mg_op(i)])  # KeyError: an op the floor does not have
         for k in (0, 1):
             c = child(i, k)
+            if c >= 0 and c not in slot:
+                slot[c] = len(nodes)
+                nodes.append(c)
             kids[k].append(slot[c] if c >= 0 else -1)
         data.append(doubles_of(i)[(i & MASK) * 4])
     head = array("i", [len(nodes), 0, repeats])  # the root is slot 0
