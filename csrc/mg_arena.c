@@ -183,7 +183,7 @@ int mg_incref(int i)
     pthread_mutex_lock(&mg_lock);
     int ok = mg_live_locked(i);
     if (ok)
-        mg_at(i)->refs++;
+        mg_at(mg_hand_locked(i))->refs++;
     pthread_mutex_unlock(&mg_lock);
     return ok ? 0 : MG_EINDEX;
 }
@@ -209,6 +209,9 @@ void mg_decref_locked(int i)
         pows += mg_is_pow(n->op);
         fallible += n->fallible;
         n->op = MG_FREE;
+        if (n->handed)
+            mg_handoff_freed_locked((int32_t)dead);
+        n->handed = 0;
         freed++;
         int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
         if (--regions[r].live == 0 && !regions[r].owned)
@@ -240,11 +243,13 @@ void mg_decref(int i)
     pthread_mutex_unlock(&mg_lock);
 }
 
-void mg_decref_many(const int *idx, int n)
+void mg_decref_many(int *idx, int n)
 {
     pthread_mutex_lock(&mg_lock);
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
         mg_decref_locked(idx[k]);
+        idx[k] = -1;
+    }
     pthread_mutex_unlock(&mg_lock);
 }
 

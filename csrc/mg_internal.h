@@ -122,6 +122,7 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     n->refs = 1;
     n->op = (uint8_t)op;
     n->fallible = 0;
+    n->handed = 0;
     n->walk = (uint8_t)((a >= 0 && mg_at(a)->op != MG_LEAF)
                         | (b >= 0 && mg_at(b)->op != MG_LEAF) << 1);
     mg_A.live++;
@@ -132,6 +133,12 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     }
     return (int)i;
 }
+
+/* Record that the reference on node r goes to the caller (mg_handoff.c),
+ * and return r; an error code r is returned as it is. */
+int mg_hand_locked(int r);
+/* Node i is being freed: no thread's record may name it any more. */
+void mg_handoff_freed_locked(int32_t i);
 
 /* Drop a reference on i and free whatever that leaves unreached. */
 void mg_decref_locked(int i);

@@ -137,8 +137,9 @@ int mg_dot(const int *a, const int *b, int n)
         mg_at(b[k])->refs++;
         acc = sum_step_locked(acc, p);
     } /* every node's first reference went to its parent; acc's is the caller's */
+    acc = mg_hand_locked(err ? err : acc);
     pthread_mutex_unlock(&mg_lock);
-    return err ? err : acc;
+    return acc;
 }
 
 int mg_svm(const int *scores, const double *labels, int n)
@@ -162,6 +163,7 @@ int mg_svm(const int *scores, const double *labels, int n)
         int scale = mg_new_locked(1.0 / n, MG_LEAF, -1, -1);
         acc = mg_new_locked(mg_at(acc)->data * (1.0 / n), MG_MUL, acc, scale);
     }
+    acc = mg_hand_locked(err ? err : acc);
     pthread_mutex_unlock(&mg_lock);
-    return err ? err : acc;
+    return acc;
 }

@@ -4,7 +4,8 @@
  * Each function takes the lock, checks its operands are live nodes, computes
  * the value (returning Python's error, if any), reserves every slot it
  * needs, and only then creates nodes and takes references on the children.
- * So on any error the arena is exactly as before.
+ * So on any error the arena is exactly as before. The reference a function
+ * returns is recorded with mg_hand_locked (mg_handoff.c) as it goes to Python.
  *
  * Values are computed with the same C operations, in the same order, as
  * micrograd's Python float arithmetic, so they match it bit for bit.
@@ -32,6 +33,7 @@ static int binary(int op, int a, int b, double x, int err)
         r = mg_reserve_locked(1);
     if (!r)
         r = link_locked(x, op, a, b);
+    r = mg_hand_locked(r);
     pthread_mutex_unlock(&mg_lock);
     return r;
 }
@@ -47,8 +49,30 @@ static int with_const(int op, int a, double c, double x, int err)
         r = mg_new_locked(x, op, a, k); /* k's one reference is this edge */
         mg_at(a)->refs++;
     }
+    r = mg_hand_locked(r);
     pthread_mutex_unlock(&mg_lock);
     return r;
+}
+
+int mg_reset(int i, double x)
+{
+    pthread_mutex_lock(&mg_lock);
+    int err = mg_live_locked(i) ? 0 : MG_EINDEX;
+    if (!err) {
+        mg_node *n = mg_at(i);
+        int32_t a = n->a, b = n->b;
+        if (mg_is_pow(n->op)) {
+            mg_A.live_pow--;
+            mg_A.fallible -= n->fallible;
+        }
+        *n = (mg_node){.data = x, .refs = n->refs, .op = MG_LEAF, .a = -1, .b = -1,
+                       .handed = n->handed};
+        mg_data_written_locked();
+        mg_decref_locked(a); /* (-1 is no node) */
+        mg_decref_locked(b);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return err;
 }
 
 int mg_leaf(double x)
@@ -57,6 +81,7 @@ int mg_leaf(double x)
     int r = mg_reserve_locked(1);
     if (!r)
         r = mg_new_locked(x, MG_LEAF, -1, -1);
+    r = mg_hand_locked(r);
     pthread_mutex_unlock(&mg_lock);
     return r;
 }
@@ -164,6 +189,7 @@ static int composite(int a, int x, int op1, double k, double inner_x, int op2, d
             mg_at(a)->refs++;
         }
     }
+    r = mg_hand_locked(r);
     pthread_mutex_unlock(&mg_lock);
     return r;
 }

@@ -23,7 +23,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 14
+#define MG_ABI_VERSION 15
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -67,6 +67,8 @@ typedef struct mg_node {
     uint8_t fallible;      /* a power whose local derivative failed when made */
     uint8_t walk;          /* bit k: child k exists and is not a leaf, so
                               backward must visit it (set when made)          */
+    uint8_t handed;        /* threads whose last handed reference this is,
+                              saturating (mg_handoff.c)                       */
 } mg_node;
 
 typedef struct mg_stats {
@@ -79,6 +81,10 @@ typedef struct mg_stats {
 
 /* Creation. Each returns a new node holding one caller reference. */
 int mg_leaf(double x);
+/* Node i becomes a leaf holding x, in place: its grad 0, its children let
+ * go (Value.__init__ run again). Parents and references are kept; 0 or
+ * MG_EINDEX. */
+int mg_reset(int i, double x);
 int mg_add(int a, int b);
 int mg_mul(int a, int b);
 int mg_add_const(int a, double c);          /* a + Value(c)               */
@@ -129,10 +135,19 @@ int mg_adam(const int *idx, int n, double lr, double beta1, double beta2, double
 /* The Euclidean norm of the n parameters' grads (nan if one is not live). */
 double mg_grad_norm(const int *idx, int n);
 
-/* References. mg_decref frees what nothing else reaches, without recursion. */
+/* References. mg_decref frees what nothing else reaches, without recursion.
+ * mg_decref_many does mg_decref on each index >= 0 under one lock and sets
+ * it to -1 as it goes, so calling it again on the same array is harmless. */
 int mg_incref(int i);
 void mg_decref(int i);
-void mg_decref_many(const int *idx, int n);  /* mg_decref on each, one lock */
+void mg_decref_many(int *idx, int n);
+
+/* The last node index the calling thread got with a reference, from a
+ * creating function or mg_incref (-1 before the first, or once that node
+ * is freed), and how many such references it got so far: for Python to
+ * give back a reference an exception lost before a handle took it. */
+int mg_handed_last(void);
+int64_t mg_handed_count(void);
 
 /* Inspection, for _prev and _op: node i's MG_* operation code. (Python reads
  * children, data and grads straight from the chunks.) */

@@ -9,10 +9,12 @@ grads without a C call, and ``stats()``.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import threading
 from array import array
 from pathlib import Path
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 REBUILD = "rebuild it with `pip install -e .` (or `pip install .`) from the source checkout"
 
@@ -22,8 +24,9 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
 
-ABI_VERSION = 14
+ABI_VERSION = 15
 NODE_BYTES = 32  # data, grad: doubles 0 and 1 of a node; children: int32s 4 and 5
+CHUNK_BYTES = lib.MG_CHUNK_NODES * NODE_BYTES
 if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != NODE_BYTES:
     raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "
                       f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); {REBUILD}")
@@ -58,51 +61,113 @@ def raise_error(code: int, where: str) -> NoReturn:
     raise exc(f"{where}: {message}")
 
 
+# Module state survives importlib.reload: a reload re-runs this file in the
+# same namespace, and handles made before it still file their indices in the
+# `dead` array their class's __del__ bound, and still read the old views.
+_state = globals()
+
+
+def _kept(name: str, make: Any) -> Any:
+    """The module global `name` as before a reload, else a new make()."""
+    return _state[name] if name in _state else make()
+
+
 # Dead handles. A Value's __del__ does not call C: it appends its index to
 # `dead`, and once DEAD_BATCH have gathered they go back to C in one call (a
 # C call costs more than everything else __del__ does). Appends are atomic
-# under the GIL; one thread at a time drains the front of the array, copying
-# it out first, so indices filed meanwhile by other threads, or by
-# finalizers run from here, land behind the part being drained and are
+# under the GIL; one thread at a time drains the front of the array (see
+# release_dead), so indices filed meanwhile, by other threads or by
+# finalizers run from there, land behind the part being drained and are
 # never lost or given twice.
 DEAD_BATCH = 1024
-dead = array("i")
-_draining = threading.Lock()
+dead: array = _kept("dead", lambda: array("i"))
+_draining = _kept("_draining", threading.RLock)
 
 
 def release_dead() -> None:
     """Give every filed reference back to C now, in one call."""
     if not dead:
         return
-    if not _draining.acquire(blocking=False):
-        return  # another thread is draining; it releases ours in its next call
+    if _draining._is_owned():  # type: ignore[attr-defined]
+        if _on_stack(_drain.__code__):
+            return  # a finalizer run by this thread's drain: the drain will take it too
+        _draining.release()  # left held by an exception that struck before its release
+    if _draining.acquire(blocking=False):  # else another thread drains now: ours go next
+        try:
+            _drain()
+        finally:
+            _draining.release()
+
+
+def _on_stack(code: Any) -> bool:
+    """Whether this thread is inside a call of the function whose code this is."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back
+    return frame is not None
+
+
+def _drain() -> None:
+    """Move the front of `dead` to C exactly once, whichever bytecode an exception hits.
+
+    A filed index is in `dead` until its place there reads -1, and from then
+    on only in `batch`, where mg_decref_many overwrites each one it gives
+    back with -1: so the handler can tell which step was reached, and giving
+    the batch back again is harmless.
+    """
+    batch = None
+    n = len(dead)
+    gone = array("i", [-1]) * n
     try:
-        n = len(dead)
         batch = ffi.new("int[]", n)
         ffi.memmove(batch, dead, 4 * n)
+        dead[:n] = gone
+        lib.mg_decref_many(batch, n)
         del dead[:n]
-    finally:
-        _draining.release()
-    lib.mg_decref_many(batch, n)
+    except BaseException:
+        if batch is not None and dead[:n] == gone:
+            lib.mg_decref_many(batch, n)
+        raise
+
+
+def _after_fork_in_child() -> None:
+    """Fresh locks for the only thread a forked child has (one held at the fork stays held)."""
+    global _draining, _views_lock
+    _draining, _views_lock = threading.RLock(), threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # Node memory, read and written in place. Chunks never move in C, so a view
 # stays valid for the life of the process. A node is 32 bytes: as doubles,
 # data is at 4*k and grad at 4*k + 1; as int32, children at 8*k + 4 and + 5.
+# Each list holds the view of chunk c at position c; each grows on its own,
+# one whole view at a time, so an exception between the two can leave one
+# list shorter, never misaligned: the next refresh completes it.
 SHIFT = lib.MG_CHUNK_SHIFT
 MASK = lib.MG_CHUNK_NODES - 1
-doubles: list[memoryview] = []
-int32s: list[memoryview] = []
-_views_lock = threading.Lock()
+doubles: list[memoryview] = _kept("doubles", list)
+int32s: list[memoryview] = _kept("int32s", list)
+_views_lock = _kept("_views_lock", threading.RLock)
 
 
 def refresh_views() -> None:
     """Add views of the chunks the arena gained since the last call."""
-    with _views_lock:
-        for c in range(len(doubles), lib.mg_chunk_count()):
-            raw = memoryview(ffi.buffer(lib.mg_chunk(c), lib.MG_CHUNK_NODES * NODE_BYTES))
-            doubles.append(raw.cast("d"))
-            int32s.append(raw.cast("i"))
+    if _views_lock._is_owned() and not _on_stack(_add_views.__code__):  # type: ignore[attr-defined]
+        _views_lock.release()  # left held by an exception that struck before its release
+    with _views_lock:  # reentrant: a finalizer run from here may need a view too
+        _add_views()
+
+
+def _add_views() -> None:
+    """Append the missing views, each list on its own, one whole view at a time."""
+    count = lib.mg_chunk_count()
+    for views, fmt in ((doubles, "d"), (int32s, "i")):
+        for c in range(len(views), count):
+            view = memoryview(ffi.buffer(lib.mg_chunk(c), CHUNK_BYTES)).cast(fmt)
+            if len(views) == c:  # not added meanwhile by a finalizer run from here
+                views.append(view)
 
 
 def doubles_of(i: int) -> memoryview:

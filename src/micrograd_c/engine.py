@@ -22,6 +22,10 @@ The arithmetic is micrograd's own, node for node (``a / b`` is
 """
 from __future__ import annotations
 
+import dis
+import gc
+import numbers
+import weakref
 from typing import Any, Callable, Optional, Sequence, SupportsFloat
 
 from ._core import DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, lib, raise_error, release_dead
@@ -38,10 +42,11 @@ _data_writes = _data_writes_seen = 0
 
 
 def _as_float(x: Any) -> Optional[float]:
-    """x as a float if it is a real number (anything with __float__), else None."""
+    """x as a float if it is a real number (anything with __float__ but no imaginary part), else None."""
     if type(x) is float:
         return x
-    if hasattr(type(x), "__float__"):
+    if hasattr(type(x), "__float__") and not (isinstance(x, numbers.Complex)
+                                              and not isinstance(x, numbers.Real)):
         return float(x)
     return None
 
@@ -54,12 +59,47 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _wrap(i: int, a: Any, b: Optional[Value], op: str) -> Value:
-    """A Value for new node i made from operands a and b, or the error that i encodes."""
-    if i < 0:
-        raise_error(i, f"{op} of {', '.join(repr(v) for v in (a, b) if isinstance(v, Value))}")
-    out = _new(Value)
-    out._i, out._a, out._b = i, a, b
+def _reclaim(i: Optional[int], out: Optional[Value]) -> None:
+    """Give back the reference a node-making C call handed out, if an exception lost it.
+
+    Every handler around such a call runs this. i is what the call returned,
+    None if the exception came before it was stored; out is the handle meant
+    to take it, None if not made. A handle that has its index owns it. With
+    no stored i, the call may have returned and its result been dropped
+    unseen: C's record of the last reference this thread was handed says
+    which node that would be, and a search of the live handles (rare: only
+    after an exception) says whether anything holds it.
+    """
+    if out is not None and hasattr(out, "_i"):
+        return
+    if i is None:
+        i = lib.mg_handed_last()
+        if i < 0 or _held(i):
+            return
+    if i >= 0:
+        lib.mg_decref(i)
+
+
+def _held(i: int) -> bool:
+    """Whether a live handle, or the queue of dead ones, holds a reference on node i."""
+    if i in dead or gc.get_freeze_count():  # frozen handles cannot be searched: keep it
+        return True
+    return any(isinstance(v, Value) and getattr(v, "_i", None) == i for v in gc.get_objects())
+
+
+def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
+    """A Value on the node make() returns (a C call handing over one reference, or an error)."""
+    i = out = None
+    try:
+        i = make()
+        if i < 0:
+            raise_error(i, what)
+        out = _new(Value)
+        out._a, out._b = pool, None
+        out._i = i  # last: from here on, the handle owns the reference
+    except BaseException:
+        _reclaim(i, out)
+        raise
     return out
 
 
@@ -79,27 +119,32 @@ def _operator(name: str, spelling: str, both: Optional[Callable[[int, int], int]
 
     def method(self: Value, other: Any) -> Value:
         t = type(other)
-        b = None  # the Value operand, kept for _prev
-        if t is float:
-            i = number(self._i, other)
-        elif t is int:
-            i = number_int(self._i, other)
-        elif t is Value or isinstance(other, Value):
-            if both is None:
-                return NotImplemented
-            i = both(self._i, other._i)
-            b = other
-        else:
-            x = _as_float(other)
-            if x is None:
-                return NotImplemented
-            if general is not None:
-                return general(self, other)
-            i = (number_int if hasattr(t, "__index__") else number)(self._i, x)
-        if i < 0:
-            raise_error(i, spelling.format(repr(self), repr(other)))
-        out = _new(Value)
-        out._i, out._a, out._b = i, self, b
+        b = i = out = None  # b: the Value operand, kept for _prev
+        try:
+            if t is float:
+                i = number(self._i, other)
+            elif t is int:
+                i = number_int(self._i, other)
+            elif t is Value or isinstance(other, Value):
+                if both is None:
+                    return NotImplemented
+                i = both(self._i, other._i)
+                b = other
+            else:
+                x = _as_float(other)
+                if x is None:
+                    return NotImplemented
+                if general is not None:
+                    return general(self, other)
+                i = (number_int if hasattr(t, "__index__") else number)(self._i, x)
+            if i < 0:
+                raise_error(i, spelling.format(repr(self), repr(other)))
+            out = _new(Value)
+            out._a, out._b = self, b
+            out._i = i  # last: from here on, the handle owns the reference
+        except BaseException:
+            _reclaim(i, out)
+            raise
         return out
     method.__name__, method.__qualname__ = name, f"Value.{name}"
     return method
@@ -108,11 +153,18 @@ def _operator(name: str, spelling: str, both: Optional[Callable[[int, int], int]
 def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Value]:
     """The method applying C unary operation f."""
     def method(self: Value) -> Value:
-        i = f(self._i)
-        if i < 0:
-            raise_error(i, f"{name} of {self!r}")
-        out = _new(Value)
-        out._i, out._a, out._b = i, self, None
+        i = out = None
+        try:
+            i = f(self._i)
+            if i < 0:
+                raise_error(i, f"{name} of {self!r}")
+            out = _new(Value)
+            out._a = self
+            out._b = None
+            out._i = i  # last: from here on, the handle owns the reference
+        except BaseException:
+            _reclaim(i, out)
+            raise
         return out
     method.__name__, method.__qualname__, method.__doc__ = name, f"Value.{name}", doc
     return method
@@ -121,25 +173,43 @@ def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Va
 class Value:
     """Stores a single scalar value and its gradient."""
 
-    __slots__ = ("_i", "_a", "_b", "_label")
+    __slots__ = ("_i", "_a", "_b", "_label", "__weakref__")
     __array_ufunc__ = None  # numpy scalars then defer to our reflected operators
 
     def __init__(self, data: SupportsFloat, _children: tuple = (), _op: str = ""):
-        i = lib.mg_leaf(_real(data, "Value data"))
-        if i < 0:
-            raise_error(i, "Value")
-        self._i = i
+        x = _real(data, "Value data")
+        if hasattr(self, "_i"):  # __init__ run again: the same node becomes this leaf
+            err = lib.mg_reset(self._i, x)
+            if err:
+                raise_error(err, "Value")
+        else:
+            i = None
+            try:
+                i = lib.mg_leaf(x)
+                if i < 0:
+                    raise_error(i, "Value")
+                self._i = i  # from here on, the handle owns the reference
+            except BaseException:
+                if i is None or getattr(self, "_i", None) != i:
+                    _reclaim(i, None)
+                raise
         self._a = self._b = None
         if _children or _op:
             self._label = (_op, tuple(_children))
+        elif hasattr(self, "_label"):
+            del self._label
 
     def __del__(self, _dead=dead, _release=release_dead):
         try:
             _dead.append(self._i)  # see _core.dead
+            if len(_dead) >= DEAD_BATCH:
+                _release()
         except AttributeError:  # __init__ failed before a node was made
-            return
-        if len(_dead) >= DEAD_BATCH:
-            _release()
+            pass
+        except BaseException as exc:  # unraisable here: Python prints it and goes on
+            if not _filed(exc):
+                lib.mg_decref(self._i)
+            raise
 
     @property
     def data(self) -> float:
@@ -186,22 +256,29 @@ class Value:
 
     def _children(self) -> list:
         """The Values this one was computed from, in order, repeats included (x*x: [x, x])."""
-        try:
-            return list(self._label[1])
-        except AttributeError:
-            pass
+        label = getattr(self, "_label", None)
+        if label is not None:
+            return list(label[1])
+        if self._a.__class__ is _Kids:  # found before
+            return list(self._a)
         pool = self._a if type(self._a) is _Pool else _Pool((self._a, self._b))
-        kids = [pool.find(child(self._i, k)) for k in range(_ARITY.get(lib.mg_op(self._i), 1))]
-        self._a, self._b = (kids + [None, None])[:2]
-        return kids
+        kids = []  # (a loop: a comprehension would hold self in a cell)
+        for k in range(_ARITY.get(lib.mg_op(self._i), 1)):
+            kids.append(pool.find(child(self._i, k)))
+        found = _Kids(kids)
+        # Publish, unless another thread did meanwhile: no call comes between the
+        # test and the store, so no other thread runs there, and all get one answer.
+        if self._a.__class__ is not _Kids:
+            self._a = found
+        self._b = None
+        return list(self._a)
 
     @property
     def _op(self) -> str:
         """The operation that produced this Value, spelled as micrograd does."""
-        try:
-            return self._label[0]
-        except AttributeError:
-            pass
+        label = getattr(self, "_label", None)
+        if label is not None:
+            return label[0]
         op = lib.mg_op(self._i)
         if op in (lib.MG_POWI, lib.MG_POWF):
             k = child(self._i, 1)
@@ -262,6 +339,26 @@ class Value:
         return _leaf, (self.data, self.grad)
 
 
+def _call_offset(code: Any) -> int:
+    """The bytecode offset of the first call in code."""
+    return next(ins.offset for ins in dis.get_instructions(code) if ins.opname.startswith("CALL"))
+
+
+_DEL_APPEND = _call_offset(Value.__del__.__code__)
+
+
+def _filed(exc: BaseException) -> bool:
+    """Whether Value.__del__ had filed its index when exc interrupted it.
+
+    Before the append's call, it had not. At the call, it had, unless the
+    append itself failed (MemoryError); an interrupt there comes after the
+    call returns.
+    """
+    tb = exc.__traceback__
+    lasti = tb.tb_lasti if tb is not None else -1
+    return lasti > _DEL_APPEND or (lasti == _DEL_APPEND and not isinstance(exc, MemoryError))
+
+
 def _leaf(data: float, grad: float) -> Value:
     """A new leaf with this data and grad (unpickling)."""
     v = Value(data)
@@ -269,21 +366,58 @@ def _leaf(data: float, grad: float) -> Value:
     return v
 
 
-class _Pool:
-    """The Values a graph was built from, by node index: where _prev finds children."""
+class _Kids(tuple):
+    """A node's children as _prev found them, kept in place of its operands."""
 
-    __slots__ = ("groups", "_by_index")
+    __slots__ = ()
+
+
+class _Pool:
+    """The Values a graph was built from, by node index: where _prev finds children.
+
+    It holds the Values it was given, and only weak references to the handles
+    it makes (each held by its parent, which asked _prev for it, and holding
+    the pool to find its own children): so no handle and pool form a cycle,
+    and a handle made once is found again while anything holds it.
+    """
+
+    __slots__ = ("groups", "_given", "_made")
 
     def __init__(self, *groups: Sequence[Any]):
         self.groups = groups  # sequences of Values (other items are ignored)
-        self._by_index: Optional[dict] = None
+        self._given: Optional[dict] = None
+        self._made: dict = {}  # node index: weakref.ref to the handle made for it
 
     def find(self, i: int) -> Value:
         """The Value for node i: one the graph was built from, or a new handle on it."""
-        if self._by_index is None:
-            self._by_index = {v._i: v for g in self.groups for v in g if isinstance(v, Value)}
-        found = self._by_index.get(i)
+        if self._given is None:
+            self._given = {v._i: v for g in self.groups for v in g if isinstance(v, Value)}
+        made = self._made.get(i)
+        found = self._given.get(i) or (made and made())
         if found is None:
-            lib.mg_incref(i)
-            found = self._by_index[i] = _wrap(i, self, None, "")
+            new = _handle(i, self)
+            found = self._made.setdefault(i, weakref.ref(new))()  # a racing thread's, if first
+            if found is None:  # the one there had died
+                self._made[i] = weakref.ref(new)
+                found = new
         return found
+
+
+def _handle(i: int, pool: _Pool) -> Value:
+    """A new handle on live node i, taking a reference of its own."""
+    before = out = None
+    try:
+        before = lib.mg_handed_count()  # node i may have other handles: count, not search
+        err = lib.mg_incref(i)
+        if err:
+            raise_error(err, "_prev")
+        out = _new(Value)
+        out._a, out._b = pool, None
+        out._i = i  # last: from here on, the handle owns the reference
+    except BaseException:
+        taken = before is not None and lib.mg_handed_count() != before
+        if taken and not hasattr(out, "_i"):
+            lib.mg_decref(i)
+        raise
+    return out
+

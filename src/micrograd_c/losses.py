@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Sequence, SupportsFloat
 
 from ._core import ffi, lib
-from .engine import Value, _Pool, _real, _wrap
+from .engine import Value, _adopt, _Pool, _real
 
 
 def _mean(terms: Sequence[Value]) -> Value:
@@ -28,12 +28,14 @@ def svm(scores: Sequence[Value], labels: Sequence[SupportsFloat]) -> Value:
 
     One C call building the nodes of sum((1 + -y*s).relu() ...) * (1.0 / n).
     """
+    scores, labels = list(scores), list(labels)  # C trusts no length it did not count
     if len(scores) != len(labels):
         raise ValueError(f"{len(scores)} scores but {len(labels)} labels")
     if not scores or not all(isinstance(s, Value) for s in scores):
         return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels)])
-    root = lib.mg_svm([s._i for s in scores], [_real(y, "label") for y in labels], len(scores))
-    return _wrap(root, _Pool(scores), None, "svm")
+    idx = ffi.new("int[]", [s._i for s in scores])
+    ys = ffi.new("double[]", [_real(y, "label") for y in labels])
+    return _adopt(lambda: lib.mg_svm(idx, ys, len(scores)), _Pool(scores), "svm")
 
 
 def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[int]) -> Value:
@@ -62,4 +64,4 @@ def l2(params: Sequence[Value]) -> Value:
     if not params or not all(isinstance(p, Value) for p in params):
         return sum(p * p for p in params)
     idx = ffi.new("int[]", [p._i for p in params])
-    return _wrap(lib.mg_dot(idx, idx, len(params)), _Pool(params), None, "l2")
+    return _adopt(lambda: lib.mg_dot(idx, idx, len(params)), _Pool(params), "l2")

@@ -18,7 +18,7 @@ import random
 from typing import Any, List, NamedTuple, Optional, Sequence, Union
 
 from ._core import ffi, lib, raise_error
-from .engine import Value, _Pool, _real, _wrap
+from .engine import Value, _new, _Pool, _real
 
 Input = Sequence[Union[Value, float]]
 _version = 0  # bumped by every change to any Module's attributes or lists
@@ -80,17 +80,28 @@ def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
 
 def _forward(pack: _Pack, x: Input) -> List[Value]:
     """The outputs of one fused forward over inputs x."""
+    x = list(x)  # C trusts no length it did not count
     if len(x) != pack.nin:
         raise ValueError(f"expected {pack.nin} inputs, got {len(x)}")
     nodes = [v._i if isinstance(v, Value) else -1 for v in x]
     numbers = [0.0 if isinstance(v, Value) else _real(v, "input") for v in x]
-    out = ffi.new("int[]", pack.nout)
-    err = lib.mg_mlp(pack.params, pack.sizes, pack.nonlin, pack.nlayers, nodes, numbers,
-                     ffi.new("int[]", 2 * pack.widest), out)
-    if err:
-        raise_error(err, "nn forward")
-    pool = _Pool(pack.values, x)
-    return [_wrap(i, pool, None, "") for i in out]
+    out = ffi.new("int[]", [-1] * pack.nout)  # -1 until C hands a reference over
+    handles = [_new(Value) for _ in range(pack.nout)]
+    try:
+        err = lib.mg_mlp(pack.params, pack.sizes, pack.nonlin, pack.nlayers, nodes, numbers,
+                         ffi.new("int[]", 2 * pack.widest), out)
+        if err:
+            raise_error(err, "nn forward")
+        pool = _Pool(pack.values, x)
+        for h, i in zip(handles, out):
+            h._a, h._b = pool, None
+            h._i = i  # last: from here on, the handle owns the reference
+    except BaseException:
+        for h, i in zip(handles, out):
+            if i >= 0 and not hasattr(h, "_i"):
+                lib.mg_decref(i)
+        raise
+    return handles
 
 
 class Module:

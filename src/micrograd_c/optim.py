@@ -6,70 +6,101 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from ._core import ffi, lib, raise_error
 from .engine import Value
 
 
 class Optimizer:
-    """Parameters packed once as a C index array; zero_grad and grad_norm in one call."""
+    """Parameters packed as a C index array; zero_grad and grad_norm in one call.
+
+    ``params`` is a plain list: a parameter appended, removed or replaced is
+    seen at the next call, which repacks (per-parameter state, such as
+    momentum, follows its parameter; a new one starts at 0). C is only ever
+    given the length of the array it reads.
+    """
+
+    _state: Tuple[str, ...] = ()  # names of per-parameter double arrays
 
     def __init__(self, params: Iterable[Value]):
         self.params = list(params)
-        if not all(isinstance(p, Value) for p in self.params):
-            raise TypeError("an optimizer's parameters must all be Values")
-        self._idx = ffi.new("int[]", [p._i for p in self.params])
         self.steps = 0
+        self._packed: List[Value] = []
+        for name in self._state:
+            setattr(self, name, ffi.new("double[]", 0))
+        self._idx()
+
+    def _idx(self) -> Any:
+        """The parameters' node indices as a C array, repacked if the list changed."""
+        if type(self.params) is list and self.params == self._packed:  # by identity, fast
+            return self._c_idx
+        params = list(self.params)
+        if not all(isinstance(p, Value) for p in params):
+            raise TypeError("an optimizer's parameters must all be Values")
+        where = {id(p): k for k, p in enumerate(self._packed)}
+        for name in self._state:
+            old, new = getattr(self, name), ffi.new("double[]", len(params))
+            for k, p in enumerate(params):
+                if id(p) in where:
+                    new[k] = old[where[id(p)]]
+            setattr(self, name, new)
+        self._packed = params
+        self._c_idx = ffi.new("int[]", [p._i for p in params])
+        return self._c_idx
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to 0."""
-        err = lib.mg_zero_grad(self._idx, len(self.params))
+        idx = self._idx()
+        err = lib.mg_zero_grad(idx, len(idx))
         if err:
             raise_error(err, "zero_grad")
 
     def grad_norm(self) -> float:
         """The Euclidean norm of the parameters' gradient."""
-        return lib.mg_grad_norm(self._idx, len(self.params))
+        idx = self._idx()
+        return lib.mg_grad_norm(idx, len(idx))
 
     def step(self) -> None:
         """Update every parameter from its grad."""
-        err = self._update()  # C marks powers for checking: data changed
+        idx = self._idx()
+        err = self._update(idx, len(idx))  # C marks powers for checking: data changed
         if err:
             raise_error(err, type(self).__name__)
         self.steps += 1
 
-    def _update(self) -> int:
+    def _update(self, idx: Any, n: int) -> int:
         raise NotImplementedError
 
 
 class SGD(Optimizer):
     """p.data -= lr * p.grad (micrograd's update), with optional momentum and schedule."""
 
+    _state = ("_velocity",)
+
     def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
                  schedule: Optional[Callable[[int], float]] = None):
         super().__init__(params)
         self.lr, self.momentum, self.schedule = lr, momentum, schedule
-        self._velocity = ffi.new("double[]", len(self.params))
 
-    def _update(self) -> int:
+    def _update(self, idx: Any, n: int) -> int:
         lr = self.schedule(self.steps) if self.schedule else self.lr
-        return lib.mg_sgd(self._idx, len(self.params), lr, self.momentum, self._velocity)
+        return lib.mg_sgd(idx, n, lr, self.momentum, self._velocity)
 
 
 class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba, 2015)."""
 
+    _state = ("_m", "_v")
+
     def __init__(self, params: Iterable[Value], lr: float = 0.001,
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(params)
         self.lr, self.betas, self.eps = lr, betas, eps
-        self._m = ffi.new("double[]", len(self.params))
-        self._v = ffi.new("double[]", len(self.params))
 
-    def _update(self) -> int:
-        return lib.mg_adam(self._idx, len(self.params), self.lr, self.betas[0], self.betas[1],
-                           self.eps, self.steps + 1, self._m, self._v)
+    def _update(self, idx: Any, n: int) -> int:
+        return lib.mg_adam(idx, n, self.lr, self.betas[0], self.betas[1], self.eps,
+                           self.steps + 1, self._m, self._v)
 
 
 def train(loss: Callable[[], Value], optimizer: Optimizer, max_steps: int,
