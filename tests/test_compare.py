@@ -205,3 +205,14 @@ def test_usage_errors_exit_with_status_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "micrograd", None)  # as if micrograd were not installed
     assert compare.run(write(tmp_path / "ok.py", "print(1)\n")) == 2
     assert "compare needs micrograd: pip install micrograd==0.1.0" in capsys.readouterr().err
+
+
+def test_usage_shows_args_as_optional_and_only_the_script_as_required(tmp_path):
+    usage = "usage: python -m micrograd_c compare [options] SCRIPT.py [ARGS ...]\n"
+    done = cli("--help", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith(usage)
+    assert re.search(r"\n  ARGS +its arguments, if any\n", done.stdout)
+    done = cli(cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == usage + ("python -m micrograd_c compare: error: the following arguments "
+                                   "are required: SCRIPT.py\n")

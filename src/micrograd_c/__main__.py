@@ -19,6 +19,7 @@ def main() -> None:
                           help="record the graph once and replay it in C at every step")
     compare_cmd = commands.add_parser(
         "compare", help="run a micrograd program on micrograd and on micrograd_c and compare",
+        usage="%(prog)s [options] SCRIPT.py [ARGS ...]",
         epilog="Options go before SCRIPT; everything after it is the script's. Exit status: 0 "
                "both runs succeeded and their outputs agree, 1 the outputs differ, 2 usage "
                "error, 3 the script failed in one run or both.")
@@ -30,8 +31,9 @@ def main() -> None:
                              help="functions to list from a separate profiled run of each "
                                   "(default 10; 0 skips profiling)")
     compare_cmd.add_argument("script", metavar="SCRIPT.py", help="an unmodified micrograd program")
-    compare_cmd.add_argument("script_args", nargs=argparse.REMAINDER, metavar="ARGS",
-                             help="its arguments")
+    script_args = compare_cmd.add_argument("script_args", nargs=argparse.REMAINDER,
+                                           metavar="ARGS", help="its arguments, if any")
+    script_args.required = False  # argparse takes a REMAINDER for required, though it may be empty
     suite.add_arguments(commands.add_parser(
         "bench", help="run the benchmark suite (W1-W5) against micrograd, PyTorch and the C floor"))
     args = parser.parse_args()
