@@ -1,5 +1,8 @@
 """python -m micrograd_c compare: one unmodified micrograd program, run on both engines."""
+import io
+import os
 import re
+import select
 import subprocess
 import sys
 import textwrap
@@ -80,6 +83,39 @@ DIFFERS = """
 """
 
 
+READS = """
+    import sys
+
+    from micrograd.engine import Value
+
+    text = sys.stdin.read()
+    with open(sys.argv[1], "a") as log:  # what each run read, one repr a line
+        print(repr(text), file=log)
+    print("sum", sum((Value(float(word)) for word in text.split()), Value(0.0)).data)
+"""
+
+
+SLEEPS = """
+    import time
+
+    print("started")
+    time.sleep(60)
+"""
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def empty_stdin(monkeypatch):
+    """Standard input, for compare.run in this process, is empty (whatever pytest's is)."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+
+
 def write(path, source: str) -> str:
     """Write a program to path; its path as text."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,10 +123,20 @@ def write(path, source: str) -> str:
     return str(path)
 
 
-def cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    """Run python -m micrograd_c compare with args in cwd."""
+def cli(*args: str, cwd, feed: str | None = "", stderr=subprocess.PIPE,
+        **how) -> subprocess.CompletedProcess:
+    """Run python -m micrograd_c compare with args in cwd, feed on its stdin (None: as how says)."""
     return subprocess.run([sys.executable, "-m", "micrograd_c", "compare", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+                          input=feed, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                          check=False, **how)
+
+
+def drain(terminal: int) -> str:
+    """What waits to be read at a pseudo-terminal's master end, until a second of quiet."""
+    chunks = []
+    while select.select([terminal], [], [], 1)[0]:
+        chunks.append(os.read(terminal, 1 << 16))
+    return b"".join(chunks).decode()
 
 
 def section(out: str, engine: str) -> str:
@@ -216,3 +262,101 @@ def test_usage_shows_args_as_optional_and_only_the_script_as_required(tmp_path):
     assert done.returncode == 2
     assert done.stderr == usage + ("python -m micrograd_c compare: error: the following arguments "
                                    "are required: SCRIPT.py\n")
+
+
+def test_both_runs_and_the_profiled_runs_read_the_same_stdin(tmp_path):
+    write(tmp_path / "reads.py", READS)
+    done = cli("--top", "1", "reads.py", "log.txt", cwd=tmp_path, feed="1.5 2\n-4\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "output: agrees (1 line" in done.stdout
+    assert (tmp_path / "log.txt").read_text() == "'1.5 2\\n-4\\n'\n" * 4
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal; preexec_fn")
+@pytest.mark.parametrize("stdin", ["a terminal", "closed"])
+def test_a_terminal_or_closed_stdin_is_not_read_and_the_runs_get_none(tmp_path, stdin):
+    import pty
+
+    write(tmp_path / "reads.py", READS)
+    terminal, other_end = pty.openpty()
+    how = {"stdin": other_end} if stdin == "a terminal" else {"preexec_fn": lambda: os.close(0)}
+    try:
+        done = cli("reads.py", "log.txt", cwd=tmp_path, feed=None, timeout=60, **how)
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "log.txt").read_text() == "''\n" * 4
+
+
+def test_a_run_past_the_timeout_is_stopped_and_reported_as_timed_out(tmp_path):
+    write(tmp_path / "sleeps.py", SLEEPS)
+    done = cli("--timeout", "1", "sleeps.py", cwd=tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "the script timed out on both engines" in done.stdout
+    assert done.stdout.count("timed out: stopped after 1.000 s (--timeout)\n") == 2
+    assert done.stdout.count("    time.sleep(60)\n    KeyboardInterrupt\n") == 2  # where it was
+
+
+@pytest.mark.parametrize("option", [["--timeout", "0"], ["--timeout", "-2"], ["--timeout", "nan"],
+                                    ["--timeout", "soon"]])
+def test_bad_option_values_exit_with_status_2_before_any_run(tmp_path, option):
+    done = cli(*option, "nope.py", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        f"python -m micrograd_c compare: error: argument {option[0]}: ")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+def test_progress_goes_to_a_terminal_on_stderr_and_not_into_the_report(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    write(tmp_path / "slow.py", "import time\ntime.sleep(0.5)\nprint('done')\n")
+    terminal, other_end = pty.openpty()
+    fcntl.ioctl(other_end, termios.TIOCSWINSZ, struct.pack("4H", 24, 80, 0, 0))  # 80 columns
+    try:
+        done = cli("--top", "0", "slow.py", cwd=tmp_path, stderr=other_end)
+        shown = drain(terminal)
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    assert done.returncode == 0, done.stdout
+    assert "compare: running on micrograd_c, " in shown
+    assert "compare:" not in done.stdout.split("\n", 1)[1]
+
+
+def test_progress_in_a_log_is_a_line_every_period():
+    log = io.StringIO()
+    progress = compare.Progress("running on micrograd", log)
+    for elapsed in (0.5, compare.PERIOD - 1, compare.PERIOD, compare.PERIOD + 1,
+                    2 * compare.PERIOD + 1):
+        progress.update(elapsed)
+    progress.close()
+    assert log.getvalue() == (f"compare: running on micrograd, {compare.PERIOD:.0f} s so far\n"
+                              f"compare: running on micrograd, {2 * compare.PERIOD + 1:.0f} s so far\n")
+
+
+def test_progress_on_a_terminal_without_tqdm_is_a_line_updated_then_wiped(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
+    screen = Terminal()
+    progress = compare.Progress("running on micrograd_c", screen)
+    progress.update(0.5)
+    progress.update(12.5)
+    progress.close()
+    line = "compare: running on micrograd_c, 12.5 s"
+    assert screen.getvalue() == ("\rcompare: running on micrograd_c, 0.5 s\r" + line
+                                 + "\r" + " " * len(line) + "\r")
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar_when_tqdm_is_installed():
+    pytest.importorskip("tqdm")
+    screen = Terminal()
+    progress = compare.Progress("running on micrograd", screen)
+    progress.update(0.5)
+    progress.close()
+    *shown, wiped = screen.getvalue().split("\r")[1:-1]
+    assert shown and all(line.startswith("compare: running on micrograd, 00:") for line in shown)
+    assert wiped.strip() == ""

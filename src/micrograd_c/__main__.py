@@ -1,8 +1,20 @@
 """Command line: ``python -m micrograd_c demo | compare | bench``."""
 import argparse
+import math
 
 from . import compare, demo
 from .bench import suite
+
+
+def timeout(text: str) -> float:
+    """--timeout's value: a number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:  # nan too
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
+    return seconds
 
 
 def main() -> None:
@@ -30,6 +42,9 @@ def main() -> None:
     compare_cmd.add_argument("--top", type=int, default=10, metavar="N",
                              help="functions to list from a separate profiled run of each "
                                   "(default 10; 0 skips profiling)")
+    compare_cmd.add_argument("--timeout", type=timeout, metavar="SECONDS",
+                             help="stop a run that goes on longer, and report it as timed out "
+                                  "(each run, the profiled ones too; default: no limit)")
     compare_cmd.add_argument("script", metavar="SCRIPT.py", help="an unmodified micrograd program")
     script_args = compare_cmd.add_argument("script_args", nargs=argparse.REMAINDER,
                                            metavar="ARGS", help="its arguments, if any")
@@ -41,7 +56,7 @@ def main() -> None:
         demo.run(args.steps, args.seed, args.compare, args.plot, args.replay)
     elif args.command == "compare":
         raise SystemExit(compare.run(args.script, args.script_args, args.rtol, args.atol,
-                                     args.top))
+                                     args.top, args.timeout))
     elif args.command == "bench":
         suite.run(args)
 

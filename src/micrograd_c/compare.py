@@ -2,8 +2,9 @@
 
 ``run()`` runs an unmodified micrograd program twice, each time in a fresh
 process: once on micrograd, once on micrograd_c (installed as ``micrograd``
-first). Each child times the script alone, without the profiler, and reports
-its peak resident memory; when both runs succeed a second pair of runs, under
+first). Both runs read the same standard input: all of it, read once before
+the runs, or none when it is a terminal (or closed). Each child times the
+script alone, without the profiler, and reports its peak resident memory; when both runs succeed a second pair of runs, under
 cProfile, gives the top functions by time. Last comes the verdict on what the
 two runs printed on standard output: line by line, numbers within a relative
 (and a small absolute) tolerance, the text between them exactly.
@@ -18,6 +19,7 @@ micrograd_c; that is why it imports only the standard library.
 """
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import importlib.util
 import json
@@ -39,9 +41,13 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 from types import ModuleType, TracebackType
+from typing import Any, TextIO
 
 ENGINES = ("micrograd", "micrograd_c")
 AGREE, DIFFER, USAGE, FAILED = 0, 1, 2, 3
+TICK = 0.25  # seconds between looks at a running child: its progress, its timeout
+GRACE = 2.0  # seconds a child has to end on SIGTERM, when it runs out of time, before SIGKILL
+PERIOD = 10.0  # seconds between progress lines when stderr is not a terminal
 NUMBER = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)(?!\w))")
 
 
@@ -54,14 +60,17 @@ class Run:
     stderr: str
     seconds: float = math.nan
     peak_bytes: int = 0
+    stopped_after: float | None = None  # the timeout it ran out of, when it was stopped
 
     @property
     def failed(self) -> bool:
-        """Whether the script raised, exited nonzero or died before reporting."""
-        return self.status != 0 or math.isnan(self.seconds)
+        """Whether the script raised, exited nonzero, died before reporting or ran out of time."""
+        return self.status != 0 or math.isnan(self.seconds) or self.stopped_after is not None
 
     def ending(self) -> str:
         """How the run ended, in words."""
+        if self.stopped_after is not None:
+            return f"timed out: stopped after {seconds(self.stopped_after)} (--timeout)"
         if self.status < 0:
             number = -self.status
             try:
@@ -74,8 +83,11 @@ class Run:
 
 
 def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float = 1e-12,
-        top: int = 10) -> int:
-    """Run script with args on micrograd and on micrograd_c, print the report; the exit status."""
+        top: int = 10, timeout: float | None = None) -> int:
+    """Run script with args on micrograd and on micrograd_c, print the report; the exit status.
+
+    Each run, the profiled ones too, is stopped after timeout seconds, if given.
+    """
     if importlib.util.find_spec("micrograd") is None:
         print("compare needs micrograd: pip install micrograd==0.1.0", file=sys.stderr)
         return USAGE
@@ -85,7 +97,8 @@ def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float =
     print(f"running `{shlex.join([script, *args])}` on micrograd, then on micrograd_c, "
           f"each in a fresh process", flush=True)
     with tempfile.TemporaryDirectory() as workdir:
-        runs = [spawn(engine, script, args, workdir) for engine in ENGINES]
+        stdin = save_input(workdir)
+        runs = [spawn(engine, script, args, workdir, stdin, timeout) for engine in ENGINES]
         if any(r.failed for r in runs):
             print_failures(runs)
             return FAILED
@@ -93,8 +106,8 @@ def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float =
         if top > 0:
             for engine in ENGINES:
                 stats = os.path.join(workdir, engine + ".prof")
-                spawn(engine, script, args, workdir, profile=stats)
-                print_profile(engine, stats, top)
+                profiled = spawn(engine, script, args, workdir, stdin, timeout, profile=stats)
+                print_profile(profiled, stats, top)
     difference = first_difference(runs[0].stdout, runs[1].stdout, rtol, atol)
     tolerance = f"numbers within rtol {rtol:g} or atol {atol:g}, text exactly"
     if difference is None:
@@ -107,17 +120,113 @@ def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float =
     return DIFFER
 
 
-def spawn(engine: str, script: str, args: Sequence[str], workdir: str,
-          profile: str = "") -> Run:
-    """Run script in a child process on engine (under cProfile, to that file, if profile)."""
+def save_input(workdir: str) -> str | None:
+    """Read all of standard input into a file in workdir, its path; None for a terminal or none."""
+    stdin = sys.stdin
+    if stdin is None or stdin.closed or stdin.isatty():
+        return None
+    try:
+        data = stdin.buffer.read()
+    except OSError:  # a stand-in that cannot be read, as pytest's while it captures output
+        return None
+    path = os.path.join(workdir, "stdin")
+    Path(path).write_bytes(data)
+    return path
+
+
+def spawn(engine: str, script: str, args: Sequence[str], workdir: str, stdin: str | None,
+          timeout: float | None, profile: str = "") -> Run:
+    """Run script on engine in a child process reading the file stdin (None: no input), stopped
+    after timeout seconds (None: no limit), under cProfile to the file profile if profile."""
     report = Path(workdir, engine + ".json")
     report.unlink(missing_ok=True)
-    child = subprocess.run([sys.executable, __file__, engine, str(report), profile, script,
-                            *args], capture_output=True, text=True, errors="replace", check=False)
-    run = Run(engine, child.returncode, child.stdout, child.stderr)
+    command = [sys.executable, __file__, engine, str(report), profile, script, *args]
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+        child = stack.enter_context(subprocess.Popen(
+            command, stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            errors="replace"))
+        progress = Progress(f"running on {engine}" + (" under cProfile" if profile else ""))
+        stack.callback(progress.close)
+        stdout, stderr, stopped = wait(child, timeout, progress)
+    run = Run(engine, child.returncode, stdout, stderr, stopped_after=timeout if stopped else None)
     if report.exists():
         run.seconds, run.peak_bytes = json.loads(report.read_text())
     return run
+
+
+def wait(child: subprocess.Popen[str], timeout: float | None,
+         progress: Progress) -> tuple[str, str, bool]:
+    """What child printed on stdout and on stderr, once it ended; whether it ran out of time."""
+    start = time.monotonic()
+    while True:
+        left = math.inf if timeout is None else timeout - (time.monotonic() - start)
+        if left <= 0:
+            return *stop(child), True
+        try:
+            return *child.communicate(timeout=min(TICK, left)), False
+        except subprocess.TimeoutExpired:
+            progress.update(time.monotonic() - start)
+
+
+def stop(child: subprocess.Popen[str]) -> tuple[str, str]:
+    """End child with SIGTERM, or SIGKILL if it is still there GRACE seconds later; its output.
+
+    The child takes SIGTERM as Ctrl-C (see child()): the script ends with a
+    traceback of where it was, and what it printed is flushed.
+    """
+    child.terminate()
+    try:
+        return child.communicate(timeout=GRACE)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        return child.communicate()
+
+
+class Progress:
+    """Which run is going, and for how long, on stderr: never in the report on stdout.
+
+    On a terminal, a line that updates (a tqdm bar, if tqdm is installed) and
+    is wiped when the run ends; elsewhere, as in a log, a line every PERIOD
+    seconds.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self.label = f"compare: {label}"
+        self.stream = stream or sys.stderr
+        self.terminal = self.stream.isatty()
+        self.bar = tqdm_bar(self.label, self.stream) if self.terminal else None
+        self.line = ""  # the line shown on a terminal without tqdm
+        self.shown = 0.0  # the elapsed time in the last line elsewhere
+
+    def update(self, elapsed: float) -> None:
+        """Show that the run has gone on for elapsed seconds."""
+        if self.bar is not None:
+            self.bar.refresh()
+        elif self.terminal:
+            self.line = f"{self.label}, {elapsed:.1f} s"
+            self.stream.write("\r" + self.line)
+            self.stream.flush()
+        elif elapsed >= self.shown + PERIOD:
+            self.shown = elapsed
+            print(f"{self.label}, {elapsed:.0f} s so far", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """Wipe the line shown on a terminal."""
+        if self.bar is not None:
+            self.bar.close()
+        elif self.line:
+            self.stream.write("\r" + " " * len(self.line) + "\r")
+            self.stream.flush()
+
+
+def tqdm_bar(label: str, stream: TextIO) -> Any:
+    """A tqdm bar on stream showing label and the time elapsed; None if tqdm is not installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(desc=label, file=stream, bar_format="{desc}, {elapsed}", leave=False)
 
 
 def first_difference(theirs: str, ours: str, rtol: float,
@@ -147,8 +256,9 @@ def close(x: float, y: float, rtol: float, atol: float) -> bool:
 def print_failures(runs: list[Run]) -> None:
     """Say which runs failed, and how, with what they wrote on stderr (the traceback)."""
     failed = [r for r in runs if r.failed]
+    what = "timed out" if all(r.stopped_after is not None for r in failed) else "failed"
     where = "both engines" if len(failed) == 2 else f"{failed[0].engine} only"
-    print(f"\nthe script failed on {where}")
+    print(f"\nthe script {what} on {where}")
     for r in runs:
         cost = "" if r.failed else f" in {seconds(r.seconds)}"
         print(f"\non {r.engine}: {r.ending()}{cost}")
@@ -167,14 +277,17 @@ def print_costs(runs: list[Run]) -> None:
           f"micrograd_c's)")
 
 
-def print_profile(engine: str, path: str, top: int) -> None:
+def print_profile(run: Run, path: str, top: int) -> None:
     """The top functions by own time from a profiled run's saved stats."""
     if not os.path.exists(path):
-        print(f"\n{engine}: the profiled run ended without saving its profile")
+        print(f"\n{run.engine}: the profiled run ended without saving its profile "
+              f"({run.ending()})")
         return
     stats = pstats.Stats(path)
-    print(f"\ntop {top} functions by own time on {engine} (cProfile, a separate run: "
+    print(f"\ntop {top} functions by own time on {run.engine} (cProfile, a separate run: "
           f"{seconds(stats.total_tt)} under the profiler)")
+    if run.failed:
+        print(f"the profiled run {run.ending()}; this is its profile until then")
     print(f"{'own s':>10}{'cumul. s':>10}{'calls':>10}  function")
     rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
     for func, (_, calls, own, cumulative, _) in rows:
@@ -206,6 +319,7 @@ def indent(text: str) -> str:
 
 def child(engine: str, report: str, profile: str, script: str, args: list[str]) -> None:
     """In the child: run script on engine as `python SCRIPT ARGS` would; report time and memory."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # --timeout's SIGTERM as Ctrl-C
     sys.argv = [script, *args]
     sys.path[0] = os.path.dirname(os.path.realpath(script))
     if engine == "micrograd_c":
