@@ -73,6 +73,18 @@ FAILS_ON_OURS = """
     print("after")
 """
 
+FAILS_ON_BOTH = """
+    import sys
+
+    from micrograd.engine import Value
+
+    ours = type(Value(1.0)).__module__.startswith("micrograd_c")
+    print("same", 1)
+    print("same", 2.0)
+    print("loss", 0.5 + (1e-6 if ours else 0.0))
+    sys.exit("bad input")
+"""
+
 DIFFERS = """
     from micrograd.engine import Value
 
@@ -192,22 +204,31 @@ def test_a_script_that_fails_on_one_engine_only_is_reported_with_its_traceback(t
     out = capsys.readouterr().out
     assert "the script failed on micrograd_c only" in out
     assert re.search(r"on micrograd: ran in [\d.]+ m?s", out)
-    traceback = out.split("on micrograd_c: exit status 1\n")[1]
-    assert traceback.splitlines() == [
+    traceback = re.split(r"on micrograd_c: exit status 1 in [\d.]+ m?s\n", out)[1]
+    assert traceback.splitlines()[:6] == [
         "    Traceback (most recent call last):",
         f'      File "{script}", line 11, in <module>',
         "        check(Value(1.0))",
         f'      File "{script}", line 7, in check',
         '        raise RuntimeError("not the original micrograd")',
         "    RuntimeError: not the original micrograd"]
+    assert out.endswith("\n\noutput before the failure: agrees on the first 1 line, then differs "
+                        "at line 2 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
+                        "  micrograd:    'after'\n"
+                        "  micrograd_c:  (no such line)\n")
 
 
-def test_a_script_that_fails_on_both_engines_is_reported_for_each(tmp_path, capsys):
-    script = write(tmp_path / "exits.py", "import sys\nprint('x')\nsys.exit('bad input')\n")
-    assert compare.run(script, top=0) == 3
+def test_a_script_that_fails_on_both_engines_shows_both_times_and_how_far_outputs_agreed(
+        tmp_path, capsys):
+    assert compare.run(write(tmp_path / "exits.py", FAILS_ON_BOTH), top=0) == 3
     out = capsys.readouterr().out
     assert "the script failed on both engines" in out
-    assert out.count("exit status 1\n    bad input\n") == 2
+    assert len(re.findall(r"\non micrograd(_c)?: exit status 1 in [\d.]+ m?s\n    bad input\n",
+                          out)) == 2
+    assert out.endswith("\n\noutput before the failure: agrees on the first 2 lines, then differs "
+                        "at line 3 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
+                        "  micrograd:    'loss 0.5'\n"
+                        "  micrograd_c:  'loss 0.500001'\n")
 
 
 def test_numbers_beyond_the_tolerance_show_the_first_difference(tmp_path, capsys):
@@ -230,7 +251,7 @@ def test_numbers_beyond_the_tolerance_show_the_first_difference(tmp_path, capsys
     ("a\nb\n", "a\nb"),
 ])
 def test_outputs_that_agree(theirs, ours):
-    assert compare.first_difference(theirs, ours, rtol=1e-9, atol=1e-12) is None
+    assert compare.compare_outputs(theirs, ours, rtol=1e-9, atol=1e-12).difference is None
 
 
 @pytest.mark.parametrize("theirs, ours, difference", [
@@ -242,7 +263,10 @@ def test_outputs_that_agree(theirs, ours):
     ("a\nb", "a", (2, "b", None)),
 ])
 def test_outputs_that_differ(theirs, ours, difference):
-    assert compare.first_difference(theirs, ours, rtol=1e-9, atol=1e-12) == difference
+    number, a, b = difference
+    verdict = compare.compare_outputs(theirs, ours, rtol=1e-9, atol=1e-12)
+    assert verdict.agree == number - 1
+    assert verdict.difference == tuple(None if text is None else (number, text) for text in (a, b))
 
 
 def test_usage_errors_exit_with_status_2(tmp_path, capsys, monkeypatch):
@@ -296,6 +320,8 @@ def test_a_run_past_the_timeout_is_stopped_and_reported_as_timed_out(tmp_path):
     assert "the script timed out on both engines" in done.stdout
     assert done.stdout.count("timed out: stopped after 1.000 s (--timeout)\n") == 2
     assert done.stdout.count("    time.sleep(60)\n    KeyboardInterrupt\n") == 2  # where it was
+    assert done.stdout.endswith("\noutput before the failure: agrees (1 line; numbers within "
+                                "rtol 1e-09 or atol 1e-12, text exactly)\n")  # flushed
 
 
 @pytest.mark.parametrize("option", [["--timeout", "0"], ["--timeout", "-2"], ["--timeout", "nan"],

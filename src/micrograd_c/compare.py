@@ -68,7 +68,7 @@ class Run:
         return self.status != 0 or math.isnan(self.seconds) or self.stopped_after is not None
 
     def ending(self) -> str:
-        """How the run ended, in words."""
+        """How the run ended, and after how long, in words."""
         if self.stopped_after is not None:
             return f"timed out: stopped after {seconds(self.stopped_after)} (--timeout)"
         if self.status < 0:
@@ -77,9 +77,18 @@ class Run:
                 return f"killed by {signal.Signals(number).name}"
             except ValueError:  # a real-time signal has no name
                 return f"killed by signal {number}"
+        took = "" if math.isnan(self.seconds) else f" in {seconds(self.seconds)}"
         if self.status:
-            return f"exit status {self.status}"
-        return "ended without reporting its time" if self.failed else "ran"
+            return f"exit status {self.status}{took}"
+        return f"ran{took}" if took else "ended without reporting its time"
+
+
+@dataclass
+class Verdict:
+    """How the two runs' outputs compare, line by line."""
+    agree: int  # lines that agree, counted from the first
+    # the first line that differs, as (its number, its text) in each output; None past the end
+    difference: tuple[tuple[int, str] | None, tuple[int, str] | None] | None = None
 
 
 def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float = 1e-12,
@@ -99,25 +108,22 @@ def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float =
     with tempfile.TemporaryDirectory() as workdir:
         stdin = save_input(workdir)
         runs = [spawn(engine, script, args, workdir, stdin, timeout) for engine in ENGINES]
-        if any(r.failed for r in runs):
+        failed = any(r.failed for r in runs)
+        if failed:
             print_failures(runs)
-            return FAILED
-        print_costs(runs)
-        if top > 0:
-            for engine in ENGINES:
-                stats = os.path.join(workdir, engine + ".prof")
-                profiled = spawn(engine, script, args, workdir, stdin, timeout, profile=stats)
-                print_profile(profiled, stats, top)
-    difference = first_difference(runs[0].stdout, runs[1].stdout, rtol, atol)
-    tolerance = f"numbers within rtol {rtol:g} or atol {atol:g}, text exactly"
-    if difference is None:
-        print(f"\noutput: agrees ({len(runs[0].stdout.splitlines())} lines; {tolerance})")
-        return AGREE
-    line, theirs, ours = difference
-    print(f"\noutput: differs at line {line} ({tolerance})")
-    for engine, text in zip(ENGINES, (theirs, ours)):
-        print(f"  {engine + ':':13} {'(no such line)' if text is None else repr(text)}")
-    return DIFFER
+        else:
+            print_costs(runs)
+            if top > 0:
+                for engine in ENGINES:
+                    stats = os.path.join(workdir, engine + ".prof")
+                    profiled = spawn(engine, script, args, workdir, stdin, timeout,
+                                     profile=stats)
+                    print_profile(profiled, stats, top)
+    verdict = compare_outputs(runs[0].stdout, runs[1].stdout, rtol, atol)
+    print_verdict(verdict, f"numbers within rtol {rtol:g} or atol {atol:g}, text exactly", failed)
+    if failed:
+        return FAILED
+    return AGREE if verdict.difference is None else DIFFER
 
 
 def save_input(workdir: str) -> str | None:
@@ -229,14 +235,13 @@ def tqdm_bar(label: str, stream: TextIO) -> Any:
     return tqdm(desc=label, file=stream, bar_format="{desc}, {elapsed}", leave=False)
 
 
-def first_difference(theirs: str, ours: str, rtol: float,
-                     atol: float) -> tuple[int, str | None, str | None] | None:
-    """The first line (1-based, both texts; None past the end) where the outputs disagree."""
-    pairs = zip_longest(theirs.splitlines(), ours.splitlines())
-    for number, (a, b) in enumerate(pairs, 1):
-        if a is None or b is None or not lines_agree(a, b, rtol, atol):
-            return number, a, b
-    return None
+def compare_outputs(theirs: str, ours: str, rtol: float, atol: float) -> Verdict:
+    """Compare two outputs line by line: how many lines agree, then the first that differs."""
+    numbered = [list(enumerate(text.splitlines(), 1)) for text in (theirs, ours)]
+    for agree, (a, b) in enumerate(zip_longest(*numbered)):
+        if a is None or b is None or not lines_agree(a[1], b[1], rtol, atol):
+            return Verdict(agree, (a, b))
+    return Verdict(len(numbered[0]))
 
 
 def lines_agree(a: str, b: str, rtol: float, atol: float) -> bool:
@@ -260,10 +265,22 @@ def print_failures(runs: list[Run]) -> None:
     where = "both engines" if len(failed) == 2 else f"{failed[0].engine} only"
     print(f"\nthe script {what} on {where}")
     for r in runs:
-        cost = "" if r.failed else f" in {seconds(r.seconds)}"
-        print(f"\non {r.engine}: {r.ending()}{cost}")
+        print(f"\non {r.engine}: {r.ending()}")
         if r.failed:
             print(indent(r.stderr.rstrip() or "(nothing on stderr)"))
+
+
+def print_verdict(verdict: Verdict, rules: str, failed: bool) -> None:
+    """Whether the outputs agree (up to the failure, if a run failed), else where they differ."""
+    head = "output before the failure" if failed else "output"
+    if verdict.difference is None:
+        print(f"\n{head}: agrees ({count(verdict.agree, 'line')}; {rules})")
+        return
+    agreed = f"agrees on the first {count(verdict.agree, 'line')}, then " if failed and verdict.agree else ""
+    numbers = [side[0] for side in verdict.difference if side is not None]
+    print(f"\n{head}: {agreed}differs at line {per_run(numbers)} ({rules})")
+    for engine, side in zip(ENGINES, verdict.difference):
+        print(f"  {engine + ':':13} {'(no such line)' if side is None else repr(side[1])}")
 
 
 def print_costs(runs: list[Run]) -> None:
@@ -305,6 +322,18 @@ def label(func: tuple[str, int, str]) -> str:
 def seconds(s: float) -> str:
     """A duration in s or ms."""
     return f"{s:.3f} s" if s >= 1 else f"{s * 1e3:.1f} ms"
+
+
+def count(n: int, noun: str) -> str:
+    """n and the noun, plural unless n is 1."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def per_run(numbers: Sequence[int]) -> str:
+    """One number if every run's is the same, else each run's: 3 on micrograd, 4 on micrograd_c."""
+    if len(set(numbers)) == 1:
+        return str(numbers[0])
+    return ", ".join(f"{n} on {engine}" for n, engine in zip(numbers, ENGINES))
 
 
 def mebibytes(n: int) -> str:
