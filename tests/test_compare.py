@@ -107,6 +107,18 @@ READS = """
 """
 
 
+TIMED = """
+    import os
+    import time
+
+    from micrograd.engine import Value
+
+    start = time.perf_counter()
+    print("loss", (Value(0.25) * 2).data)
+    print(f"took {time.perf_counter() - start:.9f} s")
+    print("pid", os.getpid())  # never the same in two runs
+"""
+
 SLEEPS = """
     import time
 
@@ -325,7 +337,7 @@ def test_a_run_past_the_timeout_is_stopped_and_reported_as_timed_out(tmp_path):
 
 
 @pytest.mark.parametrize("option", [["--timeout", "0"], ["--timeout", "-2"], ["--timeout", "nan"],
-                                    ["--timeout", "soon"]])
+                                    ["--timeout", "soon"], ["--ignore", "(unclosed"]])
 def test_bad_option_values_exit_with_status_2_before_any_run(tmp_path, option):
     done = cli(*option, "nope.py", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
@@ -386,3 +398,23 @@ def test_progress_on_a_terminal_is_a_tqdm_bar_when_tqdm_is_installed():
     *shown, wiped = screen.getvalue().split("\r")[1:-1]
     assert shown and all(line.startswith("compare: running on micrograd, 00:") for line in shown)
     assert wiped.strip() == ""
+
+
+def test_lines_matching_ignore_are_left_out_of_both_outputs(tmp_path):
+    write(tmp_path / "timed.py", TIMED)
+    done = cli("--top", "0", "timed.py", cwd=tmp_path)
+    assert done.returncode == 1 and "output: differs at line " in done.stdout
+    done = cli("--top", "0", "--ignore", "^took ", "--ignore", r"^pid \d+$", "timed.py",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith("output: agrees (1 line; numbers within rtol 1e-09 or atol 1e-12, "
+                                "text exactly; lines left out by --ignore: 2)\n")
+
+
+def test_lines_left_out_are_counted_and_a_difference_shows_each_run_s_line_number(capsys):
+    ignore = [re.compile("^debug")]
+    verdict = compare.compare_outputs("a\nb\nc\nd", "a\ndebug 1\nb\nc\ne", 1e-9, 1e-12, ignore)
+    assert verdict == compare.Verdict(3, ((4, "d"), (5, "e")), ignored=(0, 1))
+    compare.print_verdict(verdict, "rules", failed=False)
+    assert capsys.readouterr().out == ("\noutput: differs at line 4 on micrograd, 5 on micrograd_c "
+                                       "(rules)\n  micrograd:    'd'\n  micrograd_c:  'e'\n")

@@ -1,6 +1,7 @@
 """Command line: ``python -m micrograd_c demo | compare | bench``."""
 import argparse
 import math
+import re
 
 from . import compare, demo
 from .bench import suite
@@ -15,6 +16,14 @@ def timeout(text: str) -> float:
     if not seconds > 0:  # nan too
         raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
     return seconds
+
+
+def regex(text: str) -> re.Pattern[str]:
+    """--ignore's value: a regular expression, compiled."""
+    try:
+        return re.compile(text)
+    except re.error as error:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({error})") from None
 
 
 def main() -> None:
@@ -34,7 +43,7 @@ def main() -> None:
         usage="%(prog)s [options] SCRIPT.py [ARGS ...]",
         epilog="Options go before SCRIPT; everything after it is the script's. Exit status: 0 "
                "both runs succeeded and their outputs agree, 1 the outputs differ, 2 usage "
-               "error, 3 the script failed in one run or both.")
+               "error, 3 the script failed or timed out in one run or both.")
     compare_cmd.add_argument("--rtol", type=float, default=1e-9,
                              help="relative tolerance for printed numbers (default 1e-9)")
     compare_cmd.add_argument("--atol", type=float, default=1e-12,
@@ -45,6 +54,11 @@ def main() -> None:
     compare_cmd.add_argument("--timeout", type=timeout, metavar="SECONDS",
                              help="stop a run that goes on longer, and report it as timed out "
                                   "(each run, the profiled ones too; default: no limit)")
+    compare_cmd.add_argument("--ignore", type=regex, action="append", default=[],
+                             metavar="REGEX",
+                             help="leave out of the comparison the lines, in both outputs, in "
+                                  "which REGEX matches (re.search), such as printed timings; "
+                                  "repeatable")
     compare_cmd.add_argument("script", metavar="SCRIPT.py", help="an unmodified micrograd program")
     script_args = compare_cmd.add_argument("script_args", nargs=argparse.REMAINDER,
                                            metavar="ARGS", help="its arguments, if any")
@@ -56,7 +70,7 @@ def main() -> None:
         demo.run(args.steps, args.seed, args.compare, args.plot, args.replay)
     elif args.command == "compare":
         raise SystemExit(compare.run(args.script, args.script_args, args.rtol, args.atol,
-                                     args.top, args.timeout))
+                                     args.top, args.timeout, args.ignore))
     elif args.command == "bench":
         suite.run(args)
 

@@ -85,18 +85,23 @@ class Run:
 
 @dataclass
 class Verdict:
-    """How the two runs' outputs compare, line by line."""
+    """How the two runs' outputs compare, line by line, on the lines that --ignore leaves."""
     agree: int  # lines that agree, counted from the first
     # the first line that differs, as (its number, its text) in each output; None past the end
     difference: tuple[tuple[int, str] | None, tuple[int, str] | None] | None = None
+    ignored: tuple[int, int] = (0, 0)  # lines of each output left out
 
 
 def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float = 1e-12,
-        top: int = 10, timeout: float | None = None) -> int:
+        top: int = 10, timeout: float | None = None,
+        ignore: Sequence[str | re.Pattern[str]] = ()) -> int:
     """Run script with args on micrograd and on micrograd_c, print the report; the exit status.
 
     Each run, the profiled ones too, is stopped after timeout seconds, if given.
+    Lines in which any of the regular expressions ignore matches are left out
+    of both outputs before they are compared.
     """
+    patterns = [re.compile(pattern) for pattern in ignore]
     if importlib.util.find_spec("micrograd") is None:
         print("compare needs micrograd: pip install micrograd==0.1.0", file=sys.stderr)
         return USAGE
@@ -119,8 +124,11 @@ def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float =
                     profiled = spawn(engine, script, args, workdir, stdin, timeout,
                                      profile=stats)
                     print_profile(profiled, stats, top)
-    verdict = compare_outputs(runs[0].stdout, runs[1].stdout, rtol, atol)
-    print_verdict(verdict, f"numbers within rtol {rtol:g} or atol {atol:g}, text exactly", failed)
+    verdict = compare_outputs(runs[0].stdout, runs[1].stdout, rtol, atol, patterns)
+    rules = f"numbers within rtol {rtol:g} or atol {atol:g}, text exactly"
+    if patterns:
+        rules += f"; lines left out by --ignore: {per_run(verdict.ignored)}"
+    print_verdict(verdict, rules, failed)
     if failed:
         return FAILED
     return AGREE if verdict.difference is None else DIFFER
@@ -235,13 +243,17 @@ def tqdm_bar(label: str, stream: TextIO) -> Any:
     return tqdm(desc=label, file=stream, bar_format="{desc}, {elapsed}", leave=False)
 
 
-def compare_outputs(theirs: str, ours: str, rtol: float, atol: float) -> Verdict:
-    """Compare two outputs line by line: how many lines agree, then the first that differs."""
-    numbered = [list(enumerate(text.splitlines(), 1)) for text in (theirs, ours)]
-    for agree, (a, b) in enumerate(zip_longest(*numbered)):
+def compare_outputs(theirs: str, ours: str, rtol: float, atol: float,
+                    ignore: Sequence[re.Pattern[str]] = ()) -> Verdict:
+    """Compare two outputs line by line, without the lines in which any of ignore matches."""
+    lines = [text.splitlines() for text in (theirs, ours)]
+    kept = [[(number, line) for number, line in enumerate(output, 1)
+             if not any(pattern.search(line) for pattern in ignore)] for output in lines]
+    ignored = (len(lines[0]) - len(kept[0]), len(lines[1]) - len(kept[1]))
+    for agree, (a, b) in enumerate(zip_longest(*kept)):
         if a is None or b is None or not lines_agree(a[1], b[1], rtol, atol):
-            return Verdict(agree, (a, b))
-    return Verdict(len(numbered[0]))
+            return Verdict(agree, (a, b), ignored)
+    return Verdict(len(kept[0]), None, ignored)
 
 
 def lines_agree(a: str, b: str, rtol: float, atol: float) -> bool:
