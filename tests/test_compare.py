@@ -418,3 +418,21 @@ def test_lines_left_out_are_counted_and_a_difference_shows_each_run_s_line_numbe
     compare.print_verdict(verdict, "rules", failed=False)
     assert capsys.readouterr().out == ("\noutput: differs at line 4 on micrograd, 5 on micrograd_c "
                                        "(rules)\n  micrograd:    'd'\n  micrograd_c:  'e'\n")
+
+
+def test_a_profiled_run_past_the_timeout_leaves_its_partial_profile_and_the_verdict(tmp_path,
+                                                                                    capsys):
+    script = write(tmp_path / "profiled.py", """
+        import sys
+        import time
+
+        print("x")
+        if sys.getprofile() is not None:  # only under cProfile
+            time.sleep(60)
+    """)
+    assert compare.run(script, top=3, timeout=1.0) == 0
+    out = capsys.readouterr().out
+    assert out.count("the profiled run timed out: stopped after 1.000 s (--timeout); this is its "
+                      "profile until then\n") == 2
+    assert out.count("<built-in method time.sleep>") == 2
+    assert "output: agrees (1 line;" in out

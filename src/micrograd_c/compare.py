@@ -3,15 +3,20 @@
 ``run()`` runs an unmodified micrograd program twice, each time in a fresh
 process: once on micrograd, once on micrograd_c (installed as ``micrograd``
 first). Both runs read the same standard input: all of it, read once before
-the runs, or none when it is a terminal (or closed). Each child times the
-script alone, without the profiler, and reports its peak resident memory; when both runs succeed a second pair of runs, under
-cProfile, gives the top functions by time. Last comes the verdict on what the
-two runs printed on standard output: line by line, numbers within a relative
-(and a small absolute) tolerance, the text between them exactly.
+the runs, or none when it is a terminal or closed. Each child times the
+script alone, without the profiler, and reports its peak resident memory;
+when both runs succeed a second pair of runs, under cProfile, gives the top
+functions by time. A run can be given a time limit, after which it is
+stopped; while runs go, stderr says which one and for how long. Last comes
+the verdict on what the two runs printed on standard output (up to the
+failure, if one failed): line by line, numbers within a relative (and a
+small absolute) tolerance, the text between them exactly, lines that match
+a pattern to ignore left out.
 
 Exit status: 0 both runs succeeded and their outputs agree, 1 the outputs
 differ, 2 a usage error (no such script, micrograd missing), 3 the script
-failed (an exception, a nonzero exit or a crash) in one run or both.
+failed (an exception, a nonzero exit, a crash, or the time limit) in one run
+or both.
 
 The child is this very file run by path (``python compare.py ENGINE ...``),
 not ``-m micrograd_c.compare``, so that the micrograd run never imports
