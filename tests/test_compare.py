@@ -106,7 +106,6 @@ READS = """
     print("sum", sum((Value(float(word)) for word in text.split()), Value(0.0)).data)
 """
 
-
 TIMED = """
     import os
     import time
