@@ -1,5 +1,8 @@
 """python -m micrograd_c compare: one unmodified micrograd program, run on both engines."""
+import io
+import os
 import re
+import select
 import subprocess
 import sys
 import textwrap
@@ -70,6 +73,18 @@ FAILS_ON_OURS = """
     print("after")
 """
 
+FAILS_ON_BOTH = """
+    import sys
+
+    from micrograd.engine import Value
+
+    ours = type(Value(1.0)).__module__.startswith("micrograd_c")
+    print("same", 1)
+    print("same", 2.0)
+    print("loss", 0.5 + (1e-6 if ours else 0.0))
+    sys.exit("bad input")
+"""
+
 DIFFERS = """
     from micrograd.engine import Value
 
@@ -80,6 +95,50 @@ DIFFERS = """
 """
 
 
+READS = """
+    import sys
+
+    from micrograd.engine import Value
+
+    text = sys.stdin.read()
+    with open(sys.argv[1], "a") as log:  # what each run read, one repr a line
+        print(repr(text), file=log)
+    print("sum", sum((Value(float(word)) for word in text.split()), Value(0.0)).data)
+"""
+
+TIMED = """
+    import os
+    import time
+
+    from micrograd.engine import Value
+
+    start = time.perf_counter()
+    print("loss", (Value(0.25) * 2).data)
+    print(f"took {time.perf_counter() - start:.9f} s")
+    print("pid", os.getpid())  # never the same in two runs
+"""
+
+SLEEPS = """
+    import time
+
+    print("started")
+    time.sleep(60)
+"""
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def empty_stdin(monkeypatch):
+    """Standard input, for compare.run in this process, is empty (whatever pytest's is)."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+
+
 def write(path, source: str) -> str:
     """Write a program to path; its path as text."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,10 +146,20 @@ def write(path, source: str) -> str:
     return str(path)
 
 
-def cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    """Run python -m micrograd_c compare with args in cwd."""
+def cli(*args: str, cwd, feed: str | None = "", stderr=subprocess.PIPE,
+        **how) -> subprocess.CompletedProcess:
+    """Run python -m micrograd_c compare with args in cwd, feed on its stdin (None: as how says)."""
     return subprocess.run([sys.executable, "-m", "micrograd_c", "compare", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+                          input=feed, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                          check=False, **how)
+
+
+def drain(terminal: int) -> str:
+    """What waits to be read at a pseudo-terminal's master end, until a second of quiet."""
+    chunks = []
+    while select.select([terminal], [], [], 1)[0]:
+        chunks.append(os.read(terminal, 1 << 16))
+    return b"".join(chunks).decode()
 
 
 def section(out: str, engine: str) -> str:
@@ -146,22 +215,31 @@ def test_a_script_that_fails_on_one_engine_only_is_reported_with_its_traceback(t
     out = capsys.readouterr().out
     assert "the script failed on micrograd_c only" in out
     assert re.search(r"on micrograd: ran in [\d.]+ m?s", out)
-    traceback = out.split("on micrograd_c: exit status 1\n")[1]
-    assert traceback.splitlines() == [
+    traceback = re.split(r"on micrograd_c: exit status 1 in [\d.]+ m?s\n", out)[1]
+    assert traceback.splitlines()[:6] == [
         "    Traceback (most recent call last):",
         f'      File "{script}", line 11, in <module>',
         "        check(Value(1.0))",
         f'      File "{script}", line 7, in check',
         '        raise RuntimeError("not the original micrograd")',
         "    RuntimeError: not the original micrograd"]
+    assert out.endswith("\n\noutput before the failure: agrees on the first 1 line, then differs "
+                        "at line 2 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
+                        "  micrograd:    'after'\n"
+                        "  micrograd_c:  (no such line)\n")
 
 
-def test_a_script_that_fails_on_both_engines_is_reported_for_each(tmp_path, capsys):
-    script = write(tmp_path / "exits.py", "import sys\nprint('x')\nsys.exit('bad input')\n")
-    assert compare.run(script, top=0) == 3
+def test_a_script_that_fails_on_both_engines_shows_both_times_and_how_far_outputs_agreed(
+        tmp_path, capsys):
+    assert compare.run(write(tmp_path / "exits.py", FAILS_ON_BOTH), top=0) == 3
     out = capsys.readouterr().out
     assert "the script failed on both engines" in out
-    assert out.count("exit status 1\n    bad input\n") == 2
+    assert len(re.findall(r"\non micrograd(_c)?: exit status 1 in [\d.]+ m?s\n    bad input\n",
+                          out)) == 2
+    assert out.endswith("\n\noutput before the failure: agrees on the first 2 lines, then differs "
+                        "at line 3 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
+                        "  micrograd:    'loss 0.5'\n"
+                        "  micrograd_c:  'loss 0.500001'\n")
 
 
 def test_numbers_beyond_the_tolerance_show_the_first_difference(tmp_path, capsys):
@@ -184,7 +262,7 @@ def test_numbers_beyond_the_tolerance_show_the_first_difference(tmp_path, capsys
     ("a\nb\n", "a\nb"),
 ])
 def test_outputs_that_agree(theirs, ours):
-    assert compare.first_difference(theirs, ours, rtol=1e-9, atol=1e-12) is None
+    assert compare.compare_outputs(theirs, ours, rtol=1e-9, atol=1e-12).difference is None
 
 
 @pytest.mark.parametrize("theirs, ours, difference", [
@@ -196,7 +274,10 @@ def test_outputs_that_agree(theirs, ours):
     ("a\nb", "a", (2, "b", None)),
 ])
 def test_outputs_that_differ(theirs, ours, difference):
-    assert compare.first_difference(theirs, ours, rtol=1e-9, atol=1e-12) == difference
+    number, a, b = difference
+    verdict = compare.compare_outputs(theirs, ours, rtol=1e-9, atol=1e-12)
+    assert verdict.agree == number - 1
+    assert verdict.difference == tuple(None if text is None else (number, text) for text in (a, b))
 
 
 def test_usage_errors_exit_with_status_2(tmp_path, capsys, monkeypatch):
@@ -205,3 +286,152 @@ def test_usage_errors_exit_with_status_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "micrograd", None)  # as if micrograd were not installed
     assert compare.run(write(tmp_path / "ok.py", "print(1)\n")) == 2
     assert "compare needs micrograd: pip install micrograd==0.1.0" in capsys.readouterr().err
+
+
+def test_usage_shows_args_as_optional_and_only_the_script_as_required(tmp_path):
+    usage = "usage: python -m micrograd_c compare [options] SCRIPT.py [ARGS ...]\n"
+    done = cli("--help", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith(usage)
+    assert re.search(r"\n  ARGS +its arguments, if any\n", done.stdout)
+    done = cli(cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == usage + ("python -m micrograd_c compare: error: the following arguments "
+                                   "are required: SCRIPT.py\n")
+
+
+def test_both_runs_and_the_profiled_runs_read_the_same_stdin(tmp_path):
+    write(tmp_path / "reads.py", READS)
+    done = cli("--top", "1", "reads.py", "log.txt", cwd=tmp_path, feed="1.5 2\n-4\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "output: agrees (1 line" in done.stdout
+    assert (tmp_path / "log.txt").read_text() == "'1.5 2\\n-4\\n'\n" * 4
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal; preexec_fn")
+@pytest.mark.parametrize("stdin", ["a terminal", "closed"])
+def test_a_terminal_or_closed_stdin_is_not_read_and_the_runs_get_none(tmp_path, stdin):
+    import pty
+
+    write(tmp_path / "reads.py", READS)
+    terminal, other_end = pty.openpty()
+    how = {"stdin": other_end} if stdin == "a terminal" else {"preexec_fn": lambda: os.close(0)}
+    try:
+        done = cli("reads.py", "log.txt", cwd=tmp_path, feed=None, timeout=60, **how)
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "log.txt").read_text() == "''\n" * 4
+
+
+def test_a_run_past_the_timeout_is_stopped_and_reported_as_timed_out(tmp_path):
+    write(tmp_path / "sleeps.py", SLEEPS)
+    done = cli("--timeout", "1", "sleeps.py", cwd=tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "the script timed out on both engines" in done.stdout
+    assert done.stdout.count("timed out: stopped after 1.000 s (--timeout)\n") == 2
+    assert done.stdout.count("    time.sleep(60)\n    KeyboardInterrupt\n") == 2  # where it was
+    assert done.stdout.endswith("\noutput before the failure: agrees (1 line; numbers within "
+                                "rtol 1e-09 or atol 1e-12, text exactly)\n")  # flushed
+
+
+@pytest.mark.parametrize("option", [["--timeout", "0"], ["--timeout", "-2"], ["--timeout", "nan"],
+                                    ["--timeout", "soon"], ["--ignore", "(unclosed"]])
+def test_bad_option_values_exit_with_status_2_before_any_run(tmp_path, option):
+    done = cli(*option, "nope.py", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        f"python -m micrograd_c compare: error: argument {option[0]}: ")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+def test_progress_goes_to_a_terminal_on_stderr_and_not_into_the_report(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    write(tmp_path / "slow.py", "import time\ntime.sleep(0.5)\nprint('done')\n")
+    terminal, other_end = pty.openpty()
+    fcntl.ioctl(other_end, termios.TIOCSWINSZ, struct.pack("4H", 24, 80, 0, 0))  # 80 columns
+    try:
+        done = cli("--top", "0", "slow.py", cwd=tmp_path, stderr=other_end)
+        shown = drain(terminal)
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    assert done.returncode == 0, done.stdout
+    assert "compare: running on micrograd_c, " in shown
+    assert "compare:" not in done.stdout.split("\n", 1)[1]
+
+
+def test_progress_in_a_log_is_a_line_every_period():
+    log = io.StringIO()
+    progress = compare.Progress("running on micrograd", log)
+    for elapsed in (0.5, compare.PERIOD - 1, compare.PERIOD, compare.PERIOD + 1,
+                    2 * compare.PERIOD + 1):
+        progress.update(elapsed)
+    progress.close()
+    assert log.getvalue() == (f"compare: running on micrograd, {compare.PERIOD:.0f} s so far\n"
+                              f"compare: running on micrograd, {2 * compare.PERIOD + 1:.0f} s so far\n")
+
+
+def test_progress_on_a_terminal_without_tqdm_is_a_line_updated_then_wiped(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
+    screen = Terminal()
+    progress = compare.Progress("running on micrograd_c", screen)
+    progress.update(0.5)
+    progress.update(12.5)
+    progress.close()
+    line = "compare: running on micrograd_c, 12.5 s"
+    assert screen.getvalue() == ("\rcompare: running on micrograd_c, 0.5 s\r" + line
+                                 + "\r" + " " * len(line) + "\r")
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar_when_tqdm_is_installed():
+    pytest.importorskip("tqdm")
+    screen = Terminal()
+    progress = compare.Progress("running on micrograd", screen)
+    progress.update(0.5)
+    progress.close()
+    *shown, wiped = screen.getvalue().split("\r")[1:-1]
+    assert shown and all(line.startswith("compare: running on micrograd, 00:") for line in shown)
+    assert wiped.strip() == ""
+
+
+def test_lines_matching_ignore_are_left_out_of_both_outputs(tmp_path):
+    write(tmp_path / "timed.py", TIMED)
+    done = cli("--top", "0", "timed.py", cwd=tmp_path)
+    assert done.returncode == 1 and "output: differs at line " in done.stdout
+    done = cli("--top", "0", "--ignore", "^took ", "--ignore", r"^pid \d+$", "timed.py",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith("output: agrees (1 line; numbers within rtol 1e-09 or atol 1e-12, "
+                                "text exactly; lines left out by --ignore: 2)\n")
+
+
+def test_lines_left_out_are_counted_and_a_difference_shows_each_run_s_line_number(capsys):
+    ignore = [re.compile("^debug")]
+    verdict = compare.compare_outputs("a\nb\nc\nd", "a\ndebug 1\nb\nc\ne", 1e-9, 1e-12, ignore)
+    assert verdict == compare.Verdict(3, ((4, "d"), (5, "e")), ignored=(0, 1))
+    compare.print_verdict(verdict, "rules", failed=False)
+    assert capsys.readouterr().out == ("\noutput: differs at line 4 on micrograd, 5 on micrograd_c "
+                                       "(rules)\n  micrograd:    'd'\n  micrograd_c:  'e'\n")
+
+
+def test_a_profiled_run_past_the_timeout_leaves_its_partial_profile_and_the_verdict(tmp_path,
+                                                                                    capsys):
+    script = write(tmp_path / "profiled.py", """
+        import sys
+        import time
+
+        print("x")
+        if sys.getprofile() is not None:  # only under cProfile
+            time.sleep(60)
+    """)
+    assert compare.run(script, top=3, timeout=1.0) == 0
+    out = capsys.readouterr().out
+    assert out.count("the profiled run timed out: stopped after 1.000 s (--timeout); this is its "
+                      "profile until then\n") == 2
+    assert out.count("<built-in method time.sleep>") == 2
+    assert "output: agrees (1 line;" in out

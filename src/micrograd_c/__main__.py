@@ -1,8 +1,29 @@
 """Command line: ``python -m micrograd_c demo | compare | bench``."""
 import argparse
+import math
+import re
 
 from . import compare, demo
 from .bench import suite
+
+
+def timeout(text: str) -> float:
+    """--timeout's value: a number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:  # nan too
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
+    return seconds
+
+
+def regex(text: str) -> re.Pattern[str]:
+    """--ignore's value: a regular expression, compiled."""
+    try:
+        return re.compile(text)
+    except re.error as error:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({error})") from None
 
 
 def main() -> None:
@@ -19,9 +40,10 @@ def main() -> None:
                           help="record the graph once and replay it in C at every step")
     compare_cmd = commands.add_parser(
         "compare", help="run a micrograd program on micrograd and on micrograd_c and compare",
+        usage="%(prog)s [options] SCRIPT.py [ARGS ...]",
         epilog="Options go before SCRIPT; everything after it is the script's. Exit status: 0 "
                "both runs succeeded and their outputs agree, 1 the outputs differ, 2 usage "
-               "error, 3 the script failed in one run or both.")
+               "error, 3 the script failed or timed out in one run or both.")
     compare_cmd.add_argument("--rtol", type=float, default=1e-9,
                              help="relative tolerance for printed numbers (default 1e-9)")
     compare_cmd.add_argument("--atol", type=float, default=1e-12,
@@ -29,9 +51,18 @@ def main() -> None:
     compare_cmd.add_argument("--top", type=int, default=10, metavar="N",
                              help="functions to list from a separate profiled run of each "
                                   "(default 10; 0 skips profiling)")
+    compare_cmd.add_argument("--timeout", type=timeout, metavar="SECONDS",
+                             help="stop a run that goes on longer, and report it as timed out "
+                                  "(each run, the profiled ones too; default: no limit)")
+    compare_cmd.add_argument("--ignore", type=regex, action="append", default=[],
+                             metavar="REGEX",
+                             help="leave out of the comparison the lines, in both outputs, in "
+                                  "which REGEX matches (re.search), such as printed timings; "
+                                  "repeatable")
     compare_cmd.add_argument("script", metavar="SCRIPT.py", help="an unmodified micrograd program")
-    compare_cmd.add_argument("script_args", nargs=argparse.REMAINDER, metavar="ARGS",
-                             help="its arguments")
+    script_args = compare_cmd.add_argument("script_args", nargs=argparse.REMAINDER,
+                                           metavar="ARGS", help="its arguments, if any")
+    script_args.required = False  # argparse takes a REMAINDER for required, though it may be empty
     suite.add_arguments(commands.add_parser(
         "bench", help="run the benchmark suite (W1-W5) against micrograd, PyTorch and the C floor"))
     args = parser.parse_args()
@@ -39,7 +70,7 @@ def main() -> None:
         demo.run(args.steps, args.seed, args.compare, args.plot, args.replay)
     elif args.command == "compare":
         raise SystemExit(compare.run(args.script, args.script_args, args.rtol, args.atol,
-                                     args.top))
+                                     args.top, args.timeout, args.ignore))
     elif args.command == "bench":
         suite.run(args)
 
