@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from conftest import same
+from test_nn import CHANGES, spares
 from test_random_graphs import grow, leaf, program
 
 import micrograd_c
@@ -204,6 +205,20 @@ def test_a_changed_model_is_caught_when_given():
         rec.forward()
     with pytest.raises(ValueError, match="model changed"):
         rec.backward()
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_any_change_to_the_model_is_named_by_forward_and_backward(change):
+    make, message = CHANGES[change]
+    s = spares()
+    random.seed(0)
+    model = MLP(2, [3, 1])
+    rec = record(model([0.3, -0.7]), model=model)
+    make(model, s)
+    for call in (rec.forward, rec.backward):
+        with pytest.raises(ValueError, match=f"model changed since the graph was recorded: "
+                                             f"{message}; record the graph again"):
+            call()
 
 
 def test_errors_are_pythons_and_change_no_grad():

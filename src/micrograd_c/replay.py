@@ -49,19 +49,16 @@ class Recording:
         self._tape = ffi.gc(tape[0], lib.mg_tape_free)
         self._values = ffi.new("double[]", [loss.data, *(v.data for v in outputs)])
         self.inputs: List[Value] = inputs
-        self._model = model
-        self._params = None if model is None else [p._i for p in model.parameters()]
-        self._version = nn._version  # the modules as they were when recorded
+        self._model = None if model is None else nn._Snapshot(model)
 
     def _tape_checked(self) -> Any:
         """The C recording, after checking it is open and the model unchanged."""
         if self._tape is None:
             raise ValueError("this recording is closed")
-        if self._version != nn._version and self._model is not None:
-            if [p._i for p in self._model.parameters()] != self._params:
-                raise ValueError("the model changed since the graph was recorded (a parameter "
-                                 "was replaced, added or removed): record the graph again")
-            self._version = nn._version
+        change = None if self._model is None else self._model.change()
+        if change is not None:
+            raise ValueError(f"the model changed since the graph was recorded: {change}; "
+                             f"record the graph again")
         return self._tape
 
     def close(self) -> None:
