@@ -132,6 +132,41 @@ def test_set_inputs_takes_a_2d_float_array():
     assert rec.forward() == 12.0
 
 
+# numpy arrays set_inputs must convert: (dtype, layout) -> the array holding 3.0 and 4.0
+ARRAYS = {
+    "objects": lambda np: np.array([3.0, 4.0], dtype=object),
+    "objects, 2-D": lambda np: np.array([[3.0], [4.0]], dtype=object),
+    "big-endian doubles": lambda np: np.array([3.0, 4.0], dtype=">f8"),
+    "big-endian floats": lambda np: np.array([3.0, 4.0], dtype=">f4"),
+    "a strided slice": lambda np: np.array([3.0, 9.0, 4.0, 9.0])[::2],
+    "a 2-D column": lambda np: np.array([[3.0, 1.0], [4.0, 1.0]])[:, :1],
+    "big-endian ints": lambda np: np.array([3, 4], dtype=">i4"),
+    "halves": lambda np: np.array([3.0, 4.0], dtype="f2"),
+}
+
+
+@pytest.mark.parametrize("kind", ARRAYS)
+def test_set_inputs_converts_any_array_of_real_numbers(kind):
+    np = pytest.importorskip("numpy")
+    a, b = Value(1.0), Value(2.0)
+    rec = record(a * b, inputs=[a, b])
+    rec.set_inputs(ARRAYS[kind](np))
+    assert rec.forward() == 12.0 and (a.data, b.data) == (3.0, 4.0)
+
+
+@pytest.mark.parametrize("values, named", [([3 + 1j, 4], "'Zd'"), (["3", "4"], "'1w'"),
+                                           ([b"3", b"4"], "'1s'")])
+def test_set_inputs_names_the_format_it_cannot_take(values, named):
+    np = pytest.importorskip("numpy")
+    x = Value(1.0)
+    rec = record(x * x, inputs=[x, Value(0.0)])
+    with pytest.raises(TypeError, match=f"not a buffer of format {named}"):
+        rec.set_inputs(np.array(values))
+    with pytest.raises(TypeError, match="each input must be a real number, not str"):
+        rec.set_inputs(np.array(["3", 4.0], dtype=object))
+    assert x.data == 1.0
+
+
 def test_outputs_are_replayed_and_do_not_feed_backward():
     a, b = Value(2.0), Value(-3.0)
     side = (a * b).relu() + a.exp()

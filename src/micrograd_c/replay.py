@@ -19,12 +19,13 @@ recorded ``.data``; read new results from ``forward()`` and ``outputs``.
 """
 from __future__ import annotations
 
+import sys
 from array import array
 from typing import Any, Iterable, List, Sequence
 
 from . import nn
 from ._core import ffi, lib, raise_error, release_dead
-from .engine import Value
+from .engine import Value, _real
 
 
 class Recording:
@@ -102,7 +103,7 @@ class Recording:
             raise_error(err, "backward")
 
     def set_inputs(self, xs: Any) -> None:
-        """Write new data into the inputs, in order: numbers, or a buffer of doubles."""
+        """Write new data into the inputs, in order: real numbers, as a sequence or a buffer."""
         buffer = _doubles(xs)
         if len(buffer) != len(self.inputs):
             raise ValueError(f"set_inputs needs {len(self.inputs)} numbers, got {len(buffer)}")
@@ -112,17 +113,37 @@ class Recording:
             raise_error(err, "set_inputs")
 
 
+_REAL = set("bBhHiIlLqQnNefd?O")  # buffer formats of real numbers (O: objects, each converted)
+_ORDER = {"<": "little", ">": "big", "!": "big"}  # a format's byte order, if not native
+
+
 def _doubles(xs: Any) -> Sequence[float]:
-    """xs as a flat, contiguous buffer of doubles (copied only if it is not one)."""
+    """xs as a flat, C-contiguous buffer of doubles: xs itself if it is one, else a copy."""
     try:
         view = memoryview(xs)
-    except TypeError:
-        return array("d", xs)  # a sequence of numbers
+    except (TypeError, ValueError, BufferError):  # not a buffer Python can read
+        return _floats(xs, 1)
+    code = view.format.lstrip("@=<>!")
+    if code not in _REAL:
+        raise TypeError(f"set_inputs takes real numbers, not a buffer of format {view.format!r}")
     if view.format == "d" and view.c_contiguous:
         return view.cast("B").cast("d")
-    if view.ndim == 1:
-        return array("d", view)
-    raise TypeError("set_inputs takes a sequence of numbers or a C-contiguous buffer of doubles")
+    if code in ("d", "f"):  # another byte order or layout: copied in C order
+        out = array(code, view.tobytes())
+        if _ORDER.get(view.format[0], sys.byteorder) != sys.byteorder:
+            out.byteswap()
+        return out if code == "d" else array("d", out)
+    try:
+        return _floats(xs, view.ndim)
+    except NotImplementedError:  # a memoryview whose items Python cannot unpack
+        raise TypeError(f"set_inputs cannot read a buffer of format {view.format!r}") from None
+
+
+def _floats(xs: Any, ndim: int) -> array:
+    """The numbers in xs, nested ndim deep, each converted by float()."""
+    for _ in range(ndim - 1):
+        xs = [x for row in xs for x in row]
+    return array("d", [_real(x, "each input") for x in xs])
 
 
 def record(loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (),
