@@ -29,7 +29,7 @@ nonlin, runs micrograd's own code.
 from __future__ import annotations
 
 import random
-from typing import Any, List, NamedTuple, Optional, Sequence, Type, TypeVar, Union
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from ._core import ffi, lib, raise_error
 from .engine import Value, _Pool, _real, _wrap
@@ -108,7 +108,6 @@ def _forward(pack: _Pack, x: Input) -> List[Value]:
     return [_wrap(i, pool, None, "") for i in out]
 
 
-
 class Module:
     """Something with parameters whose gradients can be reset."""
 
@@ -147,8 +146,8 @@ class Module:
         """What pickle and deepcopy keep: the attributes (the C pack is redone on first use)."""
         return dict(self.__dict__)
 
-    def _layers(self) -> tuple:
-        """(the neurons, layer by layer, that one fused forward computes; the lists read)."""
+    def _layers(self) -> Tuple[List[Any], List[list]]:
+        """The neurons, layer by layer, that one fused forward computes; the lists read for them."""
         raise NotImplementedError
 
     def _packed(self) -> Optional[_Pack]:
@@ -202,16 +201,14 @@ class _Snapshot:
 
 def _gather(obj: Any, path: str, snap: _Snapshot, seen: set) -> None:
     """Add obj to snap if it is a module (its attribute dict) or a list, and all under it."""
+    if id(obj) in seen or not isinstance(obj, (Module, list)):
+        return
+    seen.add(id(obj))
     if isinstance(obj, Module):
-        holder, items, spell = vars(obj), vars(obj).items(), "{}.{}"
         snap.modules.append(obj)
-    elif isinstance(obj, list):
-        holder, items, spell = obj, enumerate(obj), "{}[{}]"
+        holder, items, spell = vars(obj), vars(obj).items(), "{}.{}"
     else:
-        return
-    if id(holder) in seen:
-        return
-    seen.add(id(holder))
+        holder, items, spell = obj, enumerate(obj), "{}[{}]"
     snap.paths.append(path)
     snap.holders.append(holder)
     for key, value in items:
@@ -244,7 +241,7 @@ class Neuron(Module):
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         return act.relu() if self.nonlin else act
 
-    def _layers(self) -> tuple:
+    def _layers(self) -> Tuple[List[Any], List[list]]:
         return [[self]], []
 
     def parameters(self) -> List[Value]:
@@ -265,7 +262,7 @@ class Layer(Module):
         out = _forward(pack, x) if pack is not None else [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> tuple:
+    def _layers(self) -> Tuple[List[Any], List[list]]:
         return [self.neurons], [self.neurons]
 
     def parameters(self) -> List[Value]:
@@ -292,7 +289,7 @@ class MLP(Module):
         out = _forward(pack, x)
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> tuple:
+    def _layers(self) -> Tuple[List[Any], List[list]]:
         if any(type(layer) is not Layer for layer in self.layers):
             return [], [self.layers]
         layers = [layer.neurons for layer in self.layers]
