@@ -66,6 +66,9 @@ class _TrackedDict(dict):
     del _name, _changed
 
 
+_TrackedList = list  # what pickles made before the list comparison call a module's lists
+
+
 class _Pack(NamedTuple):
     """An MLP's structure as C arrays for mg_mlp."""
 
