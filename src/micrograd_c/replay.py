@@ -37,7 +37,7 @@ from typing import Any, Iterable, List, Sequence
 
 from . import nn
 from ._core import ffi, lib, raise_error, release_dead
-from .engine import Value, _real
+from .engine import Value
 
 
 class Recording:
@@ -152,10 +152,13 @@ def _doubles(xs: Any) -> Sequence[float]:
 
 
 def _floats(xs: Any, ndim: int) -> array:
-    """The numbers in xs, nested ndim deep, each converted by float()."""
+    """The numbers in xs, nested ndim deep, as doubles (each converted as float() would)."""
     for _ in range(ndim - 1):
         xs = [x for row in xs for x in row]
-    return array("d", [_real(x, "each input") for x in xs])
+    try:
+        return array("d", xs)
+    except TypeError as exc:
+        raise TypeError(f"set_inputs takes real numbers: {exc}") from None
 
 
 def record(loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (),
