@@ -149,7 +149,8 @@ def test_the_next_fused_forward_runs_the_changed_model(change):
     model(x)  # packs
     CHANGES[change][0](model, s)
     out = model(x)
-    assert [v.data for v in (out if isinstance(out, list) else [out])] == micrograd_forward(model, x)
+    outputs = out if isinstance(out, list) else [out]
+    assert [v.data for v in outputs] == micrograd_forward(model, x)
 
 
 def test_subclasses_run_their_own_code():

@@ -173,12 +173,7 @@ class Module:
 
 
 class _Snapshot:
-    """A model's modules' attribute dicts and lists, copied, and its parameters' nodes.
-
-    ``change()`` compares them with the model as it is (every dict and list in
-    one C-level comparison, then a read of each parameter's node index), so it
-    sees a change however it was made.
-    """
+    """A model's attribute dicts and lists, copied, and its parameters' nodes, for change()."""
 
     def __init__(self, model: Any):
         self.paths: List[str] = []   # where each holder is, as Python would spell it
@@ -192,7 +187,7 @@ class _Snapshot:
         self.indices = [p._i for p in self.values]
 
     def change(self) -> Optional[str]:
-        """What changed since the snapshot was taken, or None."""
+        """What changed since the snapshot, however it was made, or None."""
         if self.holders != self.copies:
             return next(_difference(path, now, then) + " changed" for path, now, then
                         in zip(self.paths, self.holders, self.copies) if now != then)
