@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from conftest import same
+from test_nn import CHANGES, spares
 from test_random_graphs import grow, leaf, program
 
 import micrograd_c
@@ -131,6 +132,41 @@ def test_set_inputs_takes_a_2d_float_array():
     assert rec.forward() == 12.0
 
 
+# numpy arrays set_inputs must convert: (dtype, layout) -> the array holding 3.0 and 4.0
+ARRAYS = {
+    "objects": lambda np: np.array([3.0, 4.0], dtype=object),
+    "objects, 2-D": lambda np: np.array([[3.0], [4.0]], dtype=object),
+    "big-endian doubles": lambda np: np.array([3.0, 4.0], dtype=">f8"),
+    "big-endian floats": lambda np: np.array([3.0, 4.0], dtype=">f4"),
+    "a strided slice": lambda np: np.array([3.0, 9.0, 4.0, 9.0])[::2],
+    "a 2-D column": lambda np: np.array([[3.0, 1.0], [4.0, 1.0]])[:, :1],
+    "big-endian ints": lambda np: np.array([3, 4], dtype=">i4"),
+    "halves": lambda np: np.array([3.0, 4.0], dtype="f2"),
+}
+
+
+@pytest.mark.parametrize("kind", ARRAYS)
+def test_set_inputs_converts_any_array_of_real_numbers(kind):
+    np = pytest.importorskip("numpy")
+    a, b = Value(1.0), Value(2.0)
+    rec = record(a * b, inputs=[a, b])
+    rec.set_inputs(ARRAYS[kind](np))
+    assert rec.forward() == 12.0 and (a.data, b.data) == (3.0, 4.0)
+
+
+@pytest.mark.parametrize("values, named", [([3 + 1j, 4], "'Zd'"), (["3", "4"], "'1w'"),
+                                           ([b"3", b"4"], "'1s'")])
+def test_set_inputs_names_the_format_it_cannot_take(values, named):
+    np = pytest.importorskip("numpy")
+    x = Value(1.0)
+    rec = record(x * x, inputs=[x, Value(0.0)])
+    with pytest.raises(TypeError, match=f"not a buffer of format {named}"):
+        rec.set_inputs(np.array(values))
+    with pytest.raises(TypeError, match="set_inputs takes real numbers: .* not str"):
+        rec.set_inputs(np.array(["3", 4.0], dtype=object))
+    assert x.data == 1.0
+
+
 def test_outputs_are_replayed_and_do_not_feed_backward():
     a, b = Value(2.0), Value(-3.0)
     side = (a * b).relu() + a.exp()
@@ -204,6 +240,20 @@ def test_a_changed_model_is_caught_when_given():
         rec.forward()
     with pytest.raises(ValueError, match="model changed"):
         rec.backward()
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_any_change_to_the_model_is_named_by_forward_and_backward(change):
+    make, message = CHANGES[change]
+    s = spares()
+    random.seed(0)
+    model = MLP(2, [3, 1])
+    rec = record(model([0.3, -0.7]), model=model)
+    make(model, s)
+    for call in (rec.forward, rec.backward):
+        with pytest.raises(ValueError, match=f"model changed since the graph was recorded: "
+                                             f"{message}; record the graph again"):
+            call()
 
 
 def test_errors_are_pythons_and_change_no_grad():

@@ -10,15 +10,28 @@ equal to rebuilding the graph, bit for bit.
 
 What replay cannot see: Python code that ran while the graph was built is
 not run again, so a branch on a value (``if x.data > 0``) stays as it was
-recorded, and a model changed afterwards (a parameter replaced, a layer
-added) is not seen: pass ``model=`` and forward() raises instead. Leaves
-that nobody else could reach when recording (numbers wrapped on the fly,
-like the 2 in ``2 * x``) are constants. The recording keeps every other
-leaf alive as long as it lives. Values computed inside the graph keep their
-recorded ``.data``; read new results from ``forward()`` and ``outputs``.
+recorded, and a model changed afterwards is not seen: the recording goes on
+computing the nodes it copied, whether a weight was replaced, a layer added,
+a neuron's ``nonlin`` switched or a parameter re-initialised in place
+(``p.__init__(5.0)`` gives it a new node). Pass ``model=`` and every
+forward() and backward() first compares the model with a snapshot taken when
+recording (each module's attribute dict and each list it holds, copied, then
+each parameter's node), and raises ValueError naming what changed, however it
+was changed; any attribute of a subclass counts. Leaves that nobody else
+could reach when recording (numbers wrapped on the fly, like the 2 in
+``2 * x``) are constants. The recording keeps every other leaf alive as long
+as it lives. Values computed inside the graph keep their recorded ``.data``;
+read new results from ``forward()`` and ``outputs``.
+
+``set_inputs`` reads a buffer of C-ordered native doubles (``array('d')``, a
+float64 numpy array) in place. Any other buffer of real numbers (another
+precision or byte order, a strided or 2-D view, numpy objects) is copied
+through the buffer protocol or, item by item, float(); any other format
+(complex, strings) is a TypeError. numpy itself is never imported.
 """
 from __future__ import annotations
 
+import sys
 from array import array
 from typing import Any, Iterable, List, Sequence
 
@@ -49,19 +62,16 @@ class Recording:
         self._tape = ffi.gc(tape[0], lib.mg_tape_free)
         self._values = ffi.new("double[]", [loss.data, *(v.data for v in outputs)])
         self.inputs: List[Value] = inputs
-        self._model = model
-        self._params = None if model is None else [p._i for p in model.parameters()]
-        self._version = nn._version  # the modules as they were when recorded
+        self._model = None if model is None else nn._Snapshot(model)
 
     def _tape_checked(self) -> Any:
         """The C recording, after checking it is open and the model unchanged."""
         if self._tape is None:
             raise ValueError("this recording is closed")
-        if self._version != nn._version and self._model is not None:
-            if [p._i for p in self._model.parameters()] != self._params:
-                raise ValueError("the model changed since the graph was recorded (a parameter "
-                                 "was replaced, added or removed): record the graph again")
-            self._version = nn._version
+        change = None if self._model is None else self._model.change()
+        if change is not None:
+            raise ValueError(f"the model changed since the graph was recorded: {change}; "
+                             f"record the graph again")
         return self._tape
 
     def close(self) -> None:
@@ -105,7 +115,7 @@ class Recording:
             raise_error(err, "backward")
 
     def set_inputs(self, xs: Any) -> None:
-        """Write new data into the inputs, in order: numbers, or a buffer of doubles."""
+        """Write new data into the inputs, in order: real numbers, as a sequence or a buffer."""
         buffer = _doubles(xs)
         if len(buffer) != len(self.inputs):
             raise ValueError(f"set_inputs needs {len(self.inputs)} numbers, got {len(buffer)}")
@@ -115,17 +125,40 @@ class Recording:
             raise_error(err, "set_inputs")
 
 
+_REAL = set("bBhHiIlLqQnNefd?O")  # buffer formats of real numbers (O: objects, each converted)
+_ORDER = {"<": "little", ">": "big", "!": "big"}  # a format's byte order, if not native
+
+
 def _doubles(xs: Any) -> Sequence[float]:
-    """xs as a flat, contiguous buffer of doubles (copied only if it is not one)."""
+    """xs as a flat, C-contiguous buffer of doubles: xs itself if it is one, else a copy."""
     try:
         view = memoryview(xs)
-    except TypeError:
-        return array("d", xs)  # a sequence of numbers
+    except (TypeError, ValueError, BufferError):  # not a buffer Python can read
+        return _floats(xs, 1)
+    code = view.format.lstrip("@=<>!")
+    if code not in _REAL:
+        raise TypeError(f"set_inputs takes real numbers, not a buffer of format {view.format!r}")
     if view.format == "d" and view.c_contiguous:
         return view.cast("B").cast("d")
-    if view.ndim == 1:
-        return array("d", view)
-    raise TypeError("set_inputs takes a sequence of numbers or a C-contiguous buffer of doubles")
+    if code in ("d", "f"):  # another byte order or layout: copied in C order
+        out = array(code, view.tobytes())
+        if _ORDER.get(view.format[0], sys.byteorder) != sys.byteorder:
+            out.byteswap()
+        return out if code == "d" else array("d", out)
+    try:
+        return _floats(xs, view.ndim)
+    except NotImplementedError:  # a memoryview whose items Python cannot unpack
+        raise TypeError(f"set_inputs cannot read a buffer of format {view.format!r}") from None
+
+
+def _floats(xs: Any, ndim: int) -> array:
+    """The numbers in xs, nested ndim deep, as doubles (each converted as float() would)."""
+    for _ in range(ndim - 1):
+        xs = [x for row in xs for x in row]
+    try:
+        return array("d", xs)
+    except TypeError as exc:
+        raise TypeError(f"set_inputs takes real numbers: {exc}") from None
 
 
 def record(loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (),
