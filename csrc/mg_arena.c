@@ -146,6 +146,15 @@ static void release_at_exit(void *region_plus_one)
     pthread_mutex_unlock(&mg_lock);
 }
 
+void mg_fork_child_locked(void)
+{
+    for (int32_t r = mg_A.newest, older; r >= 0; r = older) {
+        older = mg_A.regions[r].older; /* before r may be recycled */
+        if (mg_A.regions[r].owned && r != mg_my_region)
+            disown_locked(r);
+    }
+}
+
 int mg_reserve_locked(int64_t n)
 {
     if (mg_A.limit >= 0 && mg_A.live + n > mg_A.limit)

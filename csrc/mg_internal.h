@@ -133,6 +133,19 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     return (int)i;
 }
 
+/* fork() (mg_fork.c). A recording's link on the list of locks that
+ * pthread_atfork's handlers take: track once its lock is initialised,
+ * untrack (idempotent) before destroying it. The link must be zeroed first. */
+typedef struct mg_fork_link {
+    pthread_mutex_t *lock; /* NULL while not on the list */
+    struct mg_fork_link *prev, *next;
+} mg_fork_link;
+void mg_fork_track(mg_fork_link *l, pthread_mutex_t *lock);
+void mg_fork_untrack(mg_fork_link *l);
+/* In a child after fork(), mg_lock held: disown every region but the
+ * calling thread's current one (mg_arena.c). */
+void mg_fork_child_locked(void);
+
 /* Drop a reference on i and free whatever that leaves unreached. */
 void mg_decref_locked(int i);
 
