@@ -52,7 +52,8 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 /* Add one chunk and its regions (pushed free). 0 or MG_ENOMEM, with the
- * arena unchanged but for the size of its tables. */
+ * arena unchanged but for the size of its tables. The chunk is mapped, not
+ * touched: it counts as given back until a region of it is opened. */
 static int add_chunk_locked(void)
 {
     int64_t c = mg_A.nchunks;
@@ -62,6 +63,10 @@ static int add_chunk_locked(void)
     if (!table)
         return MG_ENOMEM;
     mg_A.chunks = table;
+    mg_chunk_state *state = mg_realloc(mg_A.chunk_state, (size_t)(c + 1) * sizeof *state);
+    if (!state)
+        return MG_ENOMEM;
+    mg_A.chunk_state = state;
     size_t words = (size_t)(c + 1) * MG_CHUNK_NODES / 64;
     uint64_t *reached = mg_realloc(mg_A.reached, words * sizeof *reached);
     if (!reached)
@@ -72,21 +77,61 @@ static int add_chunk_locked(void)
     if (!regions)
         return MG_ENOMEM;
     mg_A.regions = regions;
-    /* zeroed: backward prefetches from any slot's children (mg_backward.c) */
-    mg_node *chunk = mg_calloc(MG_CHUNK_NODES, sizeof *chunk);
+    mg_node *chunk = mg_map(MG_CHUNK_NODES * sizeof *chunk); /* zeros: see open_region */
     if (!chunk)
         return MG_ENOMEM;
-    for (int k = 0; k < MG_CHUNK_NODES; k++)
-        chunk[k].op = MG_FREE;
     memset(reached + words - MG_CHUNK_NODES / 64, 0, MG_CHUNK_NODES / 8);
     for (int k = REGIONS_PER_CHUNK - 1; k >= 0; k--) { /* lowest ends on top */
         int32_t r = (int32_t)(c * REGIONS_PER_CHUNK + k);
-        regions[r] = (mg_region){.older = mg_A.free_region, .newer = -1};
+        regions[r] = (mg_region){.older = mg_A.free_region, .newer = -1, .zeroed = 1};
         mg_A.free_region = r;
     }
+    state[c] = (mg_chunk_state){.free_regions = REGIONS_PER_CHUNK, .given_back = 1};
+    mg_A.given_back++;
     mg_A.free_regions += REGIONS_PER_CHUNK;
     table[mg_A.nchunks++] = chunk;
     return 0;
+}
+
+/* Region r, free, leaves the free regions of its chunk. */
+static void chunk_take_locked(int32_t r)
+{
+    mg_chunk_state *s = &mg_A.chunk_state[r / REGIONS_PER_CHUNK];
+    if (s->free_regions-- == REGIONS_PER_CHUNK) { /* the chunk was all free */
+        if (s->given_back) {
+            s->given_back = 0;
+            mg_A.given_back--;
+        } else {
+            mg_A.empty_resident--;
+        }
+    }
+    mg_region *g = &mg_A.regions[r];
+    if (g->zeroed) { /* never-touched or given-back memory: slots made free */
+        mg_node *n = mg_at((int64_t)r * MG_REGION_NODES);
+        for (int k = 0; k < MG_REGION_NODES; k++)
+            n[k] = (mg_node){.a = -1, .b = -1, .op = MG_FREE};
+        g->zeroed = 0;
+    }
+}
+
+/* Region r is free again: when its whole chunk is, the chunk stays
+ * resident if fewer than KEEP_EMPTY others do, else its memory goes back. */
+#define KEEP_EMPTY 4
+static void chunk_return_locked(int32_t r)
+{
+    int64_t c = r / REGIONS_PER_CHUNK;
+    mg_chunk_state *s = &mg_A.chunk_state[c];
+    if (++s->free_regions < REGIONS_PER_CHUNK)
+        return;
+    if (mg_A.empty_resident < KEEP_EMPTY) {
+        mg_A.empty_resident++;
+        return;
+    }
+    mg_give_back(mg_A.chunks[c], MG_CHUNK_NODES * sizeof(mg_node));
+    for (int k = 0; k < REGIONS_PER_CHUNK; k++)
+        mg_A.regions[c * REGIONS_PER_CHUNK + k].zeroed = 1;
+    s->given_back = 1;
+    mg_A.given_back++;
 }
 
 static void release_at_exit(void *region_plus_one);
@@ -103,6 +148,7 @@ static int32_t open_region_locked(void)
     mg_region *g = &mg_A.regions[r];
     mg_A.free_region = g->older;
     mg_A.free_regions--;
+    chunk_take_locked(r);
     *g = (mg_region){.seq = ++mg_A.seq, .older = mg_A.newest, .newer = -1, .owned = 1};
     if (mg_A.newest >= 0)
         mg_A.regions[mg_A.newest].newer = r;
@@ -129,6 +175,7 @@ static void recycle_locked(int32_t r)
     mg_A.free_region = r;
     mg_A.free_regions++;
     mg_A.open_regions--;
+    chunk_return_locked(r);
 }
 
 /* No thread allocates in region r any more. */
@@ -219,11 +266,11 @@ void mg_decref_locked(int i)
         fallible += n->fallible;
         n->op = MG_FREE;
         freed++;
+        int32_t kids[2] = {n->a, n->b}; /* before recycling may give n's memory back */
         int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
         if (--regions[r].live == 0 && !regions[r].owned)
             recycle_locked(r);
         dead = next;
-        int32_t kids[2] = {n->a, n->b};
         for (int k = 0; k < 2; k++) {
             if (kids[k] < 0)
                 continue;
@@ -291,7 +338,7 @@ void mg_stats_get(mg_stats *out)
     out->regions = mg_A.open_regions;
     out->bytes = cap * (int64_t)sizeof(mg_node) + cap / 8
                  + cap / MG_REGION_NODES * (int64_t)sizeof(mg_region)
-                 + mg_A.nchunks * (int64_t)sizeof(mg_node *);
+                 + mg_A.nchunks * (int64_t)(sizeof(mg_node *) + sizeof(mg_chunk_state));
     pthread_mutex_unlock(&mg_lock);
 }
 
