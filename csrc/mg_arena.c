@@ -40,8 +40,10 @@
 #include "mg_internal.h"
 
 #define REGIONS_PER_CHUNK (MG_CHUNK_NODES / MG_REGION_NODES)
+#define KEEP_EMPTY 4 /* empty chunks kept resident at first (8 MiB) */
+enum { GIVEN_BACK_NEW = 1, GIVEN_BACK_USED = 2 }; /* mg_chunk_state.given_back */
 
-mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1};
+mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1, .keep_empty = KEEP_EMPTY};
 pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The calling thread's current region, -1 for none (initial-exec: read
@@ -86,8 +88,7 @@ static int add_chunk_locked(void)
         regions[r] = (mg_region){.older = mg_A.free_region, .newer = -1, .zeroed = 1};
         mg_A.free_region = r;
     }
-    state[c] = (mg_chunk_state){.free_regions = REGIONS_PER_CHUNK, .given_back = 1};
-    mg_A.given_back++;
+    state[c] = (mg_chunk_state){.free_regions = REGIONS_PER_CHUNK, .given_back = GIVEN_BACK_NEW};
     mg_A.free_regions += REGIONS_PER_CHUNK;
     table[mg_A.nchunks++] = chunk;
     return 0;
@@ -99,8 +100,10 @@ static void chunk_take_locked(int32_t r)
     mg_chunk_state *s = &mg_A.chunk_state[r / REGIONS_PER_CHUNK];
     if (s->free_regions-- == REGIONS_PER_CHUNK) { /* the chunk was all free */
         if (s->given_back) {
+            /* given back, then needed again: the program cycles through
+             * more memory than is kept, so keep one more from now on */
+            mg_A.keep_empty += s->given_back == GIVEN_BACK_USED;
             s->given_back = 0;
-            mg_A.given_back--;
         } else {
             mg_A.empty_resident--;
         }
@@ -115,23 +118,21 @@ static void chunk_take_locked(int32_t r)
 }
 
 /* Region r is free again: when its whole chunk is, the chunk stays
- * resident if fewer than KEEP_EMPTY others do, else its memory goes back. */
-#define KEEP_EMPTY 4
+ * resident if fewer than keep_empty others do, else its memory goes back. */
 static void chunk_return_locked(int32_t r)
 {
     int64_t c = r / REGIONS_PER_CHUNK;
     mg_chunk_state *s = &mg_A.chunk_state[c];
     if (++s->free_regions < REGIONS_PER_CHUNK)
         return;
-    if (mg_A.empty_resident < KEEP_EMPTY) {
+    if (mg_A.empty_resident < mg_A.keep_empty) {
         mg_A.empty_resident++;
         return;
     }
     mg_give_back(mg_A.chunks[c], MG_CHUNK_NODES * sizeof(mg_node));
     for (int k = 0; k < REGIONS_PER_CHUNK; k++)
         mg_A.regions[c * REGIONS_PER_CHUNK + k].zeroed = 1;
-    s->given_back = 1;
-    mg_A.given_back++;
+    s->given_back = GIVEN_BACK_USED;
 }
 
 static void release_at_exit(void *region_plus_one);

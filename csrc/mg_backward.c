@@ -76,10 +76,7 @@ static int sweep_locked(int root, int apply)
                     continue; /* a check failed: only clear what is pending */
                 int64_t slot = ((w - first) << 6) + bit;
                 mg_node *v = base + slot;
-                if ((first << 6 & (MG_CHUNK_NODES - 1)) + slot >= AHEAD) {
-                    /* the children of a node soon to come (in this region, or
-                     * one below it in the chunk, maybe free: any slot's a and
-                     * b are a valid index, -1 or, in zeroed memory, 0) */
+                if (slot >= AHEAD) { /* the children of a node soon to come */
                     uint32_t pa = (uint32_t)v[-AHEAD].a, pb = (uint32_t)v[-AHEAD].b;
                     __builtin_prefetch(NODE(pa < cap ? pa : 0u), 1);
                     __builtin_prefetch(NODE(pb < cap ? pb : 0u), 1);

@@ -29,8 +29,8 @@ typedef struct mg_region {
 /* What the arena knows of a chunk's memory (mg_arena.c). */
 typedef struct mg_chunk_state {
     int32_t free_regions; /* of its regions, how many are free              */
-    int32_t given_back;   /* all free, and its memory is not resident (never
-                             touched, or given back to the OS)              */
+    int32_t given_back;   /* all free, and its memory is not resident: 1
+                             never touched, 2 given back to the OS; else 0  */
 } mg_chunk_state;
 
 typedef struct mg_arena {
@@ -39,7 +39,7 @@ typedef struct mg_arena {
     mg_region *regions;   /* nchunks * regions per chunk                      */
     mg_chunk_state *chunk_state; /* one a chunk                               */
     int64_t empty_resident; /* chunks all free but still resident             */
-    int64_t given_back;   /* chunks whose memory is not resident              */
+    int64_t keep_empty;   /* how many of those may stay so (mg_arena.c)       */
     int32_t free_region;  /* stack of free regions, linked through older      */
     int64_t free_regions; /* how many are on it                               */
     int32_t newest;       /* newest open region, -1 if none                   */

@@ -168,6 +168,39 @@ static void test_allocation_faults_growing_the_arena(void)
     CHECK(live() == 0);
 }
 
+/* A peak of many chunks, freed: the chunks' pages go back to the OS (and
+ * read as zeros), yet no freed index reads as live, and the same chunks
+ * serve new graphs, built, backpropagated and freed as before. Twice, so
+ * that chunks given back are used again. */
+static void test_chunks_given_back_and_reused(void)
+{
+    int64_t base = live();
+    for (int round = 0; round < 2; round++) {
+        int x0 = mg_leaf(2.0), x = x0, n = 12 * MG_CHUNK_NODES / 2;
+        mg_incref(x0);
+        int *seen = malloc((size_t)n * sizeof *seen);
+        for (int k = 0; k < n; k++) {
+            int y = k % 2 ? mg_add(x, x0) : mg_mul_const(x, 0.5);
+            mg_decref(x);
+            seen[k] = x = y;
+        }
+        CHECK(mg_backward(x, 0) == 0);
+        double d = 0.5; /* x = x * 0.5 + x0 a step pair: dx/dx0 = sum of 0.5 ** i */
+        for (int k = 1; k < n / 2; k++)
+            d = d * 0.5 + 1.0;
+        CHECK(fabs(node(x0)->grad - (d * 0.5 + 1.0)) < 1e-12);
+        mg_decref(x);
+        CHECK(live() == base + 1);
+        int stale = 0;
+        for (int k = 0; k < n; k += 97)
+            stale += mg_op(seen[k]) != MG_EINDEX || mg_incref(seen[k]) != MG_EINDEX;
+        CHECK(stale == 0);
+        free(seen);
+        mg_decref(x0);
+    }
+    CHECK(live() == base);
+}
+
 /* record, forward, backward and set_inputs equal a rebuilt graph, bit for
  * bit, and every allocation mg_record makes can fail cleanly. */
 static int replay_graph(int x, int y, int *side)
@@ -299,6 +332,7 @@ static void test_fused_kernels(void)
 int main(void)
 {
     test_allocation_faults_growing_the_arena();
+    test_chunks_given_back_and_reused(); /* early: on chunks not given back before */
     test_replay();
     test_fused_kernels();
     test_chapter_example();
