@@ -1,9 +1,11 @@
 /*
  * mg_arena.c -- node storage: chunks, regions, reference counts.
  *
- * Nodes live in chunks of MG_CHUNK_NODES slots. A chunk, once allocated, is
- * never moved or freed, so an index stays valid and Python can hold a
- * memoryview of every chunk. A slot that holds no node has op MG_FREE.
+ * Nodes live in chunks of MG_CHUNK_NODES slots (2 MiB), each mapped on its
+ * own (mg_map). A chunk, once mapped, is never moved or unmapped, so an
+ * index stays valid and Python can hold a memoryview of every chunk. A slot
+ * that holds no node has op MG_FREE, or reads as zeros (below); a live node
+ * has refs >= 1, and mg_live_locked asks for both.
  *
  * Chunks are cut into regions of MG_REGION_NODES slots, and each thread
  * allocates by bumping through a region of its own (its "current" region).
@@ -20,9 +22,42 @@
  * Open regions (those with live nodes, or current for a thread) sit on a
  * list ordered by seq. A region becomes free again, and is reused first,
  * when its last node dies and no thread allocates in it; a thread's current
- * region is given up when it is full or the thread exits. Slots inside an
- * open region are not reused, so a region pinned by one long-lived node
- * costs its 128 KiB until that node dies.
+ * region is given up when it is full or the thread exits (or, in a child
+ * after fork(), when the thread does not exist there: mg_fork.c).
+ *
+ * What one survivor costs. Slots inside an open region are not reused: a
+ * node made later in a free slot of an old region would sort before its
+ * older children, and a node's place cannot change, since Python holds
+ * indices (so no compaction either). One long-lived node therefore keeps
+ * its whole region from reuse, and the size of a region is what that costs:
+ * 64 slots, 2 KiB. A loop that keeps a Value or two a step (a metric, a new
+ * leaf), or many short-lived threads each leaving one Value behind, grow
+ * the arena by 2 KiB per survivor at most, not 128 KiB as with regions of
+ * 4,096 slots. Taking leaves from a pool of their own that reuses freed
+ * slots (a leaf has no children, so order does not bind it) would help only
+ * leaves; a computed survivor would still pin a region. Smaller regions cost
+ * a region switch every 64 nodes (a few loads, one pthread_setspecific) and
+ * 32 bytes of region table per 2 KiB, and backward skips the regions with
+ * nothing reached; no slowdown was measurable in build or backward.
+ *
+ * Memory given back. A chunk all of whose regions are free is an empty
+ * chunk. Up to keep_empty of them stay resident (4 at first, 8 MiB); the
+ * pages of any other are handed back to the OS (mg_give_back, madvise
+ * MADV_DONTNEED), so after a peak the process shrinks to what is alive. The
+ * chunk stays mapped and its regions stay on the free stack. If such a
+ * chunk is needed again, the program cycles through more memory than is
+ * kept, and giving back would cost a page fault per page every cycle:
+ * keep_empty grows by one each time, so a build/drop loop stops giving back
+ * after its first cycles, and a one-off peak still goes back at once.
+ *
+ * Zeroed memory. A new chunk (never touched) and a given-back chunk read as
+ * zeros: op MG_LEAF, refs 0, children 0. Their regions are marked zeroed,
+ * and a zeroed region's slots are set to free (op MG_FREE, children -1)
+ * when the region is opened, before any node goes in; until then a zero
+ * slot is not live for its refs of 0, and its children (0) are a valid
+ * index for backward's prefetch. Nothing is read from a chunk's memory
+ * after the node freeing its last region has been read (mg_decref_locked
+ * reads the children first).
  *
  * A node's refs counts the references callers own plus one per parent
  * edge. mg_decref frees a node when it reaches zero and then drops the
@@ -30,9 +65,10 @@
  * the dead nodes' own refs fields, so freeing any graph needs neither
  * recursion nor memory.
  *
- * Failure: only adding a chunk can fail; it then returns MG_ENOMEM having
- * changed nothing that matters (at most a table was enlarged). Nothing here
- * aborts.
+ * Failure: only adding a chunk can fail (its tables grow with realloc, the
+ * chunk is mapped, both through mg_alloc.c's fault hook); it then returns
+ * MG_ENOMEM having changed nothing that matters (at most a table was
+ * enlarged). Nothing here aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -91,3 +91,32 @@ def test_memory_goes_back_after_a_peak():
     kept = (after - before) / (peak - before)
     assert kept <= 0.20, (f"RSS {before / MIB:.0f} -> peak {peak / MIB:.0f} -> "
                           f"{after / MIB:.0f} MiB after freeing: {kept:.0%} of the growth kept")
+
+
+GROWTH = """
+from micrograd_c import Value, stats
+from micrograd_c._core import lib
+x = Value(0.0)
+chain = x
+for n in range(1, 6):  # chunk table, chunk states, bitmap, region table, then the mapping
+    lib.mg_fail_allocation(n)
+    try:
+        while True:
+            chain = chain + 1.0
+    except MemoryError:
+        pass
+    lib.mg_fail_allocation(0)
+    assert chain.data == (stats().live - 1) // 2  # the graph held is intact
+    assert stats().chunks == 1
+chain = chain + 1.0  # with nothing failing, the arena grows
+chain.backward()
+assert x.grad == 1.0 and stats().chunks == 2
+print("ok")
+"""
+
+
+def test_every_allocation_of_adding_a_chunk_can_fail_the_mapping_too():
+    out = subprocess.run([sys.executable, "-c", GROWTH], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "ok\n"
