@@ -13,7 +13,8 @@
  * parents, so graphs are acyclic and plain reference counting frees them.
  *
  * Threads: every function here may be called from any thread at any time;
- * one mutex serialises all access to the arena.
+ * one mutex serialises all access to the arena. fork() may be called at
+ * any time too: a child can use everything here at once (mg_fork.c).
  */
 #ifndef MICROGRAD_H
 #define MICROGRAD_H
