@@ -115,7 +115,7 @@ static int add_chunk_locked(void)
     if (!regions)
         return MG_ENOMEM;
     mg_A.regions = regions;
-    mg_node *chunk = mg_map(MG_CHUNK_NODES * sizeof *chunk); /* zeros: see open_region */
+    mg_node *chunk = mg_map(MG_CHUNK_NODES * sizeof *chunk); /* zeros: chunk_take_locked */
     if (!chunk)
         return MG_ENOMEM;
     memset(reached + words - MG_CHUNK_NODES / 64, 0, MG_CHUNK_NODES / 8);
