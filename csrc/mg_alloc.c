@@ -7,9 +7,18 @@
  * nothing. Unarmed, they are the C library's functions. The countdown and
  * the count are atomic: allocations happen on any thread, some outside
  * mg_lock. Memory is freed with free(); nothing here owns any.
+ *
+ * Chunks of nodes are mapped (mg_map: anonymous, private, never unmapped, so
+ * they never move) rather than taken from malloc, so that the pages of a
+ * chunk with no node left can be handed back to the OS (mg_give_back,
+ * madvise MADV_DONTNEED) while its address stays valid: Python holds a view
+ * of every chunk. Such pages read as zeros when next touched. mg_map counts
+ * as an allocation for the hook.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, madvise */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include "mg_internal.h"
 
 static _Atomic int64_t countdown = -1; /* allocations to let through first; < 0: unarmed */
@@ -36,6 +45,19 @@ void *mg_calloc(size_t n, size_t size)
 void *mg_realloc(void *p, size_t n)
 {
     return injected() ? NULL : realloc(p, n);
+}
+
+void *mg_map(size_t n)
+{
+    if (injected())
+        return NULL;
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void mg_give_back(void *p, size_t n)
+{
+    madvise(p, n, MADV_DONTNEED); /* advice: if refused, the memory just stays */
 }
 
 void mg_fail_allocation(int64_t n)

@@ -1,9 +1,11 @@
 /*
  * mg_arena.c -- node storage: chunks, regions, reference counts.
  *
- * Nodes live in chunks of MG_CHUNK_NODES slots. A chunk, once allocated, is
- * never moved or freed, so an index stays valid and Python can hold a
- * memoryview of every chunk. A slot that holds no node has op MG_FREE.
+ * Nodes live in chunks of MG_CHUNK_NODES slots (2 MiB), each mapped on its
+ * own (mg_map). A chunk, once mapped, is never moved or unmapped, so an
+ * index stays valid and Python can hold a memoryview of every chunk. A slot
+ * that holds no node has op MG_FREE, or reads as zeros (below); a live node
+ * has refs >= 1, and mg_live_locked asks for both.
  *
  * Chunks are cut into regions of MG_REGION_NODES slots, and each thread
  * allocates by bumping through a region of its own (its "current" region).
@@ -20,9 +22,42 @@
  * Open regions (those with live nodes, or current for a thread) sit on a
  * list ordered by seq. A region becomes free again, and is reused first,
  * when its last node dies and no thread allocates in it; a thread's current
- * region is given up when it is full or the thread exits. Slots inside an
- * open region are not reused, so a region pinned by one long-lived node
- * costs its 128 KiB until that node dies.
+ * region is given up when it is full or the thread exits (or, in a child
+ * after fork(), when the thread does not exist there: mg_fork.c).
+ *
+ * What one survivor costs. Slots inside an open region are not reused: a
+ * node made later in a free slot of an old region would sort before its
+ * older children, and a node's place cannot change, since Python holds
+ * indices (so no compaction either). One long-lived node therefore keeps
+ * its whole region from reuse, and the size of a region is what that costs:
+ * 64 slots, 2 KiB. A loop that keeps a Value or two a step (a metric, a new
+ * leaf), or many short-lived threads each leaving one Value behind, grow
+ * the arena by 2 KiB per survivor at most, not 128 KiB as with regions of
+ * 4,096 slots. Taking leaves from a pool of their own that reuses freed
+ * slots (a leaf has no children, so order does not bind it) would help only
+ * leaves; a computed survivor would still pin a region. Smaller regions cost
+ * a region switch every 64 nodes (a few loads, one pthread_setspecific) and
+ * 32 bytes of region table per 2 KiB, and backward skips the regions with
+ * nothing reached; no slowdown was measurable in build or backward.
+ *
+ * Memory given back. A chunk all of whose regions are free is an empty
+ * chunk. Up to keep_empty of them stay resident (4 at first, 8 MiB); the
+ * pages of any other are handed back to the OS (mg_give_back, madvise
+ * MADV_DONTNEED), so after a peak the process shrinks to what is alive. The
+ * chunk stays mapped and its regions stay on the free stack. If such a
+ * chunk is needed again, the program cycles through more memory than is
+ * kept, and giving back would cost a page fault per page every cycle:
+ * keep_empty grows by one each time, so a build/drop loop stops giving back
+ * after its first cycles, and a one-off peak still goes back at once.
+ *
+ * Zeroed memory. A new chunk (never touched) and a given-back chunk read as
+ * zeros: op MG_LEAF, refs 0, children 0. Their regions are marked zeroed,
+ * and a zeroed region's slots are set to free (op MG_FREE, children -1)
+ * when the region is opened, before any node goes in; until then a zero
+ * slot is not live for its refs of 0, and its children (0) are a valid
+ * index for backward's prefetch. Nothing is read from a chunk's memory
+ * after the node freeing its last region has been read (mg_decref_locked
+ * reads the children first).
  *
  * A node's refs counts the references callers own plus one per parent
  * edge. mg_decref frees a node when it reaches zero and then drops the
@@ -30,9 +65,10 @@
  * the dead nodes' own refs fields, so freeing any graph needs neither
  * recursion nor memory.
  *
- * Failure: only adding a chunk can fail; it then returns MG_ENOMEM having
- * changed nothing that matters (at most a table was enlarged). Nothing here
- * aborts.
+ * Failure: only adding a chunk can fail (its tables grow with realloc, the
+ * chunk is mapped, both through mg_alloc.c's fault hook); it then returns
+ * MG_ENOMEM having changed nothing that matters (at most a table was
+ * enlarged). Nothing here aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,8 +76,10 @@
 #include "mg_internal.h"
 
 #define REGIONS_PER_CHUNK (MG_CHUNK_NODES / MG_REGION_NODES)
+#define KEEP_EMPTY 4 /* empty chunks kept resident at first (8 MiB) */
+enum { GIVEN_BACK_NEW = 1, GIVEN_BACK_USED = 2 }; /* mg_chunk_state.given_back */
 
-mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1};
+mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1, .keep_empty = KEEP_EMPTY};
 pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The calling thread's current region, -1 for none (initial-exec: read
@@ -52,7 +90,8 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 /* Add one chunk and its regions (pushed free). 0 or MG_ENOMEM, with the
- * arena unchanged but for the size of its tables. */
+ * arena unchanged but for the size of its tables. The chunk is mapped, not
+ * touched: it counts as given back until a region of it is opened. */
 static int add_chunk_locked(void)
 {
     int64_t c = mg_A.nchunks;
@@ -62,6 +101,10 @@ static int add_chunk_locked(void)
     if (!table)
         return MG_ENOMEM;
     mg_A.chunks = table;
+    mg_chunk_state *state = mg_realloc(mg_A.chunk_state, (size_t)(c + 1) * sizeof *state);
+    if (!state)
+        return MG_ENOMEM;
+    mg_A.chunk_state = state;
     size_t words = (size_t)(c + 1) * MG_CHUNK_NODES / 64;
     uint64_t *reached = mg_realloc(mg_A.reached, words * sizeof *reached);
     if (!reached)
@@ -72,21 +115,60 @@ static int add_chunk_locked(void)
     if (!regions)
         return MG_ENOMEM;
     mg_A.regions = regions;
-    /* zeroed: backward prefetches from any slot's children (mg_backward.c) */
-    mg_node *chunk = mg_calloc(MG_CHUNK_NODES, sizeof *chunk);
+    mg_node *chunk = mg_map(MG_CHUNK_NODES * sizeof *chunk); /* zeros: chunk_take_locked */
     if (!chunk)
         return MG_ENOMEM;
-    for (int k = 0; k < MG_CHUNK_NODES; k++)
-        chunk[k].op = MG_FREE;
     memset(reached + words - MG_CHUNK_NODES / 64, 0, MG_CHUNK_NODES / 8);
     for (int k = REGIONS_PER_CHUNK - 1; k >= 0; k--) { /* lowest ends on top */
         int32_t r = (int32_t)(c * REGIONS_PER_CHUNK + k);
-        regions[r] = (mg_region){.older = mg_A.free_region, .newer = -1};
+        regions[r] = (mg_region){.older = mg_A.free_region, .newer = -1, .zeroed = 1};
         mg_A.free_region = r;
     }
+    state[c] = (mg_chunk_state){.free_regions = REGIONS_PER_CHUNK, .given_back = GIVEN_BACK_NEW};
     mg_A.free_regions += REGIONS_PER_CHUNK;
     table[mg_A.nchunks++] = chunk;
     return 0;
+}
+
+/* Region r, free, leaves the free regions of its chunk. */
+static void chunk_take_locked(int32_t r)
+{
+    mg_chunk_state *s = &mg_A.chunk_state[r / REGIONS_PER_CHUNK];
+    if (s->free_regions-- == REGIONS_PER_CHUNK) { /* the chunk was all free */
+        if (s->given_back) {
+            /* given back, then needed again: the program cycles through
+             * more memory than is kept, so keep one more from now on */
+            mg_A.keep_empty += s->given_back == GIVEN_BACK_USED;
+            s->given_back = 0;
+        } else {
+            mg_A.empty_resident--;
+        }
+    }
+    mg_region *g = &mg_A.regions[r];
+    if (g->zeroed) { /* never-touched or given-back memory: slots made free */
+        mg_node *n = mg_at((int64_t)r * MG_REGION_NODES);
+        for (int k = 0; k < MG_REGION_NODES; k++)
+            n[k] = (mg_node){.a = -1, .b = -1, .op = MG_FREE};
+        g->zeroed = 0;
+    }
+}
+
+/* Region r is free again: when its whole chunk is, the chunk stays
+ * resident if fewer than keep_empty others do, else its memory goes back. */
+static void chunk_return_locked(int32_t r)
+{
+    int64_t c = r / REGIONS_PER_CHUNK;
+    mg_chunk_state *s = &mg_A.chunk_state[c];
+    if (++s->free_regions < REGIONS_PER_CHUNK)
+        return;
+    if (mg_A.empty_resident < mg_A.keep_empty) {
+        mg_A.empty_resident++;
+        return;
+    }
+    mg_give_back(mg_A.chunks[c], MG_CHUNK_NODES * sizeof(mg_node));
+    for (int k = 0; k < REGIONS_PER_CHUNK; k++)
+        mg_A.regions[c * REGIONS_PER_CHUNK + k].zeroed = 1;
+    s->given_back = GIVEN_BACK_USED;
 }
 
 static void release_at_exit(void *region_plus_one);
@@ -103,6 +185,7 @@ static int32_t open_region_locked(void)
     mg_region *g = &mg_A.regions[r];
     mg_A.free_region = g->older;
     mg_A.free_regions--;
+    chunk_take_locked(r);
     *g = (mg_region){.seq = ++mg_A.seq, .older = mg_A.newest, .newer = -1, .owned = 1};
     if (mg_A.newest >= 0)
         mg_A.regions[mg_A.newest].newer = r;
@@ -129,6 +212,7 @@ static void recycle_locked(int32_t r)
     mg_A.free_region = r;
     mg_A.free_regions++;
     mg_A.open_regions--;
+    chunk_return_locked(r);
 }
 
 /* No thread allocates in region r any more. */
@@ -144,6 +228,15 @@ static void release_at_exit(void *region_plus_one)
     pthread_mutex_lock(&mg_lock);
     disown_locked((int32_t)(intptr_t)region_plus_one - 1);
     pthread_mutex_unlock(&mg_lock);
+}
+
+void mg_fork_child_locked(void)
+{
+    for (int32_t r = mg_A.newest, older; r >= 0; r = older) {
+        older = mg_A.regions[r].older; /* before r may be recycled */
+        if (mg_A.regions[r].owned && r != mg_my_region)
+            disown_locked(r);
+    }
 }
 
 int mg_reserve_locked(int64_t n)
@@ -213,11 +306,11 @@ void mg_decref_locked(int i)
             mg_handoff_freed_locked((int32_t)dead);
         n->handed = 0;
         freed++;
+        int32_t kids[2] = {n->a, n->b}; /* before recycling may give n's memory back */
         int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
         if (--regions[r].live == 0 && !regions[r].owned)
             recycle_locked(r);
         dead = next;
-        int32_t kids[2] = {n->a, n->b};
         for (int k = 0; k < 2; k++) {
             if (kids[k] < 0)
                 continue;
@@ -287,7 +380,7 @@ void mg_stats_get(mg_stats *out)
     out->regions = mg_A.open_regions;
     out->bytes = cap * (int64_t)sizeof(mg_node) + cap / 8
                  + cap / MG_REGION_NODES * (int64_t)sizeof(mg_region)
-                 + mg_A.nchunks * (int64_t)sizeof(mg_node *);
+                 + mg_A.nchunks * (int64_t)(sizeof(mg_node *) + sizeof(mg_chunk_state));
     pthread_mutex_unlock(&mg_lock);
 }
 

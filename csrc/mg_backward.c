@@ -22,7 +22,8 @@
  * (its walk bits, set when it was made: a leaf's op never changes), instead
  * of the walk reading each child first; whether a child was reached already
  * is added in, not branched on; and the children of the node AHEAD slots
- * below are prefetched, since the walk goes down through a region's slots.
+ * below are prefetched, since the walk goes down through a region's slots
+ * (a slot of the region in hand, set up when it was opened: mg_arena.c).
  *
  * Only a power's rule can fail (Python raises for 0.0 ** -1 and on
  * overflow). A first walk only checks the reachable nodes, before the second

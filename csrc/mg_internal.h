@@ -20,14 +20,26 @@ typedef struct mg_region {
     int32_t used;      /* slots handed out since it was opened                */
     int32_t older;     /* neighbours in the list of open regions, by seq,     */
     int32_t newer;     /*   -1 at the ends; next free region while free       */
-    int32_t owned;     /* a thread is allocating in it                        */
     int32_t pending;   /* backward scratch: reached, unprocessed nodes in it  */
+    int16_t owned;     /* a thread is allocating in it                        */
+    int16_t zeroed;    /* free, and its memory may read as zeros (never used,
+                          or given back): its slots are set up when opened   */
 } mg_region;
+
+/* What the arena knows of a chunk's memory (mg_arena.c). */
+typedef struct mg_chunk_state {
+    int32_t free_regions; /* of its regions, how many are free              */
+    int32_t given_back;   /* all free, and its memory is not resident: 1
+                             never touched, 2 given back to the OS; else 0  */
+} mg_chunk_state;
 
 typedef struct mg_arena {
     mg_node **chunks;     /* chunk table; the chunks themselves never move   */
     int64_t nchunks;      /* chunks allocated                                */
     mg_region *regions;   /* nchunks * regions per chunk                      */
+    mg_chunk_state *chunk_state; /* one a chunk                               */
+    int64_t empty_resident; /* chunks all free but still resident             */
+    int64_t keep_empty;   /* how many of those may stay so (mg_arena.c)       */
     int32_t free_region;  /* stack of free regions, linked through older      */
     int64_t free_regions; /* how many are on it                               */
     int32_t newest;       /* newest open region, -1 if none                   */
@@ -53,10 +65,12 @@ static inline mg_node *mg_at(int64_t i)
     return mg_A.chunks[i >> MG_CHUNK_SHIFT] + (i & (MG_CHUNK_NODES - 1));
 }
 
-/* Whether i names a live node. */
+/* Whether i names a live node. A live node has refs >= 1; a slot of a free
+ * region whose memory reads as zeros has op MG_LEAF but refs 0. */
 static inline int mg_live_locked(int64_t i)
 {
-    return i >= 0 && i < mg_A.nchunks * MG_CHUNK_NODES && mg_at(i)->op != MG_FREE;
+    return i >= 0 && i < mg_A.nchunks * MG_CHUNK_NODES && mg_at(i)->op != MG_FREE
+           && mg_at(i)->refs != 0;
 }
 
 /* Whether all n indices name live nodes. */
@@ -68,11 +82,16 @@ static inline int mg_all_live_locked(const int *idx, int n)
     return 1;
 }
 
-/* The C library's malloc, calloc and realloc, through mg_fail_allocation's
- * hook (mg_alloc.c). The core allocates with nothing else. */
+/* The C library's malloc, calloc and realloc, and anonymous mmap for
+ * chunks, through mg_fail_allocation's hook (mg_alloc.c). The core
+ * allocates with nothing else. mg_map returns zeroed memory that is never
+ * unmapped, or NULL; mg_give_back hands its pages back to the OS (they
+ * read as zeros afterwards). */
 void *mg_malloc(size_t n);
 void *mg_calloc(size_t n, size_t size);
 void *mg_realloc(void *p, size_t n);
+void *mg_map(size_t n);
+void mg_give_back(void *p, size_t n);
 
 /* Make sure the next n allocations cannot fail. 0 or MG_ENOMEM. */
 int mg_reserve_locked(int64_t n);
@@ -139,6 +158,19 @@ static inline int mg_new_locked(double data, int op, int a, int b)
 int mg_hand_locked(int r);
 /* Node i is being freed: no thread's record may name it any more. */
 void mg_handoff_freed_locked(int32_t i);
+
+/* fork() (mg_fork.c). A recording's link on the list of locks that
+ * pthread_atfork's handlers take: track once its lock is initialised,
+ * untrack (idempotent) before destroying it. The link must be zeroed first. */
+typedef struct mg_fork_link {
+    pthread_mutex_t *lock; /* NULL while not on the list */
+    struct mg_fork_link *prev, *next;
+} mg_fork_link;
+void mg_fork_track(mg_fork_link *l, pthread_mutex_t *lock);
+void mg_fork_untrack(mg_fork_link *l);
+/* In a child after fork(), mg_lock held: disown every region but the
+ * calling thread's current one (mg_arena.c). */
+void mg_fork_child_locked(void);
 
 /* Drop a reference on i and free whatever that leaves unreached. */
 void mg_decref_locked(int i);

@@ -29,7 +29,9 @@
  * runs unlocked, on the copy), and for all of backward, which gathers the
  * variables' arena grads into the copy, adds to them exactly as the eager
  * pass does, in the same order, and writes them back, so replayed
- * gradients equal eager ones bit for bit. Nothing here recurses or
+ * gradients equal eager ones bit for bit. While t->lock exists, t is on
+ * mg_fork.c's list, so fork() takes and re-initialises it with the others
+ * (the order: recordings' locks, then mg_lock). Nothing here recurses or
  * aborts; allocation failure returns MG_ENOMEM with nothing made.
  */
 #include <stdlib.h>
@@ -38,6 +40,7 @@
 
 struct mg_tape {
     pthread_mutex_t lock;
+    mg_fork_link link;  /* on mg_fork.c's list while lock is initialised       */
     mg_node *nodes;     /* the copy, in creation order                        */
     int32_t n;          /* its length                                          */
     int32_t root;       /* position of the root                                */
@@ -88,6 +91,7 @@ void mg_tape_free(mg_tape *t)
     for (int32_t k = 0; k < t->nin_held; k++)
         mg_decref_locked(t->in_idx[k]);
     pthread_mutex_unlock(&mg_lock);
+    mg_fork_untrack(&t->link);
     pthread_mutex_destroy(&t->lock);
     free(t->nodes);
     free(t->outs);
@@ -251,6 +255,7 @@ int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_t
         free(t);
         return err;
     }
+    mg_fork_track(&t->link, &t->lock);
     roots[0] = root;
     memcpy(roots + 1, outs, nout * sizeof *outs);
     pthread_mutex_lock(&mg_lock);

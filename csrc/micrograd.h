@@ -13,7 +13,8 @@
  * parents, so graphs are acyclic and plain reference counting frees them.
  *
  * Threads: every function here may be called from any thread at any time;
- * one mutex serialises all access to the arena.
+ * one mutex serialises all access to the arena. fork() may be called at
+ * any time too: a child can use everything here at once (mg_fork.c).
  */
 #ifndef MICROGRAD_H
 #define MICROGRAD_H
@@ -28,8 +29,9 @@
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
 #define MG_CHUNK_NODES (1 << MG_CHUNK_SHIFT)
-/* Nodes per region, the unit a thread allocates from (mg_arena.c). */
-#define MG_REGION_SHIFT 12
+/* Nodes per region, the unit a thread allocates from (mg_arena.c): 2 KiB,
+ * the most one long-lived node can keep from reuse. */
+#define MG_REGION_SHIFT 6
 #define MG_REGION_NODES (1 << MG_REGION_SHIFT)
 
 /* Error codes, all negative. Python turns them into exceptions in one place. */
@@ -75,8 +77,9 @@ typedef struct mg_stats {
     int64_t live;      /* nodes in use                                 */
     int64_t capacity;  /* node slots allocated                         */
     int64_t regions;   /* regions holding live nodes or owned by a thread */
-    int64_t bytes;     /* bytes held by the arena and its scratch      */
-    int64_t chunks;    /* chunks allocated                             */
+    int64_t bytes;     /* bytes held by the arena and its scratch (with
+                          chunks whose pages went back to the OS)      */
+    int64_t chunks;    /* chunks allocated (mapped)                    */
 } mg_stats;
 
 /* Creation. Each returns a new node holding one caller reference. */

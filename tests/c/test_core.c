@@ -145,14 +145,14 @@ static void test_threads(void)
  * (LeakSanitizer checks at exit). Run first, while the arena is empty. */
 static void test_allocation_faults_growing_the_arena(void)
 {
-    for (int n = 1; n <= 4; n++) { /* the first chunk: 3 tables and the chunk */
+    for (int n = 1; n <= 5; n++) { /* the first chunk: 4 tables and the chunk */
         mg_fail_allocation(n);
         CHECK(mg_leaf(1.0) == MG_ENOMEM);
     }
     mg_fail_allocation(0);
     int root = mg_leaf(0.0);
     CHECK(root >= 0);
-    for (int n = 1; n <= 4; n++) { /* the next chunk, once the first is full */
+    for (int n = 1; n <= 5; n++) { /* the next chunk, once the first is full */
         mg_fail_allocation(n);
         int next;
         while ((next = mg_add_const(root, 1.0)) >= 0) {
@@ -166,6 +166,39 @@ static void test_allocation_faults_growing_the_arena(void)
     CHECK(node(root)->data == (live() - 1) / 2); /* a leaf, a node a step */
     mg_decref(root);
     CHECK(live() == 0);
+}
+
+/* A peak of many chunks, freed: the chunks' pages go back to the OS (and
+ * read as zeros), yet no freed index reads as live, and the same chunks
+ * serve new graphs, built, backpropagated and freed as before. Twice, so
+ * that chunks given back are used again. */
+static void test_chunks_given_back_and_reused(void)
+{
+    int64_t base = live();
+    for (int round = 0; round < 2; round++) {
+        int x0 = mg_leaf(2.0), x = x0, n = 12 * MG_CHUNK_NODES / 2;
+        mg_incref(x0);
+        int *seen = malloc((size_t)n * sizeof *seen);
+        for (int k = 0; k < n; k++) {
+            int y = k % 2 ? mg_add(x, x0) : mg_mul_const(x, 0.5);
+            mg_decref(x);
+            seen[k] = x = y;
+        }
+        CHECK(mg_backward(x, 0) == 0);
+        double d = 0.5; /* x = x * 0.5 + x0 a step pair: dx/dx0 = sum of 0.5 ** i */
+        for (int k = 1; k < n / 2; k++)
+            d = d * 0.5 + 1.0;
+        CHECK(fabs(node(x0)->grad - (d * 0.5 + 1.0)) < 1e-12);
+        mg_decref(x);
+        CHECK(live() == base + 1);
+        int stale = 0;
+        for (int k = 0; k < n; k += 97)
+            stale += mg_op(seen[k]) != MG_EINDEX || mg_incref(seen[k]) != MG_EINDEX;
+        CHECK(stale == 0);
+        free(seen);
+        mg_decref(x0);
+    }
+    CHECK(live() == base);
 }
 
 /* record, forward, backward and set_inputs equal a rebuilt graph, bit for
@@ -299,6 +332,7 @@ static void test_fused_kernels(void)
 int main(void)
 {
     test_allocation_faults_growing_the_arena();
+    test_chunks_given_back_and_reused(); /* early: on chunks not given back before */
     test_replay();
     test_fused_kernels();
     test_chapter_example();

@@ -8,7 +8,9 @@ One run measures, side by side:
       ~1M-node graph for micrograd_c alone;
 - W4  the deepest chain ``x = x*1.0001 + 0.1`` whose backward succeeds;
 - W5  memory per node, with facades and without;
-- RSS flatness over many build / backward / drop cycles with the GC off.
+- RSS flatness over many build / backward / drop cycles with the GC off;
+- the arena after training steps that each keep two Values (a new leaf and a
+      computed one), and the RSS still held after a peak graph is freed.
 
 micrograd runs with the cyclic GC on (as its users run it) and with the GC off
 inside the timed region; PyTorch 0-d tensors (when torch imports) and
@@ -640,6 +642,94 @@ def bench_flat(report: Report, sizes: Sizes) -> None:
                   late <= 1.25 * early, f"{late / early:.2f}x ({early:.1f} → {late:.1f} ns/node)")
 
 
+def task_survivors(steps: int) -> dict:
+    """In a fresh process: steps of an MLP training loop, each keeping a new leaf and a computed
+    Value (as a metric kept per step would), each building and dropping its graph."""
+    from ..nn import MLP
+
+    random.seed(SEED)
+    model = MLP(4, [16, 16, 1])
+    xs = [[random.uniform(-1, 1) for _ in range(4)] for _ in range(3)]
+    start, kept, graph = micrograd_c.stats(), [], 0
+    for step in range(steps):
+        leaf = CValue(step * 0.001)
+        before = micrograd_c.stats().live
+        loss = sum((model(x) * leaf for x in xs), CValue(0.0))
+        graph = max(graph, micrograd_c.stats().live - before)
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 1e-4 * p.grad
+        kept += [leaf, leaf * 0.5 + loss.data]
+        loss = None
+    end = micrograd_c.stats()
+    return {"steps": steps, "kept": len(kept), "graph_nodes": graph, "bytes": end.bytes,
+            "bytes_at_start": start.bytes, "live": end.live - start.live, "rss": harness.rss_bytes()}
+
+
+def task_peak(nodes: int, facades: bool) -> dict:
+    """In a fresh process: RSS before, at the peak of and after a chain of about nodes nodes
+    (x + 1.0 a step: a constant and an add), held by Values or by C calls alone."""
+    gc.disable()
+    before = harness.rss_bytes()
+    if facades:
+        x = CValue(1.0)
+        for _ in range(nodes // 2):
+            x = x + 1.0  # each Value holds its operand: the whole chain of facades lives
+        x.backward()
+    else:
+        x = lib.mg_leaf(1.0)
+        for _ in range(nodes // 2):
+            y = lib.mg_add_const(x, 1.0)
+            lib.mg_decref(x)
+            x = y
+        lib.mg_backward(x, 0)
+    peak, live = harness.rss_bytes(), micrograd_c.stats().live
+    if facades:
+        x = None
+    else:
+        lib.mg_decref(x)
+    after = harness.rss_bytes()
+    return {"before": before, "peak": peak, "after": after, "live": live,
+            "kept": (after - before) / (peak - before)}
+
+
+def bench_arena(report: Report, sizes: Sizes) -> None:
+    """The arena after steps keeping survivors; the RSS kept after a peak is freed."""
+    log("arena: survivors a step, fresh process")
+    s = harness.in_fresh_process(task_survivors, steps=sizes.survivor_steps)
+    peaks = {}
+    for facades in (True, False):
+        log(f"arena: a peak of {sizes.peak_nodes:,} nodes freed, {'Values' if facades else 'C'}")
+        peaks[facades] = harness.in_fresh_process(task_peak, nodes=sizes.peak_nodes,
+                                                  facades=facades)
+    report.raw["arena"] = {"survivors": s, "peak_values": peaks[True], "peak_c": peaks[False]}
+    mib = s["bytes"] / 2**20
+    values, c_only = (100 * peaks[k]["kept"] for k in (True, False))
+    report.figures += [
+        Figure("survivors", f"Arena after {s['steps']:,} steps keeping 2 Values each "
+                            f"({s['kept']:,} kept)", "MiB", {C_ON: [mib]}),
+        Figure("peak_kept", f"RSS kept after a {peaks[True]['live']:,}-node peak is freed",
+               "% of the growth", {C_ON: [values], f"{C_ON}, C calls only": [c_only]})]
+    report.notes.append(
+        f"Arena: an MLP(4, [16, 16, 1]) training loop, in a fresh process, builds and drops a "
+        f"{s['graph_nodes']:,}-node graph a step and keeps a new leaf and a computed Value a "
+        f"step: stats().bytes {s['bytes_at_start'] / 2**20:.1f} MiB at the start, {mib:.1f} MiB "
+        f"after {s['steps']:,} steps ({s['live']:,} live nodes kept). Peak: a chain x = x + 1.0 "
+        f"of {peaks[True]['live']:,} nodes, in a fresh process with the GC off, built through "
+        f"Values (which hold their operands, so every facade lives until the end) or through C "
+        f"calls alone, then freed; RSS (MiB) before, at the peak, after: " + "; ".join(
+            f"{label} {p['before'] / 2**20:.0f}, {p['peak'] / 2**20:.0f}, "
+            f"{p['after'] / 2**20:.0f}" for label, p in (("Values", peaks[True]),
+                                                          ("C calls", peaks[False]))) + ".")
+    report.target("arena ≤ 32 MiB after 3,000 steps keeping 2 Values a step",
+                  mib <= 32 if s["steps"] >= 3_000 else None, f"{mib:.1f} MiB")
+    report.target("RSS kept after a peak is freed ≤ 20% of the peak's growth",
+                  max(values, c_only) <= 20 if sizes.peak_nodes >= 1_000_000 else None,
+                  f"{values:.1f}% through Values, {c_only:.1f}% through C calls alone (the "
+                  f"arena keeps up to 8 MiB of empty chunks: a smaller peak stays)")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """benchmarks/bench_engine.py: every engine workload, the RSS check, notes and targets."""
     parser = harness.arguments(__doc__, "smaller sizes and 3 repeats, under a minute", floor=True)
@@ -651,4 +741,5 @@ def main(argv: Optional[list[str]] = None) -> None:
     bench_w4(report, sizes, repeats)
     bench_w5(report, sizes)
     bench_flat(report, sizes)
+    bench_arena(report, sizes)
     harness.finish(report, args.json)

@@ -41,11 +41,15 @@ class Sizes:
     flat_ops: int  # operators per cycle
     flat_steps: int  # fused training steps of the training RSS check
     phase_steps: int  # fused steps timed phase by phase
+    survivor_steps: int  # training steps keeping two Values each, for the arena's size
+    peak_nodes: int  # nodes of the peak freed for the RSS kept after it
 
 
-FULL = Sizes("full", 5, 100_000, 1_000_000, 1.0, 10_000_000, 500_000, 10_000, 5_000, 1_000, 100)
-QUICK = Sizes("quick", 3, 10_000, 200_000, 0.2, 1_000_000, 120_000, 1_000, 5_000, 200, 20)
-SMOKE = Sizes("smoke", 1, 2_000, 20_000, 0.0, 10_000, 5_000, 10, 1_000, 20, 3)
+FULL = Sizes("full", 5, 100_000, 1_000_000, 1.0, 10_000_000, 500_000, 10_000, 5_000, 1_000, 100,
+             3_000, 5_000_000)
+QUICK = Sizes("quick", 3, 10_000, 200_000, 0.2, 1_000_000, 120_000, 1_000, 5_000, 200, 20,
+              3_000, 5_000_000)
+SMOKE = Sizes("smoke", 1, 2_000, 20_000, 0.0, 10_000, 5_000, 10, 1_000, 20, 3, 30, 100_000)
 
 # The progress line's clock: a fresh process keeps the one of the run that started it.
 _START = float(os.environ.get("MICROGRAD_C_BENCH_START", time.time()))
