@@ -303,8 +303,7 @@ void mg_decref_locked(int i)
         fallible += n->fallible;
         n->op = MG_FREE;
         if (n->handed)
-            mg_handoff_freed_locked((int32_t)dead);
-        n->handed = 0;
+            mg_handoff_forget_locked((int32_t)dead);
         freed++;
         int32_t kids[2] = {n->a, n->b}; /* before recycling may give n's memory back */
         int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
@@ -329,10 +328,18 @@ void mg_decref_locked(int i)
         mg_A.suspect = 0;
 }
 
+/* Python gives back a reference: no record may name its node (mg_handoff.c). */
+static void returned_locked(int i)
+{
+    if (mg_live_locked(i) && mg_at(i)->handed)
+        mg_handoff_forget_locked(i);
+    mg_decref_locked(i);
+}
+
 void mg_decref(int i)
 {
     pthread_mutex_lock(&mg_lock);
-    mg_decref_locked(i);
+    returned_locked(i);
     pthread_mutex_unlock(&mg_lock);
 }
 
@@ -340,7 +347,7 @@ void mg_decref_many(int *idx, int n)
 {
     pthread_mutex_lock(&mg_lock);
     for (int k = 0; k < n; k++) {
-        mg_decref_locked(idx[k]);
+        returned_locked(idx[k]);
         idx[k] = -1;
     }
     pthread_mutex_unlock(&mg_lock);

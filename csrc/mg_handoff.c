@@ -15,12 +15,17 @@
  * reads the count before the call instead (mg_handed_count): if it moved,
  * the reference was handed.
  *
- * Invariant: a thread's record names a live node, or is -1. A record must
- * never name a freed slot, which a later node may reuse while some other
- * handle, or only a parent, holds it. So each node counts the records that
- * name it (mg_node.handed, saturating at 255: a saturated count stays, which
- * only means "look"), and freeing a node whose count is not zero walks the
- * records and clears those naming it (mg_handoff_freed_locked). The records
+ * Invariant: a record names a node whose handed reference Python has not
+ * given back, or is -1. Else Python would give back a reference that is
+ * not its own: one a parent, a recording or another handle holds (the node
+ * is alive, but the handed reference went back through mg_decref), or one
+ * on a later node in the slot of a freed one. So each node counts the
+ * records that name it (mg_node.handed, saturating at 255: a saturated
+ * count stays, which only means "look"), and when Python gives a reference
+ * on such a node back, or the node is freed, the records naming it are
+ * cleared (mg_handoff_forget_locked). Giving back another reference on the
+ * same node clears them too: then, at worst, a reference lost by an
+ * exception at that very moment leaks; none is ever given back twice. The records
  * live in each thread's own storage, linked into one list under mg_lock, so
  * recording allocates nothing and cannot fail: a thread joins the list on
  * its first record and leaves it when it exits (a pthread key). If the key
@@ -110,11 +115,12 @@ int mg_hand_locked(int r)
     return r;
 }
 
-void mg_handoff_freed_locked(int32_t i)
+void mg_handoff_forget_locked(int32_t i)
 {
     for (record *r = first; r; r = r->next)
         if (r->idx == i)
             r->idx = -1;
+    mg_at(i)->handed = 0;
 }
 
 int64_t mg_handed_count(void)

@@ -156,8 +156,9 @@ static inline int mg_new_locked(double data, int op, int a, int b)
 /* Record that the reference on node r goes to the caller (mg_handoff.c),
  * and return r; an error code r is returned as it is. */
 int mg_hand_locked(int r);
-/* Node i is being freed: no thread's record may name it any more. */
-void mg_handoff_freed_locked(int32_t i);
+/* Node i is freed, or Python gives a reference on it back: no thread's
+ * record may name it any more. */
+void mg_handoff_forget_locked(int32_t i);
 
 /* fork() (mg_fork.c). A recording's link on the list of locks that
  * pthread_atfork's handlers take: track once its lock is initialised,

@@ -12,10 +12,23 @@ only for a child that never had one (a number wrapped on the fly, as
 micrograd's ``Value(other)``, the inner node of ``a - b``, which is
 ``a + (b * -1)``, or a node made inside a fused nn kernel). A new handle
 shares the pool, so the search goes on below it and each node gets one
-handle. Once found, the children replace the operands in ``_a`` and ``_b``.
-A fused kernel's outputs hold the pool itself in ``_a``.
+handle. Once found, the children (a ``_Kids`` tuple) replace the operands in
+``_a``, published with no call between test and store, so racing threads get
+the same answer. A fused kernel's outputs hold the pool itself in ``_a``. The
+pool holds only weak references to the handles it makes, so no handle is
+ever part of a reference cycle: graphs go when their last handle does, with
+the cyclic GC off.
 A Value built by hand, ``Value(x, (a, b), 'op')``, keeps its children and op
 in ``_label`` and is a leaf for backward.
+
+Handing a reference over. Python can raise between any two bytecodes (Ctrl-C,
+a trace function, a failed allocation), so every call that makes a node runs
+in a ``try`` whose handler passes what it knows to ``_reclaim``: the index,
+if it was stored, and the handle, if made. The handle's ``_i`` is always
+stored last, and a handle that has it owns the reference; otherwise C's
+per-thread record of the last reference handed out (csrc/mg_handoff.c) says
+which node an exception may have lost. One place is left: the first bytecode
+of ``__del__``, before its ``try``, where only a trace function can raise.
 
 The arithmetic is micrograd's own, node for node (``a / b`` is
 ``a * b**-1``, ...), so graphs, values and gradients come out as micrograd's.

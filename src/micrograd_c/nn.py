@@ -20,8 +20,7 @@ Either difference packs again, so the next call runs the model as it is now.
 The list comparison costs about 1 µs a call on the moons demo's 2-16-16-1
 MLP (a call takes 12). What the check leaves out, because seeing it would cost more than
 the forward itself (a Python read of every parameter's node index doubles
-that forward's time): a parameter re-initialised in place (``p.__init__(5.0)``
-gives it a new node), and writes that go around the module's own methods
+that forward's time): writes that go around the module's own methods
 (``object.__setattr__``, ``dict.__setitem__(vars(m), ...)``). ``_Snapshot``
 sees those too, at that price; ``record(..., model=)`` compares one before
 every replay.
@@ -84,15 +83,17 @@ class _Pack(NamedTuple):
 
 def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
     """C arrays for layers of neurons, or None when micrograd's own code must run."""
+    layers = [list(layer) for layer in layers]  # C trusts no length it did not count
     if not layers or not all(layers) or any(type(n) is not Neuron for ly in layers for n in ly):
         return None
-    sizes = [len(layers[0][0].w)]
+    sizes = [len(list(layers[0][0].w))]
     for layer in layers:
-        if any(len(n.w) != sizes[-1] or n.nonlin != layer[0].nonlin for n in layer):
+        if any(len(list(n.w)) != sizes[-1] or n.nonlin != layer[0].nonlin for n in layer):
             return None
         sizes.append(len(layer))
     values = tuple(p for layer in layers for n in layer for p in n.parameters())
-    if not all(isinstance(p, Value) for p in values):
+    expected = sum(nout * (nin + 1) for nin, nout in zip(sizes, sizes[1:]))
+    if len(values) != expected or not all(isinstance(p, Value) for p in values):
         return None
     return _Pack(values, ffi.new("int[]", [p._i for p in values]), ffi.new("int[]", sizes),
                  ffi.new("int[]", [bool(ly[0].nonlin) for ly in layers]), len(layers),
@@ -184,7 +185,7 @@ class Module:
 
 
 class _Snapshot:
-    """A model's attribute dicts and lists, copied, and its parameters' nodes, for change()."""
+    """A model's attribute dicts and lists, copied, for change()."""
 
     def __init__(self, model: Any):
         self.paths: List[str] = []   # where each holder is, as Python would spell it
@@ -194,8 +195,6 @@ class _Snapshot:
             _gather(model, "model", self, set())
         self.copies = [h.copy() for h in self.holders]
         self.types = [type(m) for m in self.modules]
-        self.values = tuple(model.parameters())
-        self.indices = [p._i for p in self.values]
 
     def change(self) -> Optional[str]:
         """What changed since the snapshot, however it was made, or None."""
@@ -204,10 +203,6 @@ class _Snapshot:
                         in zip(self.paths, self.holders, self.copies) if now != then)
         if list(map(type, self.modules)) != self.types:
             return "a module's class changed"
-        indices = [p._i for p in self.values]
-        if indices != self.indices:
-            k = next(k for k, (i, j) in enumerate(zip(indices, self.indices)) if i != j)
-            return f"parameters()[{k}] was re-initialised (it is a new node)"
         return None
 
 

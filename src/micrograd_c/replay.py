@@ -12,11 +12,11 @@ What replay cannot see: Python code that ran while the graph was built is
 not run again, so a branch on a value (``if x.data > 0``) stays as it was
 recorded, and a model changed afterwards is not seen: the recording goes on
 computing the nodes it copied, whether a weight was replaced, a layer added,
-a neuron's ``nonlin`` switched or a parameter re-initialised in place
-(``p.__init__(5.0)`` gives it a new node). Pass ``model=`` and every
-forward() and backward() first compares the model with a snapshot taken when
-recording (each module's attribute dict and each list it holds, copied, then
-each parameter's node), and raises ValueError naming what changed, however it
+or a neuron's ``nonlin`` switched (a parameter re-initialised in place,
+``p.__init__(5.0)``, keeps its node: replay reads its new data). Pass
+``model=`` and every forward() and backward() first compares the model with
+a snapshot taken when recording (each module's attribute dict and each list
+it holds, copied), and raises ValueError naming what changed, however it
 was changed; any attribute of a subclass counts. Leaves that nobody else
 could reach when recording (numbers wrapped on the fly, like the 2 in
 ``2 * x``) are constants. The recording keeps every other leaf alive as long
