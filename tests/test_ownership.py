@@ -297,3 +297,25 @@ def test_sequences_whose_length_lies_are_read_by_what_they_hold() -> None:
     for neuron in lying.layers[0].neurons:
         neuron.w = Lying(neuron.w)  # it holds 2 weights, its len says 3
     assert lying([a, b]).data == expected  # the pack counts what the lists hold
+
+
+def test_a_destroyed_subinterpreter_gives_its_filed_frees_back() -> None:
+    script = textwrap.dedent("""
+        try:
+            import _xxsubinterpreters as interpreters
+        except ImportError:
+            import _interpreters as interpreters
+        from micrograd_c import stats
+        base = stats().live
+        sub = interpreters.create()
+        interpreters.run_string(sub, "from micrograd_c import Value\\n"
+                                     "keep = [Value(float(k)) for k in range(100)]\\n"
+                                     "x = [v * 2 for v in keep]\\n"
+                                     "del x, keep\\n")
+        interpreters.destroy(sub)
+        print(stats().live - base)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    if "No module named" in result.stderr:
+        pytest.skip("no subinterpreters module in this Python")
+    assert result.stdout.split() == ["0"], result.stderr

@@ -8,6 +8,7 @@ grads without a C call, and ``stats()``.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import sys
@@ -80,6 +81,8 @@ def _kept(name: str, make: Any) -> Any:
 # finalizers run from there, land behind the part being drained and are
 # never lost or given twice.
 DEAD_BATCH = 1024
+
+
 dead: array = _kept("dead", lambda: array("i"))
 _draining = _kept("_draining", threading.RLock)
 
@@ -137,6 +140,7 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(release_dead)  # an interpreter ending (a subinterpreter too): its filed frees go to C
 
 
 # Node memory, read and written in place. Chunks never move in C, so a view
