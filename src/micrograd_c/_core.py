@@ -195,7 +195,7 @@ class Stats(NamedTuple):
     capacity: int    # node slots allocated
     bytes: int       # bytes held by the arena: nodes, bitmap, region table
     chunks: int      # chunks of slots allocated (65,536 slots each)
-    regions: int     # regions of 4,096 slots holding live nodes or being filled
+    regions: int     # regions of 64 slots holding live nodes or being filled
 
 
 def stats() -> Stats:
