@@ -320,3 +320,15 @@ def test_a_destroyed_subinterpreter_gives_its_filed_frees_back() -> None:
     if "No module named" in result.stderr:
         pytest.skip("no subinterpreters module in this Python")
     assert result.stdout.split() == ["0"], result.stderr
+
+
+def test_a_python_backward_is_refused_not_ignored() -> None:
+    """Until backward() can call it, assigning _backward raises, on subclasses too."""
+    class Sub(Value):
+        def double(self) -> Value:
+            out = Sub(2 * self.data, (self,), "double")
+            out._backward = lambda: None
+            return out
+    for assign in (lambda: setattr(a * b, "_backward", lambda: None), lambda: Sub(1.0).double()):
+        with pytest.raises(AttributeError, match="_backward written in Python"):
+            assign()

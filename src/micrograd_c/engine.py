@@ -332,11 +332,20 @@ class Value:
         if err:
             raise_error(err, "backward")
 
-    def _backward(self) -> None:
+    def _apply_rule(self) -> None:
         """Apply this node's local chain rule once, as micrograd's closure does."""
         err = lib.mg_node_backward(self._i)
         if err:
             raise_error(err, "_backward")
+
+    def _refuse_backward(self, fn: Any) -> None:
+        """Refuse a Python chain rule: backward() would not call it (no silent zero grads)."""
+        raise AttributeError("micrograd_c cannot run a _backward written in Python yet: its "
+                             "backward() runs the built-in ops' rules in C; build the op from "
+                             "Value operations (+, *, **, exp, log, tanh, relu...) instead")
+
+    _backward = property(lambda self: self._apply_rule, _refuse_backward,
+                         doc="This node's local chain rule, applied once when called.")
 
     def __neg__(self) -> Value:  # -self
         return self * -1
