@@ -106,7 +106,7 @@ int mg_hand_locked(int r)
     if (r < 0)
         return r;
     mine.count++;
-    if (!join_locked())
+    if (mine.joined != 1 && !join_locked())
         return r;
     forget_locked(mine.idx);
     mine.idx = r;

@@ -15,7 +15,8 @@ import sys
 import threading
 from array import array
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from types import FrameType
+from typing import Any, NamedTuple, NoReturn, Optional
 
 REBUILD = "rebuild it with `pip install -e .` (or `pip install .`) from the source checkout"
 
@@ -83,7 +84,7 @@ def _kept(name: str, make: Any) -> Any:
 DEAD_BATCH = 1024
 
 
-dead: array = _kept("dead", lambda: array("i"))
+dead: "array[int]" = _kept("dead", lambda: array("i"))
 _draining = _kept("_draining", threading.RLock)
 
 
@@ -91,7 +92,7 @@ def release_dead() -> None:
     """Give every filed reference back to C now, in one call."""
     if not dead:
         return
-    if _draining._is_owned():  # type: ignore[attr-defined]
+    if _draining._is_owned():
         if _on_stack(_drain.__code__):
             return  # a finalizer run by this thread's drain: the drain will take it too
         _draining.release()  # left held by an exception that struck before its release
@@ -104,7 +105,7 @@ def release_dead() -> None:
 
 def _on_stack(code: Any) -> bool:
     """Whether this thread is inside a call of the function whose code this is."""
-    frame = sys._getframe(1)
+    frame: Optional[FrameType] = sys._getframe(1)
     while frame is not None and frame.f_code is not code:
         frame = frame.f_back
     return frame is not None
@@ -151,14 +152,14 @@ atexit.register(release_dead)  # an interpreter ending (a subinterpreter too): i
 # list shorter, never misaligned: the next refresh completes it.
 SHIFT = lib.MG_CHUNK_SHIFT
 MASK = lib.MG_CHUNK_NODES - 1
-doubles: list[memoryview] = _kept("doubles", list)
-int32s: list[memoryview] = _kept("int32s", list)
+doubles: list[memoryview[Any]] = _kept("doubles", list)
+int32s: list[memoryview[Any]] = _kept("int32s", list)
 _views_lock = _kept("_views_lock", threading.RLock)
 
 
 def refresh_views() -> None:
     """Add views of the chunks the arena gained since the last call."""
-    if _views_lock._is_owned() and not _on_stack(_add_views.__code__):  # type: ignore[attr-defined]
+    if _views_lock._is_owned() and not _on_stack(_add_views.__code__):
         _views_lock.release()  # left held by an exception that struck before its release
     with _views_lock:  # reentrant: a finalizer run from here may need a view too
         _add_views()
@@ -167,9 +168,10 @@ def refresh_views() -> None:
 def _add_views() -> None:
     """Append the missing views, each list on its own, one whole view at a time."""
     count = lib.mg_chunk_count()
-    for views, fmt in ((doubles, "d"), (int32s, "i")):
+    for views in (doubles, int32s):
         for c in range(len(views), count):
-            view = memoryview(ffi.buffer(lib.mg_chunk(c), CHUNK_BYTES)).cast(fmt)
+            raw = memoryview(ffi.buffer(lib.mg_chunk(c), CHUNK_BYTES))
+            view = raw.cast("d") if views is doubles else raw.cast("i")
             if len(views) == c:  # not added meanwhile by a finalizer run from here
                 views.append(view)
 

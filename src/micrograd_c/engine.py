@@ -58,6 +58,8 @@ def _as_float(x: Any) -> Optional[float]:
     """x as a float if it is a real number (anything with __float__ but no imaginary part), else None."""
     if type(x) is float:
         return x
+    if type(x) is int or type(x) is bool:
+        return float(x)
     if hasattr(type(x), "__float__") and not (isinstance(x, numbers.Complex)
                                               and not isinstance(x, numbers.Real)):
         return float(x)
@@ -187,6 +189,10 @@ class Value:
     """Stores a single scalar value and its gradient."""
 
     __slots__ = ("_i", "_a", "_b", "_label", "__weakref__")
+    _i: int          # the node's index: this handle owns one reference on it
+    _a: Any          # an operand, the pool, or the children once _prev found them
+    _b: Any          # the other operand, or None
+    _label: tuple[str, tuple[Any, ...]]  # (op, children) of a Value built by hand
     __array_ufunc__ = None  # numpy scalars then defer to our reflected operators
 
     def __init__(self, data: SupportsFloat, _children: tuple = (), _op: str = ""):
@@ -203,8 +209,7 @@ class Value:
                     raise_error(i, "Value")
                 self._i = i  # from here on, the handle owns the reference
             except BaseException:
-                if i is None or getattr(self, "_i", None) != i:
-                    _reclaim(i, None)
+                _reclaim(i, self)
                 raise
         self._a = self._b = None
         if _children or _op:
@@ -269,7 +274,7 @@ class Value:
 
     def _children(self) -> list:
         """The Values this one was computed from, in order, repeats included (x*x: [x, x])."""
-        label = getattr(self, "_label", None)
+        label: Optional[tuple[str, tuple[Any, ...]]] = getattr(self, "_label", None)
         if label is not None:
             return list(label[1])
         if self._a.__class__ is _Kids:  # found before
@@ -289,7 +294,7 @@ class Value:
     @property
     def _op(self) -> str:
         """The operation that produced this Value, spelled as micrograd does."""
-        label = getattr(self, "_label", None)
+        label: Optional[tuple[str, tuple[Any, ...]]] = getattr(self, "_label", None)
         if label is not None:
             return label[0]
         op = lib.mg_op(self._i)
@@ -388,7 +393,7 @@ def _leaf(data: float, grad: float) -> Value:
     return v
 
 
-class _Kids(tuple):
+class _Kids(tuple[Any, ...]):
     """A node's children as _prev found them, kept in place of its operands."""
 
     __slots__ = ()
@@ -408,7 +413,7 @@ class _Pool:
     def __init__(self, *groups: Sequence[Any]):
         self.groups = groups  # sequences of Values (other items are ignored)
         self._given: Optional[dict] = None
-        self._made: dict = {}  # node index: weakref.ref to the handle made for it
+        self._made: dict[int, Any] = {}  # node index: weakref.ref to the handle made for it
 
     def find(self, i: int) -> Value:
         """The Value for node i: one the graph was built from, or a new handle on it."""

@@ -21,14 +21,14 @@ class Optimizer:
     given the length of the array it reads.
     """
 
-    _state: Tuple[str, ...] = ()  # names of per-parameter double arrays
+    _arrays = 0  # per-parameter double arrays of state (momentum...), in self._state
 
     def __init__(self, params: Iterable[Value]):
         self.params = list(params)
         self.steps = 0
         self._packed: List[Value] = []
-        for name in self._state:
-            setattr(self, name, ffi.new("double[]", 0))
+        self._state: List[Any] = [ffi.new("double[]", 0) for _ in range(self._arrays)]
+        self._c_idx: Any = None
         self._idx()
 
     def _idx(self) -> Any:
@@ -39,12 +39,11 @@ class Optimizer:
         if not all(isinstance(p, Value) for p in params):
             raise TypeError("an optimizer's parameters must all be Values")
         where = {id(p): k for k, p in enumerate(self._packed)}
-        for name in self._state:
-            old, new = getattr(self, name), ffi.new("double[]", len(params))
+        for j, old in enumerate(self._state):
+            self._state[j] = new = ffi.new("double[]", len(params))
             for k, p in enumerate(params):
                 if id(p) in where:
                     new[k] = old[where[id(p)]]
-            setattr(self, name, new)
         self._packed = params
         self._c_idx = ffi.new("int[]", [p._i for p in params])
         return self._c_idx
@@ -76,7 +75,7 @@ class Optimizer:
 class SGD(Optimizer):
     """p.data -= lr * p.grad (micrograd's update), with optional momentum and schedule."""
 
-    _state = ("_velocity",)
+    _arrays = 1  # the velocity
 
     def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
                  schedule: Optional[Callable[[int], float]] = None):
@@ -85,13 +84,13 @@ class SGD(Optimizer):
 
     def _update(self, idx: Any, n: int) -> int:
         lr = self.schedule(self.steps) if self.schedule else self.lr
-        return lib.mg_sgd(idx, n, lr, self.momentum, self._velocity)
+        return lib.mg_sgd(idx, n, lr, self.momentum, self._state[0])
 
 
 class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba, 2015)."""
 
-    _state = ("_m", "_v")
+    _arrays = 2  # the first and second moments
 
     def __init__(self, params: Iterable[Value], lr: float = 0.001,
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
@@ -100,7 +99,7 @@ class Adam(Optimizer):
 
     def _update(self, idx: Any, n: int) -> int:
         return lib.mg_adam(idx, n, self.lr, self.betas[0], self.betas[1], self.eps,
-                           self.steps + 1, self._m, self._v)
+                           self.steps + 1, self._state[0], self._state[1])
 
 
 def train(loss: Callable[[], Value], optimizer: Optimizer, max_steps: int,
