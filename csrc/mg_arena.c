@@ -290,7 +290,7 @@ void mg_decref_locked(int i)
     mg_node *const *chunks = mg_A.chunks;
     mg_region *regions = mg_A.regions;
 #define NODE(j) (chunks[(j) >> MG_CHUNK_SHIFT] + ((j) & (MG_CHUNK_NODES - 1)))
-    int64_t dead = -1, freed = 0, pows = 0, fallible = 0; /* dead: linked through refs */
+    int64_t dead = -1, freed = 0, pows = 0, fallible = 0, stale = 0; /* dead: linked by refs */
     if (--NODE(i)->refs == 0) {
         NODE(i)->refs = UINT32_MAX; /* (int32_t)-1 ends the stack */
         dead = i;
@@ -301,6 +301,7 @@ void mg_decref_locked(int i)
         n->refs = 0;
         pows += mg_is_pow(n->op);
         fallible += n->fallible;
+        stale += (n->walk & MG_WALK_STALE) != 0;
         n->op = MG_FREE;
         if (n->handed)
             mg_handoff_forget_locked((int32_t)dead);
@@ -324,6 +325,7 @@ void mg_decref_locked(int i)
     mg_A.live -= freed;
     mg_A.live_pow -= pows;
     mg_A.fallible -= fallible;
+    mg_A.stale -= stale;
     if (mg_A.live_pow == 0)
         mg_A.suspect = 0;
 }

@@ -31,8 +31,20 @@
  * fallible bit), or once data was written while powers were alive (which may
  * make them fail), until no power is left; on error no gradient changes.
  *
+ * Rules written in Python (an op built by hand, Value(x, children, op), or
+ * a _backward assigned to any Value) cannot run under the lock: a rule may
+ * build Values or call backward itself. A graph that may hold one (its
+ * root has MG_WALK_BELOW, or some node is stale: mg_internal.h) is walked
+ * in steps instead. mg_walk_start collects the order the sweep would take
+ * into the caller's mg_walk, holding a reference on every node in it, so
+ * nothing Python does meanwhile frees one; mg_walk_next applies C rules
+ * along it up to the next Python rule, which Python then runs with the
+ * lock free. The scratch bitmap is used only within one call, so other
+ * threads, and backward calls made by the Python rules, run meanwhile.
+ *
  * Each node's local chain rule is in mg_rules.h, shared with replay.
  */
+#include <stdlib.h>
 #include "mg_rules.h"
 
 /* 0, or the error that applying node n's local rule would raise. */
@@ -43,13 +55,34 @@ int mg_check_rule(const mg_node *n)
 }
 
 
-/* Walk the graph under root newest-first, applying each node's rule
- * (apply) or only checking that it can run. 0 or the first error met.
- * The arena's tables are read into locals once: nothing is allocated here,
- * and the compiler could not otherwise keep them in registers (extensions
- * are built with -fno-strict-aliasing, so every store might change them). */
+/* What a sweep does at each node it reaches. */
+enum { CHECK, APPLY, COLLECT };
+
+/* Append node i to w's order. 0 or MG_ENOMEM. */
+static int push(mg_walk *w, int32_t i)
+{
+    if (w->n == w->cap) {
+        int32_t cap = w->cap ? 2 * w->cap : 256;
+        int32_t *bigger = cap > w->cap ? mg_realloc(w->order, (size_t)cap * sizeof *bigger) : NULL;
+        if (!bigger)
+            return MG_ENOMEM;
+        w->order = bigger;
+        w->cap = cap;
+    }
+    w->order[w->n++] = i;
+    return 0;
+}
+
+/* Walk the graph under root newest-first: at each node, apply its rule
+ * (APPLY), only check that it can run (CHECK), or append it to order (COLLECT,
+ * which also visits leaves with a Python rule, whatever the walk bits say).
+ * 0 or the first error met. mode is a constant wherever this is inlined.
+ * The arena's tables are read into locals once: nothing is allocated here
+ * but the order, and the compiler could not otherwise keep them in
+ * registers (extensions are built with -fno-strict-aliasing, so every
+ * store might change them). */
 #define AHEAD 16 /* slots: the nodes whose children are prefetched */
-static int sweep_locked(int root, int apply)
+static inline __attribute__((always_inline)) int sweep_locked(int root, int mode, mg_walk *order)
 {
     mg_node *const *chunks = mg_A.chunks;
     mg_region *regions = mg_A.regions;
@@ -85,11 +118,17 @@ static int sweep_locked(int root, int apply)
                 int32_t kids[2] = {v->a, v->b};
                 mg_node *a = kids[0] >= 0 ? NODE(kids[0]) : NULL;
                 mg_node *b = kids[1] >= 0 ? NODE(kids[1]) : NULL;
-                if (apply)
-                    mg_apply_rule(v, a, b);
-                else if ((err = mg_check_rule(v)))
-                    continue;
                 unsigned walk = v->walk; /* known early: no wait on a child */
+                if (mode == APPLY)
+                    mg_apply_rule(v, a, b);
+                else if (mode == CHECK && (err = mg_check_rule(v)))
+                    continue;
+                else if (mode == COLLECT) {
+                    if ((err = push(order, (int32_t)((int64_t)r << MG_REGION_SHIFT) + (int32_t)slot)))
+                        continue;
+                    walk = (a && (a->op != MG_LEAF || a->walk & MG_WALK_PY))
+                           | (b && (b->op != MG_LEAF || b->walk & MG_WALK_PY)) << 1;
+                }
                 for (int k = 0; k < 2; k++) {
                     if (!(walk >> k & 1))
                         continue;
@@ -124,11 +163,13 @@ int mg_backward(int root, int data_written)
     int err = mg_live_locked(root) ? 0 : MG_EINDEX;
     if (data_written)
         mg_data_written_locked();
+    if (!err && (mg_at(root)->walk & MG_WALK_BELOW || mg_A.stale))
+        err = MG_IN_PYTHON;
     if (!err && (mg_A.fallible || mg_A.suspect))
-        err = sweep_locked(root, 0);
+        err = sweep_locked(root, CHECK, NULL);
     if (!err) {
         mg_at(root)->grad = 1.0;
-        sweep_locked(root, 1);
+        sweep_locked(root, APPLY, NULL);
     }
     pthread_mutex_unlock(&mg_lock);
     return err;
@@ -143,4 +184,69 @@ int mg_node_backward(int i)
                       mg_at(i)->b >= 0 ? mg_at(mg_at(i)->b) : NULL);
     pthread_mutex_unlock(&mg_lock);
     return err;
+}
+
+int mg_set_python(int i)
+{
+    pthread_mutex_lock(&mg_lock);
+    int err = mg_live_locked(i) ? 0 : MG_EINDEX;
+    if (!err) {
+        mg_node *n = mg_at(i);
+        if (!(n->walk & MG_WALK_PY) && n->refs > 1) { /* parents may lack MG_WALK_BELOW */
+            n->walk |= MG_WALK_STALE;
+            mg_A.stale++;
+        }
+        n->walk |= MG_WALK_PY | MG_WALK_BELOW;
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return err;
+}
+
+void mg_walk_end(mg_walk *w)
+{
+    pthread_mutex_lock(&mg_lock);
+    for (int32_t k = w->n - 1; k >= 0; k--)
+        mg_decref_locked(w->order[k]);
+    pthread_mutex_unlock(&mg_lock);
+    free(w->order);
+    *w = (mg_walk){0};
+}
+
+int mg_walk_start(int root, mg_walk *w)
+{
+    mg_walk_end(w);
+    pthread_mutex_lock(&mg_lock);
+    int err = mg_live_locked(root) ? sweep_locked(root, COLLECT, w) : MG_EINDEX;
+    for (int32_t k = 0; k < w->n && !err; k++) /* a Python rule replaces the node's own */
+        err = mg_at(w->order[k])->walk & MG_WALK_PY ? 0 : mg_check_rule(mg_at(w->order[k]));
+    if (!err) {
+        for (int32_t k = 0; k < w->n; k++)
+            mg_at(w->order[k])->refs++;
+        mg_at(root)->grad = 1.0;
+    } else
+        w->n = 0;
+    pthread_mutex_unlock(&mg_lock);
+    if (err)
+        mg_walk_end(w);
+    return err;
+}
+
+int mg_walk_next(mg_walk *w)
+{
+    int r = MG_WALK_END;
+    pthread_mutex_lock(&mg_lock);
+    while (w->at < w->n) {
+        mg_node *v = mg_at(w->order[w->at]);
+        if (v->walk & MG_WALK_PY) {
+            r = w->order[w->at++];
+            break;
+        }
+        if ((r = mg_check_rule(v)))
+            break; /* data changed since the walk began: Python raises */
+        mg_apply_rule(v, v->a >= 0 ? mg_at(v->a) : NULL, v->b >= 0 ? mg_at(v->b) : NULL);
+        w->at++;
+        r = MG_WALK_END;
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }

@@ -51,8 +51,20 @@ typedef struct mg_arena {
     int64_t fallible;     /* live nodes with their fallible bit set           */
     int suspect;          /* data was written while powers were alive: check
                              them before every backward until none is alive   */
+    int64_t stale;        /* live nodes given a Python rule while they had
+                             parents, whose MG_WALK_BELOW bits it missed     */
     int64_t limit;        /* test cap on live nodes, -1 for none              */
 } mg_arena;
+
+/* A node's walk bits beyond the first two (which say which children the
+ * backward pass visits). MG_WALK_PY: Python applies its rule. MG_WALK_BELOW:
+ * a node with MG_WALK_PY was under it (itself included) when it was made,
+ * or when it got that bit; parents made later inherit it, so a backward
+ * from a root without it, while mg_A.stale is 0, meets no Python rule.
+ * MG_WALK_STALE: it got MG_WALK_PY while it had parents (counted in
+ * mg_A.stale until it is freed or reset). A leaf with MG_WALK_BELOW is
+ * visited like an operation. */
+enum { MG_WALK_PY = 4, MG_WALK_BELOW = 8, MG_WALK_STALE = 16 };
 
 _Static_assert(sizeof(mg_node) == 32, "Python views a chunk as 32 bytes a node");
 
@@ -142,8 +154,10 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     n->op = (uint8_t)op;
     n->fallible = 0;
     n->handed = 0;
-    n->walk = (uint8_t)((a >= 0 && mg_at(a)->op != MG_LEAF)
-                        | (b >= 0 && mg_at(b)->op != MG_LEAF) << 1);
+    unsigned wa = a >= 0 ? mg_at(a)->walk : 0, wb = b >= 0 ? mg_at(b)->walk : 0;
+    n->walk = (uint8_t)((a >= 0 && (mg_at(a)->op != MG_LEAF || wa & MG_WALK_BELOW))
+                        | (b >= 0 && (mg_at(b)->op != MG_LEAF || wb & MG_WALK_BELOW)) << 1
+                        | ((wa | wb) & MG_WALK_BELOW));
     mg_A.live++;
     if (mg_is_pow(op)) {
         n->fallible = mg_check_rule(n) != 0;

@@ -65,6 +65,7 @@ int mg_reset(int i, double x)
             mg_A.live_pow--;
             mg_A.fallible -= n->fallible;
         }
+        mg_A.stale -= (n->walk & MG_WALK_STALE) != 0;
         *n = (mg_node){.data = x, .refs = n->refs, .op = MG_LEAF, .a = -1, .b = -1,
                        .handed = n->handed};
         mg_data_written_locked();
@@ -81,6 +82,32 @@ int mg_leaf(double x)
     int r = mg_reserve_locked(1);
     if (!r)
         r = mg_new_locked(x, MG_LEAF, -1, -1);
+    r = mg_hand_locked(r);
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
+/* The chain holding kids[1..n) is built from its end: each MG_MORE node
+ * holds one child and the rest of the chain, so the MG_HAND node, made
+ * last, is newer than everything under it. */
+int mg_hand(double x, const int *kids, int n)
+{
+    pthread_mutex_lock(&mg_lock);
+    int r = n >= 0 && mg_all_live_locked(kids, n) ? 0 : MG_EINDEX;
+    if (!r)
+        r = mg_reserve_locked(n > 2 ? n - 1 : 1);
+    if (!r) {
+        int rest = n > 1 ? kids[n - 1] : -1;
+        if (rest >= 0)
+            mg_at(rest)->refs++;
+        for (int k = n - 2; k >= 1; k--) { /* rest's reference is the new node's edge */
+            rest = mg_new_locked(0.0, MG_MORE, kids[k], rest);
+            mg_at(kids[k])->refs++;
+        }
+        r = mg_new_locked(x, MG_HAND, n > 0 ? kids[0] : -1, rest);
+        if (n > 0)
+            mg_at(kids[0])->refs++;
+    }
     r = mg_hand_locked(r);
     pthread_mutex_unlock(&mg_lock);
     return r;

@@ -270,6 +270,9 @@ int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_t
     int32_t n = 0;
     if (!err)
         err = reachable_locked(roots, nout + 1, &all, &n);
+    for (int32_t k = 0; k < n && !err; k++) /* C cannot run a Python op's forward */
+        if (mg_at(all[k].idx)->op >= MG_HAND || mg_at(all[k].idx)->walk & MG_WALK_PY)
+            err = MG_EPYTHON;
     if (!err)
         err = build_locked(t, all, n, root, outs);
     if (!err) {

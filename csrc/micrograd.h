@@ -24,7 +24,7 @@
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
 /* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 15
+#define MG_ABI_VERSION 16
 
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
@@ -41,6 +41,13 @@
 #define MG_ERANGE (-4)   /* result too large (pow, exp)                    */
 #define MG_ECOMPLEX (-5) /* negative number to a fractional power          */
 #define MG_EINDEX (-6)   /* not the index of a live node                   */
+#define MG_EPYTHON (-7)  /* a recording met a rule written in Python       */
+
+/* mg_backward's answer when the graph has rules written in Python: nothing
+ * was done, Python walks it with mg_walk_start (below). */
+#define MG_IN_PYTHON 1
+/* mg_walk_next's answer once every rule is applied. */
+#define MG_WALK_END (-100)
 
 /* Operation codes, as stored in a node. */
 enum {
@@ -55,6 +62,11 @@ enum {
     MG_EXP,
     MG_LOG,
     MG_SIGMOID,
+    MG_HAND,     /* built by hand, Value(x, children, op): no
+                    rule of its own; children a, b, and the
+                    rest in a chain of MG_MORE nodes at b   */
+    MG_MORE,     /* holds one more child (a) of an MG_HAND
+                    node, and the chain's rest (b)          */
     MG_FREE      /* an unused slot                          */
 };
 
@@ -67,8 +79,8 @@ typedef struct mg_node {
     uint32_t refs;         /* caller references + parent references          */
     uint8_t op;            /* MG_* operation code                             */
     uint8_t fallible;      /* a power whose local derivative failed when made */
-    uint8_t walk;          /* bit k: child k exists and is not a leaf, so
-                              backward must visit it (set when made)          */
+    uint8_t walk;          /* bits 0, 1: child a, b must be visited by
+                              backward (not a leaf); the MG_WALK_* bits      */
     uint8_t handed;        /* threads whose last handed reference this is,
                               saturating (mg_handoff.c)                       */
 } mg_node;
@@ -84,6 +96,9 @@ typedef struct mg_stats {
 
 /* Creation. Each returns a new node holding one caller reference. */
 int mg_leaf(double x);
+/* A node built by hand (MG_HAND) with data x over the n live nodes kids[]
+ * (in order, n >= 0, repeats allowed): its rule is Python's to give. */
+int mg_hand(double x, const int *kids, int n);
 /* Node i becomes a leaf holding x, in place: its grad 0, its children let
  * go (Value.__init__ run again). Parents and references are kept; 0 or
  * MG_EINDEX. */
@@ -165,12 +180,35 @@ int mg_op(int i);
 int mg_backward(int root, int data_written);
 int mg_node_backward(int i);
 
+/* Rules written in Python. mg_set_python: node i's rule is Python's from
+ * now on (its C rule, if any, is no longer applied by backward); 0 or
+ * MG_EINDEX. mg_backward returns MG_IN_PYTHON, changing nothing, when the
+ * graph may hold such a node; Python then walks it in steps:
+ * mg_walk_start orders the graph (holding a reference on each node in the
+ * order), checks its powers, sets root.grad = 1, and returns 0 or an error
+ * (then nothing changed and w holds nothing); each mg_walk_next applies C
+ * rules in order up to the next Python rule and returns that node's index
+ * for Python to run, MG_WALK_END when done, or an error (a power that
+ * fails: data changed meanwhile). mg_walk_end gives the references back;
+ * calling it again, or on a zeroed walk, is harmless. The walk's memory is
+ * the caller's; its fields are the walk's own. */
+typedef struct mg_walk {
+    int32_t *order; /* the nodes to visit, in the order backward visits them */
+    int32_t n, at;  /* how many; the next to visit                           */
+    int32_t cap;
+} mg_walk;
+int mg_set_python(int i);
+int mg_walk_start(int root, mg_walk *w);
+int mg_walk_next(mg_walk *w);
+void mg_walk_end(mg_walk *w);
+
 /* Zero the grads of n nodes given by index (optimizers, zero_grad). */
 int mg_zero_grad(const int *idx, int n);
 
 /* Recordings (mg_replay.c): the graph under root, and under nout extra
  * outputs, copied once and replayed in C. mg_record makes one in *out (0 or
- * an error code: MG_EINDEX if an index is not live or an input not a leaf).
+ * an error code: MG_EINDEX if an index is not live or an input not a leaf,
+ * MG_EPYTHON if the graph holds a node built by hand or a Python rule).
  * ins[0..nin) are leaves mg_tape_set_inputs later writes, in that order.
  * The recording holds a reference on each leaf it reads (inputs, and
  * leaves that something outside the graph could reach), given back by

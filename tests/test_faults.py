@@ -20,6 +20,8 @@ def operations(a, b, model):
         "log": lambda: a.log(), "sigmoid": lambda: a.sigmoid(),
         "mlp": lambda: model([a, b]), "svm": lambda: losses.svm([a, b], [1, -1]),
         "l2": lambda: losses.l2([a, b]), "mse": lambda: losses.mse([a], [0.0]),
+        "by hand, 2 children": lambda: Value(2.0, (a, b), "hand"),
+        "by hand, 4 children": lambda: Value(2.0, (a, b, a * 1, b), "hand"),
     }
 
 
@@ -73,6 +75,36 @@ def test_every_allocation_of_record_can_fail_and_change_nothing():
     assert rec.forward() == 2.0 * 0.5 + 2.0 ** 2 + (2.0 * 2.0 + 0.5 * 0.5)
     kept.backward()
     assert kept.data == math.tanh(1.5 * 0.5 + 1.5)
+
+
+def graph_with_a_python_rule():
+    """Leaves a, b and a root over 300 uses of a hand-built a * b: (a, b, root)."""
+    a, b = Value(1.5), Value(0.5)
+    hand = Value(a.data * b.data, (a, b), "hand")
+    hand._backward = lambda: (a.__setattr__("grad", a.grad + b.data * hand.grad),
+                              b.__setattr__("grad", b.grad + a.data * hand.grad))
+    return a, b, sum((hand * k for k in range(300)), a * 0)  # longer than the walk's first buffer
+
+
+def test_every_allocation_of_a_backward_with_python_rules_can_fail_and_change_nothing():
+    a, b, root = graph_with_a_python_rule()
+    start = lib.mg_allocations()
+    root.backward()
+    allocations = lib.mg_allocations() - start
+    assert allocations >= 2
+    assert (a.grad, b.grad) == (0.5 * sum(range(300)), 1.5 * sum(range(300)))
+    for n in range(1, allocations + 1):
+        a, b, root = graph_with_a_python_rule()
+        before = stats().live
+        lib.mg_fail_allocation(n)
+        try:
+            with pytest.raises(MemoryError):
+                root.backward()
+        finally:
+            lib.mg_fail_allocation(0)
+        assert (a.grad, b.grad, root.grad) == (0.0, 0.0, 0.0) and stats().live == before
+        root.backward()  # and it works afterwards
+        assert (a.grad, b.grad) == (0.5 * sum(range(300)), 1.5 * sum(range(300)))
 
 
 GROWTH = """

@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
 
-ABI_VERSION = 15
+ABI_VERSION = 16
 NODE_BYTES = 32  # data, grad: doubles 0 and 1 of a node; children: int32s 4 and 5
 CHUNK_BYTES = lib.MG_CHUNK_NODES * NODE_BYTES
 if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != NODE_BYTES:
@@ -54,6 +54,7 @@ _ERRORS = {
     lib.MG_ECOMPLEX: (ValueError, "negative number cannot be raised to a fractional power "
                                   "(Python would give a complex number)"),
     lib.MG_EINDEX: (RuntimeError, "internal error: not a live graph node"),
+    lib.MG_EPYTHON: (TypeError, "the graph has an op written in Python"),
 }
 
 

@@ -18,8 +18,16 @@ the same answer. A fused kernel's outputs hold the pool itself in ``_a``. The
 pool holds only weak references to the handles it makes, so no handle is
 ever part of a reference cycle: graphs go when their last handle does, with
 the cyclic GC off.
-A Value built by hand, ``Value(x, (a, b), 'op')``, keeps its children and op
-in ``_label`` and is a leaf for backward.
+
+Ops written in Python. A Value built by hand, ``Value(x, (a, b), 'op')``, is
+a C node too (MG_HAND, its children linked in C so that backward reaches
+them in order), and keeps its children and op in ``_label`` for ``_prev``
+and ``_op``. Assigning ``_backward`` on any Value stores the callable in the
+Value's ``__dict__``, files the Value in ``_rules`` by node index, and tells
+C that the node's rule is Python's. A backward over such a graph is walked
+in steps (``_walk``): C applies its rules in order up to the next Python
+rule, which runs here, with no lock held, then C goes on. Graphs without
+Python rules still take one C call.
 
 Handing a reference over. Python can raise between any two bytecodes (Ctrl-C,
 a trace function, a failed allocation), so every call that makes a node runs
@@ -39,16 +47,19 @@ import dis
 import gc
 import numbers
 import weakref
-from typing import Any, Callable, Optional, Sequence, SupportsFloat
+from typing import Any, Callable, Iterable, Optional, Sequence, SupportsFloat
 
-from ._core import DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, lib, raise_error, release_dead
+from ._core import (DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, ffi, lib,
+                    raise_error, release_dead)
 
 
 _new = object.__new__
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
 _OP_NAMES = {lib.MG_LEAF: "", lib.MG_ADD: "+", lib.MG_MUL: "*", lib.MG_POW: "**",
              lib.MG_RELU: "ReLU", lib.MG_TANH: "tanh", lib.MG_EXP: "exp", lib.MG_LOG: "log",
-             lib.MG_SIGMOID: "sigmoid"}
+             lib.MG_SIGMOID: "sigmoid", lib.MG_HAND: ""}
+# node index: the Value holding the node's rule written in Python (its _backward)
+_rules: weakref.WeakValueDictionary[int, Value] = weakref.WeakValueDictionary()
 # data writes so far, and as of the last backward: C checks the powers'
 # derivatives before a backward only if data changed since the last one
 _data_writes = _data_writes_seen = 0
@@ -188,23 +199,34 @@ def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Va
 class Value:
     """Stores a single scalar value and its gradient."""
 
-    __slots__ = ("_i", "_a", "_b", "_label", "__weakref__")
+    __slots__ = ("_i", "_a", "_b", "_label", "__weakref__", "__dict__")
     _i: int          # the node's index: this handle owns one reference on it
     _a: Any          # an operand, the pool, or the children once _prev found them
     _b: Any          # the other operand, or None
     _label: tuple[str, tuple[Any, ...]]  # (op, children) of a Value built by hand
     __array_ufunc__ = None  # numpy scalars then defer to our reflected operators
 
-    def __init__(self, data: SupportsFloat, _children: tuple = (), _op: str = ""):
+    def __init__(self, data: SupportsFloat, _children: Iterable[Value] = (), _op: str = ""):
         x = _real(data, "Value data")
+        kids = tuple(_children)
+        for k in kids:
+            if not isinstance(k, Value):
+                raise TypeError(f"a Value's children must be Values, not {type(k).__name__}")
         if hasattr(self, "_i"):  # __init__ run again: the same node becomes this leaf
+            if kids:
+                raise TypeError("Value.__init__ cannot be run again with children: make a new Value")
             err = lib.mg_reset(self._i, x)
             if err:
                 raise_error(err, "Value")
+            vars(self).pop("_backward", None)
         else:
             i = None
             try:
-                i = lib.mg_leaf(x)
+                if kids:
+                    ids = list(dict.fromkeys(k._i for k in kids))  # repeats once, as micrograd's set
+                    i = lib.mg_hand(x, ids, len(ids))
+                else:
+                    i = lib.mg_leaf(x)
                 if i < 0:
                     raise_error(i, "Value")
                 self._i = i  # from here on, the handle owns the reference
@@ -212,8 +234,8 @@ class Value:
                 _reclaim(i, self)
                 raise
         self._a = self._b = None
-        if _children or _op:
-            self._label = (_op, tuple(_children))
+        if kids or _op:
+            self._label = (_op, kids)
         elif hasattr(self, "_label"):
             del self._label
 
@@ -334,7 +356,9 @@ class Value:
         writes = _data_writes
         err = lib.mg_backward(self._i, writes != _data_writes_seen)
         _data_writes_seen = writes
-        if err:
+        if err == lib.MG_IN_PYTHON:
+            _walk(self._i)
+        elif err:
             raise_error(err, "backward")
 
     def _apply_rule(self) -> None:
@@ -343,14 +367,27 @@ class Value:
         if err:
             raise_error(err, "_backward")
 
-    def _refuse_backward(self, fn: Any) -> None:
-        """Refuse a Python chain rule: backward() would not call it (no silent zero grads)."""
-        raise AttributeError("micrograd_c cannot run a _backward written in Python yet: its "
-                             "backward() runs the built-in ops' rules in C; build the op from "
-                             "Value operations (+, *, **, exp, log, tanh, relu...) instead")
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """This node's local chain rule, applied once when called; assign one as in micrograd."""
+        fn: Optional[Callable[[], None]] = vars(self).get("_backward")
+        if fn is not None:
+            return fn
+        holder = _rules.get(self._i)  # another handle on the same node got one
+        if holder is not None and holder is not self:
+            return holder._backward
+        return _nothing if lib.mg_op(self._i) == lib.MG_HAND else self._apply_rule
 
-    _backward = property(lambda self: self._apply_rule, _refuse_backward,
-                         doc="This node's local chain rule, applied once when called.")
+    @_backward.setter
+    def _backward(self, fn: Callable[[], None]) -> None:
+        if not callable(fn):
+            raise TypeError(f"_backward must be callable, not {type(fn).__name__}")
+        vars(self)["_backward"] = fn
+        _rules[self._i] = self
+        release_dead()  # parents already dropped would make C count this node stale
+        err = lib.mg_set_python(self._i)
+        if err:
+            raise_error(err, "_backward")
 
     def __neg__(self) -> Value:  # -self
         return self * -1
@@ -359,11 +396,49 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
     def __reduce__(self) -> tuple:
-        """Pickle and copy a leaf as its data and grad; a computed Value cannot be."""
+        """Pickle and copy a leaf as its data, grad and attributes; a computed Value cannot be."""
         if lib.mg_op(self._i) != lib.MG_LEAF or hasattr(self, "_label"):
             raise TypeError("only leaf Values can be pickled or copied (its graph lives in C): "
                             "pickle the leaves, such as model.parameters(), or the .data")
-        return _leaf, (self.data, self.grad)
+        return _leaf, (self.data, self.grad), vars(self) or None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Set the attributes a pickled or copied Value had (a _backward as if assigned)."""
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+def _in_python(v: Value) -> bool:
+    """Whether v's rule is written in Python: built by hand, or given a _backward."""
+    return hasattr(v, "_label") or _rules.get(v._i) is not None
+
+
+def _nothing() -> None:
+    """The rule of a Value built by hand until one is assigned, as micrograd's."""
+
+
+def _walk(root: int) -> None:
+    """backward() over a graph with rules written in Python: C applies its own between them.
+
+    An exception from a Python rule propagates at once: the nodes before it
+    in the order (and the rule itself, up to where it raised) have added to
+    their children's grads, the rest have not.
+    """
+    walk = ffi.gc(ffi.new("mg_walk *"), lib.mg_walk_end)  # ended, at the latest, when dropped
+    try:
+        err = lib.mg_walk_start(root, walk)
+        if err:
+            raise_error(err, "backward")
+        k = lib.mg_walk_next(walk)
+        while k >= 0:
+            holder = _rules.get(k)
+            if holder is not None:  # (none: its handle is gone, and with it the rule)
+                holder._backward()
+            k = lib.mg_walk_next(walk)
+        if k != lib.MG_WALK_END:
+            raise_error(k, "backward")
+    finally:
+        lib.mg_walk_end(walk)
 
 
 def _call_offset(code: Any) -> int:

@@ -37,7 +37,21 @@ from typing import Any, Iterable, List, Sequence
 
 from . import nn
 from ._core import ffi, lib, raise_error, release_dead
-from .engine import Value
+from .engine import Value, _rules
+
+
+def _python_op(roots: List[Value]) -> str:
+    """The op string of a node under roots whose op or rule is written in Python."""
+    seen, todo = set(), list(roots)
+    while todo:
+        v = todo.pop()
+        if v._i in seen:
+            continue
+        seen.add(v._i)
+        if hasattr(v, "_label") or v._i in _rules:
+            return v._op
+        todo.extend(v._children())
+    return "?"  # (the graph changed meanwhile)
 
 
 class Recording:
@@ -57,6 +71,11 @@ class Recording:
         tape = ffi.new("mg_tape **")
         err = lib.mg_record(loss._i, [v._i for v in outputs], len(outputs),
                             [v._i for v in inputs], len(inputs), tape)
+        if err == lib.MG_EPYTHON:
+            op = _python_op([loss, *outputs])
+            raise TypeError(f"record() cannot replay the op {op!r}: it is written in Python "
+                            f"(built by hand or given a _backward), and C cannot re-run its "
+                            f"forward; build it from Value operations, or train without record()")
         if err:
             raise_error(err, "record")
         self._tape = ffi.gc(tape[0], lib.mg_tape_free)

@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any, NamedTuple
 
-from .engine import Value
+from .engine import Value, _in_python
 
 Labels = dict[Value, str] | None
 Graph = dict[Value, list[Value]]  # each Value -> its operands, children first
@@ -25,10 +25,16 @@ _OP_WORDS = {"+": "Add", "*": "Mul", "ReLU": "ReLU", "tanh": "Tanh", "exp": "Exp
              "sigmoid": "Sigmoid"}  # '**k' and '**' are Pow
 
 
+def _operands(v: Value) -> list[Value]:
+    """v's operands, in order; each once where v's rule is written in Python (as micrograd's set)."""
+    operands = v._children()
+    return list(dict.fromkeys(operands)) if _in_python(v) else operands
+
+
 def _walk(root: Value) -> Graph:
     """Every Value reachable from root, each once, children before parents: its operands."""
     graph: Graph = {}
-    stack = [(root, root._children(), 0)]
+    stack = [(root, _operands(root), 0)]
     seen = {root}
     while stack:
         v, operands, k = stack.pop()
@@ -39,7 +45,7 @@ def _walk(root: Value) -> Graph:
         else:
             c = operands[k]
             seen.add(c)
-            stack += [(v, operands, k + 1), (c, c._children(), 0)]
+            stack += [(v, operands, k + 1), (c, _operands(c), 0)]
     return graph
 
 
@@ -67,10 +73,29 @@ def _num(x: float) -> str:
     return s if any(c in s for c in ".ena") else s + ".0"
 
 
+def _probe(v: Value, operands: list[Value]) -> list[float]:
+    """∂v/∂operand of a rule written in Python: what one run of it adds when v.grad is 1.
+
+    Every grad it touches is put back afterwards.
+    """
+    saved = [(u, u.grad) for u in [v, *operands]]
+    try:
+        for u in operands:
+            u.grad = 0.0
+        v.grad = 1.0
+        v._backward()
+        return [u.grad for u in operands]
+    finally:
+        for u, grad in reversed(saved):
+            u.grad = grad
+
+
 def _local_derivatives(v: Value, operands: list[Value]) -> list[float]:
     """∂v/∂operand for each of v's operands, as the engine applies them."""
-    if not operands or getattr(v, "_label", None) is not None:
-        return []  # a leaf, or built by hand (a leaf for backward: it passes nothing on)
+    if not operands:
+        return []
+    if _in_python(v):
+        return _probe(v, operands)
     ops, out, op = [c.data for c in operands], v.data, v._op
     if op == "+":
         return [1.0, 1.0]

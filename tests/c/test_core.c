@@ -87,6 +87,47 @@ static void test_shared_subexpression(void)
         mg_decref(nodes[k]);
 }
 
+/* A hand-built node over four children (a chain of MG_MORE nodes) with a
+ * Python rule: backward hands it to the caller, who walks in steps; the
+ * walk holds references until it ends, and everything is freed after. */
+static void test_hand_built_and_walks(void)
+{
+    int64_t base = live();
+    int a = mg_leaf(2.0), b = mg_leaf(3.0), ab = mg_mul(a, b);
+    int kids[] = {a, ab, b, ab};
+    int h = mg_hand(5.0, kids, 4);
+    CHECK(h >= 0 && mg_op(h) == MG_HAND && live() == base + 3 + 3);
+    int top = mg_mul(h, a);                   /* no Python rule yet: one C call */
+    CHECK(mg_backward(top, 0) == 0 && node(a)->grad == 5.0 && node(b)->grad == 0.0);
+    int all[] = {a, b, ab, h, top};
+    for (int k = 0; k < 5; k++)
+        node(all[k])->grad = 0.0;
+    CHECK(mg_set_python(h) == 0);             /* h has a parent: stale, walks from now on */
+    CHECK(mg_backward(top, 0) == MG_IN_PYTHON);
+    mg_walk w = {0};
+    CHECK(mg_walk_start(top, &w) == 0 && node(top)->grad == 1.0);
+    CHECK(mg_walk_next(&w) == h);             /* top's rule first, then h is Python's */
+    CHECK(node(h)->grad == 2.0 && node(a)->grad == 5.0);
+    mg_decref(top);                           /* the walk keeps the graph alive */
+    node(ab)->grad += node(h)->grad;          /* "Python" applies h's rule: d/d(ab) = 1 */
+    CHECK(mg_walk_next(&w) == MG_WALK_END);
+    CHECK(node(a)->grad == 5.0 + 2.0 * 3.0 && node(b)->grad == 2.0 * 2.0);
+    mg_walk_end(&w);
+    mg_walk_end(&w);                          /* twice is harmless */
+    int fresh = mg_mul(h, b);                 /* made after: inherits the Python bit */
+    CHECK(mg_backward(fresh, 0) == MG_IN_PYTHON);
+    mg_decref(fresh);
+    int pure = mg_mul(a, b);                  /* a graph without it: still one C call */
+    mg_decref(h);                             /* the stale node goes: back to one C call */
+    CHECK(mg_backward(pure, 0) == 0);
+    int nodes[] = {pure, ab, a, b};
+    for (int k = 0; k < 4; k++)
+        mg_decref(nodes[k]);
+    CHECK(live() == base);
+    CHECK(mg_hand(1.0, kids, 4) == MG_EINDEX); /* dead children */
+    CHECK(live() == base);
+}
+
 /* Errors change nothing: a failing power's check, dead indices, the node cap. */
 static void test_errors_leave_state_alone(void)
 {
@@ -338,6 +379,7 @@ int main(void)
     test_chapter_example();
     test_deep_chain();
     test_shared_subexpression();
+    test_hand_built_and_walks();
     test_errors_leave_state_alone();
     test_threads();
     CHECK(live() == 0);
