@@ -58,8 +58,8 @@ int mg_check_rule(const mg_node *n)
 /* What a sweep does at each node it reaches. */
 enum { CHECK, APPLY, COLLECT };
 
-/* Append node i to w's order. 0 or MG_ENOMEM. */
-static int push(mg_walk *w, int32_t i)
+/* Append node i (n) to w's order, taking a reference on it. 0 or MG_ENOMEM. */
+static int push(mg_walk *w, int32_t i, mg_node *n)
 {
     if (w->n == w->cap) {
         int32_t cap = w->cap ? 2 * w->cap : 256;
@@ -70,6 +70,7 @@ static int push(mg_walk *w, int32_t i)
         w->cap = cap;
     }
     w->order[w->n++] = i;
+    n->refs++;
     return 0;
 }
 
@@ -124,7 +125,7 @@ static inline __attribute__((always_inline)) int sweep_locked(int root, int mode
                 else if (mode == CHECK && (err = mg_check_rule(v)))
                     continue;
                 else if (mode == COLLECT) {
-                    if ((err = push(order, (int32_t)((int64_t)r << MG_REGION_SHIFT) + (int32_t)slot)))
+                    if ((err = push(order, (int32_t)((int64_t)r << MG_REGION_SHIFT) + (int32_t)slot, v)))
                         continue;
                     walk = (a && (a->op != MG_LEAF || a->walk & MG_WALK_PY))
                            | (b && (b->op != MG_LEAF || b->walk & MG_WALK_PY)) << 1;
@@ -202,11 +203,17 @@ int mg_set_python(int i)
     return err;
 }
 
+/* Give back the references the walk holds on order[w->done .. upto). */
+static void release_locked(mg_walk *w, int32_t upto)
+{
+    for (; w->done < upto; w->done++)
+        mg_decref_locked(w->order[w->done]);
+}
+
 void mg_walk_end(mg_walk *w)
 {
     pthread_mutex_lock(&mg_lock);
-    for (int32_t k = w->n - 1; k >= 0; k--)
-        mg_decref_locked(w->order[k]);
+    release_locked(w, w->n);
     pthread_mutex_unlock(&mg_lock);
     free(w->order);
     *w = (mg_walk){0};
@@ -219,12 +226,8 @@ int mg_walk_start(int root, mg_walk *w)
     int err = mg_live_locked(root) ? sweep_locked(root, COLLECT, w) : MG_EINDEX;
     for (int32_t k = 0; k < w->n && !err; k++) /* a Python rule replaces the node's own */
         err = mg_at(w->order[k])->walk & MG_WALK_PY ? 0 : mg_check_rule(mg_at(w->order[k]));
-    if (!err) {
-        for (int32_t k = 0; k < w->n; k++)
-            mg_at(w->order[k])->refs++;
+    if (!err)
         mg_at(root)->grad = 1.0;
-    } else
-        w->n = 0;
     pthread_mutex_unlock(&mg_lock);
     if (err)
         mg_walk_end(w);
@@ -235,6 +238,7 @@ int mg_walk_next(mg_walk *w)
 {
     int r = MG_WALK_END;
     pthread_mutex_lock(&mg_lock);
+    release_locked(w, w->at); /* the node whose Python rule just ran */
     while (w->at < w->n) {
         mg_node *v = mg_at(w->order[w->at]);
         if (v->walk & MG_WALK_PY) {
@@ -244,7 +248,7 @@ int mg_walk_next(mg_walk *w)
         if ((r = mg_check_rule(v)))
             break; /* data changed since the walk began: Python raises */
         mg_apply_rule(v, v->a >= 0 ? mg_at(v->a) : NULL, v->b >= 0 ? mg_at(v->b) : NULL);
-        w->at++;
+        release_locked(w, ++w->at); /* done with it: its children hold their own */
         r = MG_WALK_END;
     }
     pthread_mutex_unlock(&mg_lock);

@@ -185,17 +185,19 @@ int mg_node_backward(int i);
  * MG_EINDEX. mg_backward returns MG_IN_PYTHON, changing nothing, when the
  * graph may hold such a node; Python then walks it in steps:
  * mg_walk_start orders the graph (holding a reference on each node in the
- * order), checks its powers, sets root.grad = 1, and returns 0 or an error
- * (then nothing changed and w holds nothing); each mg_walk_next applies C
- * rules in order up to the next Python rule and returns that node's index
- * for Python to run, MG_WALK_END when done, or an error (a power that
- * fails: data changed meanwhile). mg_walk_end gives the references back;
- * calling it again, or on a zeroed walk, is harmless. The walk's memory is
- * the caller's; its fields are the walk's own. */
+ * order until it is done with it), checks its powers, sets root.grad = 1,
+ * and returns 0 or an error (then nothing changed and w holds nothing);
+ * each mg_walk_next applies C rules in order up to the next Python rule
+ * and returns that node's index for Python to run, MG_WALK_END when done,
+ * or an error (a power that fails: data changed meanwhile). mg_walk_end
+ * gives the remaining references back; calling it again, or on a zeroed
+ * walk, is harmless. The walk's memory is the caller's (start it zeroed);
+ * its fields are the walk's own. */
 typedef struct mg_walk {
     int32_t *order; /* the nodes to visit, in the order backward visits them */
-    int32_t n, at;  /* how many; the next to visit                           */
-    int32_t cap;
+    int32_t n, cap; /* how many; room for how many                           */
+    int32_t at;     /* the next to visit                                     */
+    int32_t done;   /* order[done..n) hold a reference                       */
 } mg_walk;
 int mg_set_python(int i);
 int mg_walk_start(int root, mg_walk *w);

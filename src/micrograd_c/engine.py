@@ -356,10 +356,10 @@ class Value:
         writes = _data_writes
         err = lib.mg_backward(self._i, writes != _data_writes_seen)
         _data_writes_seen = writes
-        if err == lib.MG_IN_PYTHON:
+        if err:
+            if err != lib.MG_IN_PYTHON:
+                raise_error(err, "backward")
             _walk(self._i)
-        elif err:
-            raise_error(err, "backward")
 
     def _apply_rule(self) -> None:
         """Apply this node's local chain rule once, as micrograd's closure does."""
