@@ -435,3 +435,33 @@ def test_a_profiled_run_past_the_timeout_leaves_its_partial_profile_and_the_verd
                       "profile until then\n") == 2
     assert out.count("<built-in method time.sleep>") == 2
     assert "output: agrees (1 line;" in out
+
+
+LECTURE_OPS = """
+    import math
+    from micrograd.engine import Value
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,), 'tanh')
+        def _backward():
+            self.grad += (1 - t**2) * out.grad
+        out._backward = _backward
+        return out
+    Value.tanh = tanh
+
+    x, w = Value(0.8), Value(-1.5)
+    for _ in range(50):
+        y = (x * w).tanh() * 2 + x
+        w.grad = x.grad = 0.0
+        y.backward()
+        w.data -= 0.1 * w.grad
+    print("y", y.data, "grads", x.grad, w.grad, y._op)
+"""
+
+
+def test_a_program_that_adds_ops_in_python_agrees(tmp_path, capsys):
+    status = compare.run(write(tmp_path / "lecture.py", LECTURE_OPS), top=3)
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "output: agrees (1 line;" in out

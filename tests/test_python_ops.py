@@ -439,3 +439,28 @@ def test_grad_table_mermaid_and_draw_dot_show_python_ops():
     source = draw_dot(z, labels=names).source
     assert "label=lin" in source and "label=tanh" in source
     assert isinstance(graphviz.Digraph(), type(draw_dot(z)))
+
+
+def test_python_ops_under_and_over_the_fused_kernels():
+    """A Python op's output feeds an MLP (a fused C kernel), whose output feeds Python ops."""
+    import random
+
+    from micrograd.nn import MLP as MicroMLP
+
+    from micrograd_c import MLP, losses
+
+    def build(V, M):
+        random.seed(1337)
+        model = M(2, [4, 1])
+        xs = [(V(0.3), V(-0.8)), (V(1.1), V(0.4))]
+        scores = [model([tanh(a), lin(V, [a, b, a], [0.5, -1.0, 2.0])]) for a, b in xs]
+        out = sum((exp(s) for s in scores), V(0.0))
+        if M is MLP:  # the fused losses over Python ops, too
+            out = out + losses.l2([tanh(s) for s in scores])
+        else:
+            out = out + sum(tanh(s) * tanh(s) for s in scores)
+        out.backward()
+        return [v for pair in xs for v in pair] + model.parameters() + [out]
+    ours, theirs = build(Value, MLP), build(MicroValue, MicroMLP)
+    assert_same_numbers(ours, theirs, rel=1e-12)
+    assert any(v.grad != 0.0 for v in ours[:4])  # grads reached the inputs through it all
