@@ -219,11 +219,21 @@ void mg_walk_end(mg_walk *w)
     *w = (mg_walk){0};
 }
 
-int mg_walk_start(int root, mg_walk *w)
+int mg_walk_order(int root, mg_walk *w)
 {
     mg_walk_end(w);
     pthread_mutex_lock(&mg_lock);
     int err = mg_live_locked(root) ? sweep_locked(root, COLLECT, w) : MG_EINDEX;
+    pthread_mutex_unlock(&mg_lock);
+    if (err)
+        mg_walk_end(w);
+    return err;
+}
+
+int mg_walk_start(int root, mg_walk *w)
+{
+    int err = mg_walk_order(root, w);
+    pthread_mutex_lock(&mg_lock);
     for (int32_t k = 0; k < w->n && !err; k++) /* a Python rule replaces the node's own */
         err = mg_at(w->order[k])->walk & MG_WALK_PY ? 0 : mg_check_rule(mg_at(w->order[k]));
     if (!err)

@@ -192,7 +192,9 @@ int mg_node_backward(int i);
  * or an error (a power that fails: data changed meanwhile). mg_walk_end
  * gives the remaining references back; calling it again, or on a zeroed
  * walk, is harmless. The walk's memory is the caller's (start it zeroed);
- * its fields are the walk's own. */
+ * its fields are the walk's own. mg_walk_order only collects the order
+ * (holding the references; 0 or an error), changing nothing: for showing
+ * the steps backward takes, with mg_node_backward. */
 typedef struct mg_walk {
     int32_t *order; /* the nodes to visit, in the order backward visits them */
     int32_t n, cap; /* how many; room for how many                           */
@@ -200,6 +202,7 @@ typedef struct mg_walk {
     int32_t done;   /* order[done..n) hold a reference                       */
 } mg_walk;
 int mg_set_python(int i);
+int mg_walk_order(int root, mg_walk *w);
 int mg_walk_start(int root, mg_walk *w);
 int mg_walk_next(mg_walk *w);
 void mg_walk_end(mg_walk *w);

@@ -11,11 +11,11 @@ import threading
 import weakref
 
 import pytest
+from conftest import close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from micrograd.engine import Value as MicroValue
 
-from conftest import close
 from micrograd_c import Value, record, stats
 
 ENGINES = [MicroValue, Value]
@@ -147,14 +147,14 @@ def test_backward_assigned_to_a_c_node_replaces_its_rule(when):
     assert ours[0].grad == 100 * ours[1].grad
 
 
-def test_backward_assigned_to_a_leaf_after_it_has_parents():
-    for V in ENGINES:
-        x = V(2.0)
-        y = x * x
-        seen = []
-        x._backward = lambda: seen.append(x.grad)
-        y.backward()
-        assert seen == [4.0]
+@pytest.mark.parametrize("V", ENGINES)
+def test_backward_assigned_to_a_leaf_after_it_has_parents(V):
+    x = V(2.0)
+    y = x * x
+    seen = []
+    x._backward = lambda: seen.append(x.grad)
+    y.backward()
+    assert seen == [4.0]
 
 
 def test_a_python_rule_may_build_values_write_data_and_run_another_backward():
@@ -180,18 +180,18 @@ def test_a_python_rule_may_build_values_write_data_and_run_another_backward():
     assert ours[1].grad == 4.0
 
 
-def test_a_rule_that_writes_data_makes_a_later_power_raise_as_micrograd_does():
-    for V in ENGINES:
-        x = V(2.0)
-        p = x ** -1
-        hook = V(1.0, (p,), "hook")
+@pytest.mark.parametrize("V", ENGINES)
+def test_a_rule_that_writes_data_makes_a_later_power_raise_as_micrograd_does(V):
+    x = V(2.0)
+    p = x ** -1
+    hook = V(1.0, (p,), "hook")
 
-        def _backward():
-            p.grad += hook.grad
-            x.data = 0.0  # p's rule now divides by zero
-        hook._backward = _backward
-        with pytest.raises(ZeroDivisionError):
-            (hook * 2).backward()
+    def _backward():
+        p.grad += hook.grad
+        x.data = 0.0  # p's rule now divides by zero
+    hook._backward = _backward
+    with pytest.raises(ZeroDivisionError):
+        (hook * 2).backward()
 
 
 def test_an_exception_in_a_python_rule_propagates_with_earlier_grads_updated():
@@ -464,3 +464,13 @@ def test_python_ops_under_and_over_the_fused_kernels():
     ours, theirs = build(Value, MLP), build(MicroValue, MicroMLP)
     assert_same_numbers(ours, theirs, rel=1e-12)
     assert any(v.grad != 0.0 for v in ours[:4])  # grads reached the inputs through it all
+
+
+def test_init_again_forgets_an_assigned_rule():
+    x = Value(2.0)
+    y = x * 3
+    y._backward = lambda: setattr(x, "grad", 100.0)
+    y.__init__(5.0)  # as micrograd's __init__ resets _backward to a no-op
+    assert "_backward" not in vars(y) and y._op == "" and y._prev == set()
+    (y * 2).backward()
+    assert (x.grad, y.grad) == (0.0, 2.0)

@@ -218,7 +218,8 @@ class Value:
             err = lib.mg_reset(self._i, x)
             if err:
                 raise_error(err, "Value")
-            vars(self).pop("_backward", None)
+            if vars(self).pop("_backward", None) is not None and _rules.get(self._i) is self:
+                del _rules[self._i]  # (C forgot the rule too)
         else:
             i = None
             try:
