@@ -248,8 +248,13 @@ def test_reload_keeps_freeing_handles_made_before() -> None:
         import micrograd_c
         from micrograd_c import _core, engine, Value
         old = [Value(float(k)) for k in range(5000)]
+        x = Value(2.0)
+        y = x * 3
+        y._backward = lambda: setattr(x, "grad", 7.0)  # a Python rule, assigned before
         importlib.reload(_core)
         importlib.reload(engine)
+        (y * 1).backward()
+        print(x.grad)
         base = micrograd_c.stats().live
         del old
         gc.collect()
@@ -257,7 +262,7 @@ def test_reload_keeps_freeing_handles_made_before() -> None:
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
-    assert result.stdout.split() == ["5000"]
+    assert result.stdout.split() == ["7.0", "5000"]
 
 
 class Lying(list):

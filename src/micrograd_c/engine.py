@@ -58,8 +58,10 @@ _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others
 _OP_NAMES = {lib.MG_LEAF: "", lib.MG_ADD: "+", lib.MG_MUL: "*", lib.MG_POW: "**",
              lib.MG_RELU: "ReLU", lib.MG_TANH: "tanh", lib.MG_EXP: "exp", lib.MG_LOG: "log",
              lib.MG_SIGMOID: "sigmoid", lib.MG_HAND: ""}
-# node index: the Value holding the node's rule written in Python (its _backward)
-_rules: weakref.WeakValueDictionary[int, Value] = weakref.WeakValueDictionary()
+# node index: the Value holding the node's rule written in Python (its _backward); kept
+# across importlib.reload, like _core's state, for the rules assigned before it
+_rules: weakref.WeakValueDictionary[int, Value] = globals().get("_rules",
+                                                                weakref.WeakValueDictionary())
 # data writes so far, and as of the last backward: C checks the powers'
 # derivatives before a backward only if data changed since the last one
 _data_writes = _data_writes_seen = 0
