@@ -112,7 +112,9 @@ def _held(i: int) -> bool:
     """Whether a live handle, or the queue of dead ones, holds a reference on node i."""
     if i in dead or gc.get_freeze_count():  # frozen handles cannot be searched: keep it
         return True
-    return any(isinstance(v, Value) and getattr(v, "_i", None) == i for v in gc.get_objects())
+    # (issubclass of the type: isinstance would read __class__, which some objects compute)
+    return any(issubclass(type(v), Value) and getattr(v, "_i", None) == i
+               for v in gc.get_objects())
 
 
 def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
