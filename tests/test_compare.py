@@ -295,8 +295,8 @@ def test_usage_shows_args_as_optional_and_only_the_script_as_required(tmp_path):
     assert re.search(r"\n  ARGS +its arguments, if any\n", done.stdout)
     done = cli(cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr == usage + ("python -m micrograd_c compare: error: the following arguments "
-                                   "are required: SCRIPT.py\n")
+    assert done.stderr == ("python -m micrograd_c compare: error: the following arguments are "
+                           "required: SCRIPT.py (see --help)\n")  # one line
 
 
 def test_both_runs_and_the_profiled_runs_read_the_same_stdin(tmp_path):
@@ -336,7 +336,8 @@ def test_a_run_past_the_timeout_is_stopped_and_reported_as_timed_out(tmp_path):
 
 
 @pytest.mark.parametrize("option", [["--timeout", "0"], ["--timeout", "-2"], ["--timeout", "nan"],
-                                    ["--timeout", "soon"], ["--ignore", "(unclosed"]])
+                                    ["--timeout", "soon"], ["--ignore", "(unclosed"],
+                                    ["--top", "-1"]])
 def test_bad_option_values_exit_with_status_2_before_any_run(tmp_path, option):
     done = cli(*option, "nope.py", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
