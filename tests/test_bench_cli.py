@@ -146,3 +146,20 @@ def test_timed_switches_the_gc_as_asked_and_restores_it(before, gc_on):
     finally:
         gc.enable()
 
+
+
+@pytest.mark.parametrize("option, value, why", [
+    ("--repeats", "0", "not a whole number above 0: '0'"),
+    ("--repeats", "-1", "not a whole number above 0"),
+    ("--floor", "missing.c", "no such file: 'missing.c'"),
+    ("--json", "no/such/folder/raw.json", "cannot write a file there"),
+    ("--plot", "ratios.txt", "not an image file name: 'ratios.txt'"),
+])
+def test_bad_options_are_a_usage_error_before_any_run(tmp_path, option, value, why):
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    done = subprocess.run([sys.executable, "-m", "micrograd_c", "bench", "--smoke", option, value],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    assert done.stderr.startswith(f"python -m micrograd_c bench: error: argument {option}: {why}")
+    assert len(done.stderr.splitlines()) == 1 and "[bench" not in done.stderr

@@ -185,6 +185,7 @@ def test_zero_grad_and_graph_freed():
     assert stats().live == base
 
 
+@pytest.mark.slow
 def test_demo_trajectory_matches_micrograd_for_100_steps():
     X, y = demo.make_moons()
     gc.disable()

@@ -1,41 +1,23 @@
-"""Command line: ``python -m micrograd_c demo | compare | bench``."""
+"""Command line: ``python -m micrograd_c demo | compare | bench``, or ``micrograd-c ...``."""
 import argparse
-import math
-import re
 
-from . import compare, demo
+from . import __version__, compare, demo
+from ._cli import Parser, image_file, natural, positive_int, prog, regex, timeout
 from .bench import suite
-
-
-def timeout(text: str) -> float:
-    """--timeout's value: a number of seconds above 0."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not seconds > 0:  # nan too
-        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
-    return seconds
-
-
-def regex(text: str) -> re.Pattern[str]:
-    """--ignore's value: a regular expression, compiled."""
-    try:
-        return re.compile(text)
-    except re.error as error:
-        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({error})") from None
 
 
 def main() -> None:
     """Parse the command line and run the chosen command."""
-    parser = argparse.ArgumentParser(prog="python -m micrograd_c")
+    parser = Parser(prog=prog())
+    parser.add_argument("--version", action="version", version=f"micrograd_c {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_cmd = commands.add_parser("demo", help="train micrograd's moons demo")
-    demo_cmd.add_argument("--steps", type=int, default=100, help="SGD steps (default 100)")
+    demo_cmd.add_argument("--steps", type=positive_int, default=100, help="SGD steps (default 100)")
     demo_cmd.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
     demo_cmd.add_argument("--compare", action="store_true",
                           help="also train micrograd itself and compare losses and time")
-    demo_cmd.add_argument("--plot", metavar="FILE.png", help="draw the decision boundary")
+    demo_cmd.add_argument("--plot", metavar="FILE.png", type=image_file,
+                          help="draw the decision boundary (needs matplotlib)")
     demo_cmd.add_argument("--replay", action="store_true",
                           help="record the graph once and replay it in C at every step")
     compare_cmd = commands.add_parser(
@@ -48,7 +30,7 @@ def main() -> None:
                              help="relative tolerance for printed numbers (default 1e-9)")
     compare_cmd.add_argument("--atol", type=float, default=1e-12,
                              help="absolute tolerance for printed numbers (default 1e-12)")
-    compare_cmd.add_argument("--top", type=int, default=10, metavar="N",
+    compare_cmd.add_argument("--top", type=natural, default=10, metavar="N",
                              help="functions to list from a separate profiled run of each "
                                   "(default 10; 0 skips profiling)")
     compare_cmd.add_argument("--timeout", type=timeout, metavar="SECONDS",

@@ -98,6 +98,8 @@ def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
 def run(steps: int = 100, seed: int = 1337, compare: bool = False,
         plot: Optional[str] = None, replay: bool = False) -> List[Tuple[float, float]]:
     """Train the demo on micrograd_c, printing progress and timing; (loss, accuracy) per step."""
+    if steps < 1:
+        raise ValueError(f"steps must be 1 or more, not {steps}")
     X, y = make_moons(100, noise=0.1, seed=seed)
     random.seed(seed)
     model = MLP(2, [16, 16, 1])

@@ -18,6 +18,8 @@ from importlib import import_module, metadata
 from types import ModuleType
 from typing import Any, Callable, Optional
 
+from .._cli import Parser, existing_file, output_file, positive_int
+
 MG_ON, MG_OFF = "micrograd, GC on", "micrograd, GC off"
 TORCH = "PyTorch 0-d float64 tensors"
 FLOOR = "C floor: plain C in benchmarks/ (W2 floor_tape.c, W3 floor.c)"
@@ -81,19 +83,20 @@ def add_options(parser: argparse.ArgumentParser, quick_help: str, floor: bool = 
     """The options every benchmark takes, and --floor for those that run the C floor."""
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests' size
-    parser.add_argument("--repeats", type=int,
+    parser.add_argument("--repeats", type=positive_int,
                         help=f"timed repeats (default {FULL.repeats}; {QUICK.repeats} with "
                              f"--quick)")
-    parser.add_argument("--json", metavar="FILE", help="also write the raw numbers to FILE")
+    parser.add_argument("--json", metavar="FILE", type=output_file,
+                        help="also write the raw numbers to FILE")
     if floor:
-        parser.add_argument("--floor", metavar="FILE.c",
+        parser.add_argument("--floor", metavar="FILE.c", type=existing_file,
                             help="the C floor's source (default: benchmarks/floor.c of the "
                                  "source checkout this package runs from)")
 
 
 def arguments(doc: str, quick_help: str, floor: bool = False) -> argparse.ArgumentParser:
     """A benchmark program's parser, described by the first paragraph of its doc."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser = Parser(description=doc.split("\n\n")[0])
     add_options(parser, quick_help, floor)
     return parser
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 
+from .._cli import image_file
 from ..demo import pyplot
 from . import harness
 from .harness import BASELINES, Report
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The bench command's description and options."""
     parser.description = __doc__.split("\n\n")[0]
     harness.add_options(parser, "smaller sizes and 3 repeats, under a minute", floor=True)
-    parser.add_argument("--plot", metavar="FILE.png",
+    parser.add_argument("--plot", metavar="FILE.png", type=image_file,
                         help="also draw the ratios as a bar chart (needs matplotlib)")
 
 
