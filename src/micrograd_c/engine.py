@@ -108,13 +108,17 @@ def _reclaim(i: Optional[int], out: Optional[Value]) -> None:
         lib.mg_decref(i)
 
 
+_FROZEN_BEFORE = gc.get_freeze_count()  # (3.12 counts objects of its own, frozen before any Value)
+
+
 def _held(i: int) -> bool:
     """Whether a live handle, or the queue of dead ones, holds a reference on node i."""
-    if i in dead or gc.get_freeze_count():  # frozen handles cannot be searched: keep it
-        return True
-    # (issubclass of the type: isinstance would read __class__, which some objects compute)
+    if i in dead or gc.get_freeze_count() > _FROZEN_BEFORE:  # frozen handles cannot be
+        return True                                                # searched: keep it
+    # (issubclass of the type: isinstance would read __class__, which some objects compute;
+    # a finalized handle, kept alive after its __del__ filed its index, holds nothing)
     return any(issubclass(type(v), Value) and getattr(v, "_i", None) == i
-               for v in gc.get_objects())
+               and not gc.is_finalized(v) for v in gc.get_objects())
 
 
 def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
