@@ -268,3 +268,58 @@ def test_a_failing_power_raises_as_backward_does_and_changes_nothing():
     with pytest.raises(ZeroDivisionError):
         backprop_steps(root)
     assert (x.grad, w.grad, root.grad) == (0.0, 0.0, 0.0)
+
+
+# ---- the page, without a browser (tests/test_watch_page.py drives it in one) ---------------------
+
+@pytest.mark.parametrize("use_dot", [True, False])
+def test_page_is_one_self_contained_file(use_dot, tmp_path, monkeypatch):
+    import json
+    import re
+
+    from micrograd_c import backprop_html, watch
+    if use_dot and not watch._dot_available():
+        pytest.skip("no graphviz package or `dot`")
+    monkeypatch.setattr(watch, "_dot_available", lambda: use_dot)
+    x, y, b = Value(2.0), Value(3.0), Value(1.0)
+    z = x * y + b
+    page = backprop_html(z, tmp_path / "page.html", {x: "x", y: "y", b: "b", z: "z"})
+    text = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert text == page.html and text.startswith("<!DOCTYPE html>")
+    assert not re.search(r"https?:|<link\b|\bsrc=|@import", text)
+    assert (x.grad, y.grad, b.grad, z.grad) == (0.0, 0.0, 0.0, 0.0)
+    for element in ("n0", "o2", "e2_0", "e2_1", "r2", "e4_0", "e4_1", "r4", "slider", "prev",
+                    "next", "explain", "rows"):
+        assert f'id="{element}"' in text, element
+    data = json.loads(re.search(r'<script id="mg-data" type="application/json">(.*?)</script>',
+                                text, re.DOTALL).group(1))
+    assert [s["name"] for s in data["steps"]] == ["z", "v2"]
+    assert [e["formula"] + " = " + e["local"] for e in data["steps"][1]["edges"]] == [
+        "∂(x·y)/∂x = y = 3.0", "∂(x·y)/∂y = x = 2.0"]
+    assert data["start"] == ["0.0", "0.0", "0.0", "0.0", "1.0"]
+    import html
+    srcdoc = re.fullmatch(r'<iframe srcdoc="([^"]*)" style="[^"]*"></iframe>', page._repr_html_())
+    assert srcdoc and html.unescape(srcdoc.group(1)) == text  # what Jupyter shows inline
+
+
+@pytest.mark.parametrize("use_dot", [True, False])
+def test_page_escapes_what_it_is_given(use_dot, tmp_path, monkeypatch):
+    from micrograd_c import backprop_html, watch
+    if use_dot and not watch._dot_available():
+        pytest.skip("no graphviz package or `dot`")
+    monkeypatch.setattr(watch, "_dot_available", lambda: use_dot)
+    a = Value(1.0)
+    out = Value(2.0, (a,), "</script><b>")
+    text = backprop_html(out * 2, tmp_path / "p.html").html
+    assert "</script><b>" not in text and "<b>" not in text
+    assert "&lt;/script&gt;&lt;b&gt;" in text  # drawn as the op's name
+
+
+def test_page_refuses_a_graph_above_the_limit(tmp_path):
+    from micrograd_c import backprop_html
+    v = Value(0.1)
+    for _ in range(MAX_NODES):
+        v = v.tanh()
+    with pytest.raises(ValueError, match="at most"):
+        backprop_html(v, tmp_path / "big.html")
+    assert not (tmp_path / "big.html").exists()

@@ -274,17 +274,21 @@ def _widest(texts: list[str]) -> str:
 
 def _svg_dot(model: dict[str, Any]) -> str:
     """The graph as SVG laid out by Graphviz's dot, stripped to what an inline <svg> needs."""
-    from graphviz import Digraph
+    from graphviz import Digraph, nohtml
+
+    def label(text: str) -> str:  # never an HTML-like label; a backslash is a backslash
+        quoted: str = nohtml(text.replace("\\", "\\\\"))
+        return quoted
 
     dot = Digraph(graph_attr={"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.25",
                               "ranksep": "0.35"},
                   node_attr={"fontname": "Helvetica", "fontsize": "11"},
                   edge_attr={"arrowsize": "0.7", "color": "#555555"})
     for k, node in enumerate(model["nodes"]):
-        dot.node(f"n{k}", label="\n".join(node["lines"]), shape="box", style="rounded,filled",
-                 fillcolor="white", id=f"n{k}")
+        dot.node(f"n{k}", label=label("\n".join(node["lines"])), shape="box",
+                 style="rounded,filled", fillcolor="white", id=f"n{k}")
         if node["operands"]:
-            dot.node(f"o{k}", label=node["op"] or "op", shape="ellipse", style="filled",
+            dot.node(f"o{k}", label=label(node["op"] or "op"), shape="ellipse", style="filled",
                      fillcolor="white", id=f"o{k}", fontsize="10", margin="0.04,0.02",
                      width="0.3", height="0.3")
             dot.edge(f"o{k}", f"n{k}", id=f"r{k}")
@@ -566,7 +570,7 @@ def _page(root: Value, labels: Labels, use_dot: bool | None = None) -> str:
     if use_dot is None:
         use_dot = _dot_available()
     svg = _svg_dot(model) if use_dot else _svg_own(model)
-    data = json.dumps(model, ensure_ascii=False).replace("</", "<\\/")
+    data = json.dumps(model, ensure_ascii=False).replace("<", "\\u003c")  # no </script>
     title = html.escape(f"Backprop, step by step: {model['rootName']}")
     return f"""<!DOCTYPE html>
 <html lang="en">
