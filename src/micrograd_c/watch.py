@@ -631,3 +631,16 @@ def backprop_html(root: Value, path: str | Path, labels: Labels = None) -> Backp
     out = Path(path)
     out.write_text(page, encoding="utf-8")
     return BackpropPage(out, page)
+
+
+def chapter_example() -> tuple[Value, dict[Value, str]]:
+    """The course chapter's §3.2 example, z = x·y + b with x=2, y=3, b=1, and its names."""
+    x, y, b = Value(2.0), Value(3.0), Value(1.0)
+    z = x * y + b
+    return z, {x: "x", y: "y", b: "b", z: "z"}
+
+
+def explain(out: str | Path = "backprop.html") -> Path:
+    """Write the page for the chapter's §3.2 example (python -m micrograd_c explain); its path."""
+    z, names = chapter_example()
+    return backprop_html(z, out, names).path.resolve()
