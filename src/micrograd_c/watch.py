@@ -442,7 +442,7 @@ header { padding: 8px 14px; border-bottom: 1px solid #ddd; display: flex; gap: 1
 header h1 { font-size: 16px; margin: 0 12px 0 0; }
 #slider { width: 260px; }
 main { display: flex; align-items: flex-start; }
-#graph { flex: 1 1 auto; overflow: auto; padding: 10px; }
+#graph { flex: 1 1 auto; overflow: auto; padding: 10px; max-height: calc(100vh - 70px); }
 #graph svg { height: auto; }
 #panel { flex: 0 0 460px; border-left: 1px solid #ddd; padding: 10px 14px; font-size: 13px;
          max-height: calc(100vh - 60px); overflow: auto; }
@@ -453,6 +453,7 @@ th, td { border-bottom: 1px solid #e4e4e4; padding: 3px 5px; text-align: left;
          vertical-align: top; }
 th { background: #f5f5f5; }
 tr.current td { background: #ffe3c4; }
+td:nth-child(2) { white-space: nowrap; }
 .legend span { display: inline-block; padding: 1px 6px; margin-right: 4px; border: 1px solid #999;
                border-radius: 4px; font-size: 12px; }
 g.node.pending > path, g.node.pending > polygon, g.node.pending > rect { fill: #eeeeee;
@@ -483,6 +484,9 @@ _JS = """
     return g;
   });
   const texts = groups.map((g) => { const t = g.querySelectorAll('text'); return t[t.length - 1]; });
+  const svg = document.querySelector('#graph svg');  // a small graph is drawn larger
+  const room = $('graph').clientWidth - 24, drawn = svg.getBoundingClientRect().width;
+  if (drawn > 0 && room > drawn) svg.style.width = Math.min(1.6 * drawn, room) + 'px';
   const slider = $('slider');
   slider.max = n;
   const tbody = $('rows');
@@ -495,9 +499,9 @@ _JS = """
     for (const c of cells) {
       const td = document.createElement('td');
       td.textContent = c;
-      td.style.whiteSpace = 'pre-line';
       tr.appendChild(td);
     }
+    tr.lastChild.style.whiteSpace = 'pre-line';  // one line per child
     tbody.appendChild(tr);
   });
   function line(text) {
@@ -532,10 +536,17 @@ _JS = """
       const s = D.steps[p - 1];
       const k = s.node;
       $('o' + k) && $('o' + k).classList.add('current');
-      groups[k].scrollIntoView({block: 'nearest', inline: 'nearest'});
+      const box = groups[k].getBoundingClientRect(), area = $('graph').getBoundingClientRect();
+      if (box.left < area.left || box.right > area.right) {  // scroll the drawing, not the page
+        $('graph').scrollLeft += box.left - area.left - (area.width - box.width) / 2;
+      }
+      if (box.top < area.top || box.bottom > area.bottom) {
+        $('graph').scrollTop += box.top - area.top - (area.height - box.height) / 2;
+      }
       $('r' + k) && $('r' + k).classList.add('active');
       explain.appendChild(line(s.name + ' = ' + s.expr + ': grad ' + s.grad +
-        ' is final (every parent has passed its share down)' +
+        (k === D.root ? ' (the root: backward() set it)'
+                      : ' is final (every parent has passed its share down)') +
         (s.python ? '; its rule is written in Python' : '') + '.'));
       for (const e of s.edges) {
         $(e.id).classList.add('active');
