@@ -323,3 +323,31 @@ def test_page_refuses_a_graph_above_the_limit(tmp_path):
     with pytest.raises(ValueError, match="at most"):
         backprop_html(v, tmp_path / "big.html")
     assert not (tmp_path / "big.html").exists()
+
+
+def test_the_tutorials_pictures_and_page_are_there():
+    """The screenshots and the page docs/tutorial*.md link to: small PNGs, a self-contained page."""
+    import json
+    import re
+    from pathlib import Path
+
+    from micrograd_c.watch import chapter_example
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    if not docs.is_dir():
+        pytest.skip("needs the source checkout")
+    for tutorial in ("tutorial.md", "tutorial.zh.md"):
+        links = re.findall(r"\]\((images/backprop[^)]*)\)", (docs / tutorial).read_text("utf-8"))
+        assert len(links) == 4, tutorial
+        for link in links:
+            assert (docs / link).is_file(), link
+    for k in range(3):
+        png = (docs / "images" / f"backprop-step-{k}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) < 60_000
+    text = (docs / "images" / "backprop-chapter.html").read_text(encoding="utf-8")
+    assert not re.search(r"https?:", text)
+    data = json.loads(re.search(r'<script id="mg-data" type="application/json">(.*?)</script>',
+                                text, re.DOTALL).group(1))
+    z, names = chapter_example()
+    assert [(s["name"], s["grad"], [e["after"] for e in s["edges"]]) for s in data["steps"]] == [
+        (s.name, str(s.grad), [str(e.grad_after) for e in s.edges])
+        for s in backprop_steps(z, names)]
