@@ -333,8 +333,8 @@ def test_the_tutorials_pictures_and_page_are_there():
 
     from micrograd_c.watch import chapter_example
     docs = Path(__file__).resolve().parents[1] / "docs"
-    if not docs.is_dir():
-        pytest.skip("needs the source checkout")
+    if not (docs / "images").is_dir():
+        pytest.skip("needs the source checkout (an sdist carries only docs/*.md)")
     for tutorial in ("tutorial.md", "tutorial.zh.md"):
         links = re.findall(r"\]\((images/backprop[^)]*)\)", (docs / tutorial).read_text("utf-8"))
         assert len(links) == 4, tutorial
