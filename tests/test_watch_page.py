@@ -7,6 +7,7 @@ chromium-driver; pip install selenium)."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 
@@ -41,9 +42,11 @@ def browser():
                 "--window-size=1200,700"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # the browser is not ours to instrument: no sanitizer runtime preloaded into it
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     try:
-        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path),
-                                  options=options)
+        driver = webdriver.Chrome(
+            service=webdriver.ChromeService(executable_path=driver_path, env=env), options=options)
     except WebDriverException as exc:
         pytest.skip(f"Chromium would not start: {exc.msg}")
     driver.execute_cdp_cmd("Network.enable", {})
