@@ -152,3 +152,19 @@ def test_a_leaf_root_page_has_no_steps(browser, tmp_path):
     assert browser.execute_script("return document.getElementById('slider').max") == "0"
     assert "The root is a leaf" in browser.find_element("id", "explain").text
     assert shown(browser) == {"v": ["grad 1.0", "final"]}
+
+
+def test_the_page_works_inline_as_jupyter_shows_it(browser, tmp_path):
+    z, names = chapter()
+    page = backprop_html(z, tmp_path / "backprop.html", names)
+    notebook = tmp_path / "notebook.html"  # an output cell: the object's _repr_html_
+    notebook.write_text(f"<!DOCTYPE html><html><body>{page._repr_html_()}</body></html>",
+                        encoding="utf-8")
+    browser.get(notebook.resolve().as_uri())
+    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
+    try:
+        browser.find_element("id", "next").click()
+        assert browser.find_element("id", "position").text == "step 1 of 2"
+        assert shown(browser)["v2"] == ["grad 1.0", "final"]
+    finally:
+        browser.switch_to.default_content()

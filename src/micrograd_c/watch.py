@@ -13,7 +13,12 @@ passed down, each local chain rule applied in that order.
 
 ``backprop_steps`` runs the very rules ``backward()`` runs, in its order (the
 C core's ``mg_walk_order``; C rules through ``mg_node_backward``, the same C
-code), recording each grad as it goes, and then puts every grad back. Graphs
+code), recording each grad as it goes, and then puts every grad back. A rule
+written in Python is opaque, so at its step it is run up to three times: on
+its children's grads set to 0, once with its own grad 1 (its local
+derivatives, as grad_table learns them) and once with the grad it has (what
+it adds), every grad put back after, then for real; its edges are one per
+distinct child (a built-in op's are one per operand: x*x has two). Graphs
 of more than ``MAX_NODES`` Values are refused: neither a list of steps nor a
 drawing of that size can be followed by eye (use ``backward()`` and
 ``grad_table`` there).
@@ -55,7 +60,7 @@ class Step(NamedTuple):
     op: str
     data: float
     grad: float          # node.grad when its rule runs: final (the DP guarantee)
-    edges: list[Edge]    # one per child; a child used twice by a built-in op (x*x) is two
+    edges: list[Edge]    # one per child: x*x has two; a rule in Python, one per distinct child
     python: bool         # whether the rule is written in Python (its _backward)
 
     def __str__(self) -> str:
