@@ -8,7 +8,7 @@ passed down, each local chain rule applied in that order.
     z = x * y + b
     names = {x: "x", y: "y", b: "b", z: "z"}
     for step in backprop_steps(z, names):   # grads are left as they were
-        print(step)                          # 1. z = v2 + b  grad 1.0 ...
+        print(step)                          # z (+) grad 1.0: v2.grad += 1.0 × 1.0 → 1.0, ...
     backprop_html(z, "backprop.html", names) # a page with a slider through the steps
 
 ``backprop_steps`` runs the very rules ``backward()`` runs, in its order (the
