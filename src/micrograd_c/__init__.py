@@ -4,9 +4,10 @@ from .engine import Value
 from .nn import MLP
 from .replay import Recording, record
 from .viz import draw_dot, grad_table, leaf_gradients, to_mermaid
+from .watch import backprop_html, backprop_steps
 
-__all__ = ["MLP", "Recording", "Stats", "Value", "draw_dot", "grad_table", "install_as_micrograd",
-           "leaf_gradients", "record", "stats", "to_mermaid"]
+__all__ = ["MLP", "Recording", "Stats", "Value", "backprop_html", "backprop_steps", "draw_dot",
+           "grad_table", "install_as_micrograd", "leaf_gradients", "record", "stats", "to_mermaid"]
 __version__ = "0.1.0"
 
 

@@ -47,7 +47,21 @@ def main() -> None:
     script_args.required = False  # argparse takes a REMAINDER for required, though it may be empty
     suite.add_arguments(commands.add_parser(
         "bench", help="run the benchmark suite (W1-W5) against micrograd, PyTorch and the C floor"))
+    # explain: the chapter's §3.2 example as a page that steps through backward()
+    explain_cmd = commands.add_parser(
+        "explain", help="write a page that steps through backward() on z = x*y + b")
+    explain_cmd.add_argument("--out", metavar="FILE.html", default="backprop.html",
+                             help="where to write it (default backprop.html)")
     args = parser.parse_args()
+    if args.command == "explain":
+        from .watch import explain
+        try:
+            path = explain(args.out)
+        except OSError as exc:
+            parser.exit(2, f"{parser.prog} explain: cannot write {args.out}: {exc.strerror}\n")
+        print(f"wrote {path}: backward() on z = x*y + b (x=2, y=3, b=1), step by step; "
+              f"open it in a browser")
+        return
     if args.command == "demo":
         demo.run(args.steps, args.seed, args.compare, args.plot, args.replay)
     elif args.command == "compare":
