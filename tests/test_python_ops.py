@@ -474,3 +474,18 @@ def test_init_again_forgets_an_assigned_rule():
     assert "_backward" not in vars(y) and y._op == "" and y._prev == set()
     (y * 2).backward()
     assert (x.grad, y.grad) == (0.0, 2.0)
+
+
+def test_a_rule_whose_handle_is_gone_leaves_the_nodes_own_rule_as_backprop_steps_shows():
+    from micrograd_c import backprop_steps, engine
+    x = Value(2.0)
+    y = x * 3
+    z = y * y
+    other = engine._handle(y._i, engine._Pool(()))  # a second handle on y's node
+    other._backward = lambda: None
+    del other  # its rule goes with it (no cycle: the rule does not name it)
+    gc.collect()
+    steps = backprop_steps(z)
+    z.backward()
+    assert x.grad == 3 * 2 * 6.0  # y's own rule ran
+    assert [s.grad for s in steps] == [z.grad, y.grad]

@@ -441,8 +441,12 @@ def _walk(root: int) -> None:
         k = lib.mg_walk_next(walk)
         while k >= 0:
             holder = _rules.get(k)
-            if holder is not None:  # (none: its handle is gone, and with it the rule)
+            if holder is not None:
                 holder._backward()
+            else:  # its handle, and the rule with it, are gone: the node's own rule (if any)
+                err = lib.mg_node_backward(k)
+                if err:
+                    raise_error(err, "backward")
             k = lib.mg_walk_next(walk)
         if k != lib.MG_WALK_END:
             raise_error(k, "backward")
