@@ -26,26 +26,25 @@ def prog() -> str:
     return "python -m micrograd_c" if name in ("", "-c", "__main__.py") else name
 
 
-def positive_int(text: str) -> int:
-    """A whole number above 0 (steps, repeats)."""
+def _whole(text: str, least: int, what: str) -> int:
+    """text as a whole number of at least least, or an argparse error naming what it must be."""
     try:
         number = int(text)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
+        number = least - 1
+    if number < least:
+        raise argparse.ArgumentTypeError(f"not a whole number{what}: {text!r}")
     return number
+
+
+def positive_int(text: str) -> int:
+    """A whole number above 0 (steps, repeats)."""
+    return _whole(text, 1, " above 0")
 
 
 def natural(text: str) -> int:
     """A whole number, 0 or more."""
-    try:
-        number = int(text)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"not a whole number, 0 or more: {text!r}")
-    return number
+    return _whole(text, 0, ", 0 or more")
 
 
 def timeout(text: str) -> float:

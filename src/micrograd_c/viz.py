@@ -31,8 +31,15 @@ def _operands(v: Value) -> list[Value]:
     return list(dict.fromkeys(operands)) if _in_python(v) else operands
 
 
-def _walk(root: Value) -> Graph:
-    """Every Value reachable from root, each once, children before parents: its operands."""
+class TooBig(ValueError):
+    """A graph with more Values than a walk was given leave to visit."""
+
+
+def _walk(root: Value, most: int | None = None) -> Graph:
+    """Every Value reachable from root, each once, children before parents: its operands.
+
+    TooBig as soon as it meets more than most Values (None: no limit).
+    """
     graph: Graph = {}
     stack = [(root, _operands(root), 0)]
     seen = {root}
@@ -45,6 +52,8 @@ def _walk(root: Value) -> Graph:
         else:
             c = operands[k]
             seen.add(c)
+            if most is not None and len(seen) > most:
+                raise TooBig(most)
             stack += [(v, operands, k + 1), (c, _operands(c), 0)]
     return graph
 

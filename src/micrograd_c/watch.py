@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 from ._core import MASK, child, doubles_of, ffi, lib, raise_error
 from .engine import Value, _in_python, _nothing
-from .viz import Graph, Labels, _names, _num, _operands
+from .viz import Graph, Labels, TooBig, _names, _num, _walk
 
 MAX_NODES = 200  # Values (leaves included) a graph may have for backprop_steps and backprop_html
 
@@ -72,26 +72,14 @@ class Step(NamedTuple):
 
 def _graph(root: Value) -> Graph:
     """viz._walk, refusing a graph of more than MAX_NODES Values as soon as it sees one."""
-    graph: Graph = {}
-    stack = [(root, _operands(root), 0)]
-    seen = {root}
-    while stack:
-        v, operands, k = stack.pop()
-        while k < len(operands) and operands[k] in seen:
-            k += 1
-        if k == len(operands):
-            graph[v] = operands
-        else:
-            c = operands[k]
-            seen.add(c)
-            if len(seen) > MAX_NODES:
-                raise ValueError(
-                    f"backprop_steps and backprop_html show graphs of at most {MAX_NODES} Values "
-                    f"(leaves included); this one has more. Steps and a drawing of that size "
-                    f"cannot be followed by eye: run backward() and look at grad_table, or "
-                    f"watch a smaller piece of the graph (one neuron, one term of the loss)")
-            stack += [(v, operands, k + 1), (c, _operands(c), 0)]
-    return graph
+    try:
+        return _walk(root, MAX_NODES)
+    except TooBig:
+        raise ValueError(
+            f"backprop_steps and backprop_html show graphs of at most {MAX_NODES} Values "
+            f"(leaves included); this one has more. Steps and a drawing of that size "
+            f"cannot be followed by eye: run backward() and look at grad_table, or "
+            f"watch a smaller piece of the graph (one neuron, one term of the loss)") from None
 
 
 def _div(x: float, y: float) -> float:
