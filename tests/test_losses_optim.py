@@ -2,8 +2,8 @@
 import math
 
 import pytest
-
 from conftest import assert_results_close, run, run_torch
+
 from micrograd_c import Value, losses, optim
 
 H = 1e-6
@@ -85,7 +85,7 @@ def test_sgd_is_micrograds_update_with_momentum_and_schedule():
     assert p.data == 1.0 - 0.1 * 0.5
     q = Value(0.0)
     opt = optim.SGD([q], lr=0.1, momentum=0.9, schedule=lambda k: 0.1 / (k + 1))
-    for k in range(3):
+    for _ in range(3):
         q.grad = 1.0
         opt.step()
     v1, v2, v3 = 1.0, 1.9, 2.71

@@ -4,12 +4,11 @@ import random
 
 import numpy as np
 import pytest
+from conftest import close
 from micrograd import nn as micro_nn
 from micrograd.engine import Value as MicroValue
 
-from conftest import close
-from micrograd_c import Value, demo, optim, record, stats
-from micrograd_c import nn
+from micrograd_c import Value, demo, nn, optim, record, stats
 
 
 def twins(nin=2, nouts=(16, 16, 1), seed=1337):
@@ -170,7 +169,8 @@ def test_subclasses_run_their_own_code():
     layer.neurons = [Doubling(2) for _ in range(2)]
     for n, ref in zip(layer.neurons, [[0.5, 0.5], [-0.25, 1.0]]):
         n.w[0].data, n.w[1].data = ref
-    assert [o.data for o in layer([1.0, 0.5])] == [2 * max(0.0, 0.5 + 0.25), 2 * max(0.0, -0.25 + 0.5)]
+    assert [o.data for o in layer([1.0, 0.5])] == [2 * max(0.0, 0.5 + 0.25),
+                                                   2 * max(0.0, -0.25 + 0.5)]
 
 
 def test_zero_grad_and_graph_freed():

@@ -293,7 +293,8 @@ def print_verdict(verdict: Verdict, rules: str, failed: bool) -> None:
     if verdict.difference is None:
         print(f"\n{head}: agrees ({count(verdict.agree, 'line')}; {rules})")
         return
-    agreed = f"agrees on the first {count(verdict.agree, 'line')}, then " if failed and verdict.agree else ""
+    agreed = (f"agrees on the first {count(verdict.agree, 'line')}, then "
+              if failed and verdict.agree else "")
     numbers = [side[0] for side in verdict.difference if side is not None]
     print(f"\n{head}: {agreed}differs at line {per_run(numbers)} ({rules})")
     for engine, side in zip(ENGINES, verdict.difference):
@@ -384,7 +385,7 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
             run_as_main(script)
     except SystemExit as exit_:
         status = exit_.code
-    except BaseException as error:  # noqa: BLE001 - reported as `python SCRIPT` would
+    except BaseException as error:  # reported as `python SCRIPT` would
         status = 1
         traceback.print_exception(type(error), error, script_frames(error.__traceback__, script))
     elapsed = time.perf_counter() - start

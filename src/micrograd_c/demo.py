@@ -10,19 +10,20 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any
 
 from . import losses, optim
 from .engine import Value
 from .nn import MLP
 from .replay import record
 
-Point = Tuple[float, float]
+Point = tuple[float, float]
 ALPHA = 1e-4  # weight of the L2 term
 
 
-def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1337) -> Tuple[List[Point], List[int]]:
+def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1337) -> tuple[list[Point], list[int]]:
     """Two interleaved half circles with Gaussian noise, labelled -1 and +1 (like sklearn's)."""
     rng = random.Random(seed)
     outer, inner = n // 2, n - n // 2
@@ -48,37 +49,37 @@ def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
 
 
 def micrograd_graph(model: Callable, X: Sequence[Point], y: Sequence[int],
-                    value: Callable[[float], Any] = Value) -> Tuple[Any, List[Any]]:
+                    value: Callable[[float], Any] = Value) -> tuple[Any, list[Any]]:
     """micrograd's demo loss, as its notebook writes it, on any Value class: (loss, scores)."""
     inputs = [list(map(value, xrow)) for xrow in X]
     scores = list(map(model, inputs))
     losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
     data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = ALPHA * sum((p * p for p in model.parameters()))
+    reg_loss = ALPHA * sum(p * p for p in model.parameters())
     return data_loss + reg_loss, scores
 
 
 def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
-                   value: Callable[[float], Any] = Value) -> Tuple[Any, float]:
+                   value: Callable[[float], Any] = Value) -> tuple[Any, float]:
     """micrograd's demo loss and the accuracy."""
     loss, scores = micrograd_graph(model, X, y, value)
     return loss, accuracy(scores, y)
 
 
-def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, List[Value]]:
+def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> tuple[Value, list[Value]]:
     """The same loss, node for node, through micrograd_c's fused kernels: (loss, scores)."""
     scores = [model([Value(a), Value(b)]) for a, b in X]
     return losses.svm(scores, y) + ALPHA * losses.l2(model.parameters()), scores
 
 
-def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, float]:
+def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> tuple[Value, float]:
     """The loss through the fused kernels, and the accuracy."""
     loss, scores = fused_graph(model, X, y)
     return loss, accuracy(scores, y)
 
 
 def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
-                    seed: int) -> Tuple[List[float], float]:
+                    seed: int) -> tuple[list[float], float]:
     """Train micrograd itself as its demo does: (losses, seconds)."""
     from micrograd.engine import Value as MicroValue
     from micrograd.nn import MLP as MicroMLP
@@ -96,7 +97,7 @@ def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
 
 
 def run(steps: int = 100, seed: int = 1337, compare: bool = False,
-        plot: Optional[str] = None, replay: bool = False) -> List[Tuple[float, float]]:
+        plot: str | None = None, replay: bool = False) -> list[tuple[float, float]]:
     """Train the demo on micrograd_c, printing progress and timing; (loss, accuracy) per step."""
     if steps < 1:
         raise ValueError(f"steps must be 1 or more, not {steps}")
@@ -134,7 +135,7 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
 
 
 def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
-             ours: List[float], ours_seconds: float) -> None:
+             ours: list[float], ours_seconds: float) -> None:
     """Train micrograd on the same data and seed; print both losses and the speedup."""
     try:
         theirs, seconds = train_micrograd(X, y, steps, seed)
@@ -170,8 +171,9 @@ def draw(model: MLP, X: Sequence[Point], y: Sequence[int], path: str) -> None:
     grid = [[model([x, yy]).data > 0 for x in xs] for yy in ys]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.contourf(xs, ys, grid, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"])
-    ax.scatter([p[0] for p in X], [p[1] for p in X], c=["#c0392b" if t < 0 else "#2166ac" for t in y],
-               s=18, edgecolors="black", linewidths=0.4)
+    ax.scatter([p[0] for p in X], [p[1] for p in X],
+               c=["#c0392b" if t < 0 else "#2166ac" for t in y], s=18, edgecolors="black",
+               linewidths=0.4)
     ax.set_title("micrograd_c: moons decision boundary")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -47,11 +47,22 @@ import dis
 import gc
 import numbers
 import weakref
-from typing import Any, Callable, Iterable, Optional, Sequence, SupportsFloat
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, SupportsFloat
 
-from ._core import (DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, ffi, lib,
-                    raise_error, release_dead)
-
+from ._core import (
+    DEAD_BATCH,
+    MASK,
+    SHIFT,
+    child,
+    dead,
+    doubles,
+    doubles_of,
+    ffi,
+    lib,
+    raise_error,
+    release_dead,
+)
 
 _new = object.__new__
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
@@ -67,8 +78,8 @@ _rules: weakref.WeakValueDictionary[int, Value] = globals().get("_rules",
 _data_writes = _data_writes_seen = 0
 
 
-def _as_float(x: Any) -> Optional[float]:
-    """x as a float if it is a real number (anything with __float__ but no imaginary part), else None."""
+def _as_float(x: Any) -> float | None:
+    """x as a float if it is a real number (with __float__, no imaginary part), else None."""
     if type(x) is float:
         return x
     if type(x) is int or type(x) is bool:
@@ -87,7 +98,7 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _reclaim(i: Optional[int], out: Optional[Value]) -> None:
+def _reclaim(i: int | None, out: Value | None) -> None:
     """Give back the reference a node-making C call handed out, if an exception lost it.
 
     Every handler around such a call runs this. i is what the call returned,
@@ -133,10 +144,10 @@ def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
     return out
 
 
-def _operator(name: str, spelling: str, both: Optional[Callable[[int, int], int]],
+def _operator(name: str, spelling: str, both: Callable[[int, int], int] | None,
               number: Callable[[int, float], int],
-              number_int: Optional[Callable[[int, float], int]] = None,
-              general: Optional[Callable[[Value, Any], Value]] = None
+              number_int: Callable[[int, float], int] | None = None,
+              general: Callable[[Value, Any], Value] | None = None
               ) -> Callable[[Value, Any], Value]:
     """Method name of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
 
@@ -218,7 +229,8 @@ class Value:
                 raise TypeError(f"a Value's children must be Values, not {type(k).__name__}")
         if hasattr(self, "_i"):  # __init__ run again: the same node becomes this leaf
             if kids:
-                raise TypeError("Value.__init__ cannot be run again with children: make a new Value")
+                raise TypeError("Value.__init__ cannot be run again with children: "
+                                "make a new Value")
             err = lib.mg_reset(self._i, x)
             if err:
                 raise_error(err, "Value")
@@ -228,7 +240,8 @@ class Value:
             i = None
             try:
                 if kids:
-                    ids = list(dict.fromkeys(k._i for k in kids))  # repeats once, as micrograd's set
+                    # repeats once, as micrograd's set
+                    ids = list(dict.fromkeys(k._i for k in kids))
                     i = lib.mg_hand(x, ids, len(ids))
                 else:
                     i = lib.mg_leaf(x)
@@ -301,7 +314,7 @@ class Value:
 
     def _children(self) -> list:
         """The Values this one was computed from, in order, repeats included (x*x: [x, x])."""
-        label: Optional[tuple[str, tuple[Any, ...]]] = getattr(self, "_label", None)
+        label: tuple[str, tuple[Any, ...]] | None = getattr(self, "_label", None)
         if label is not None:
             return list(label[1])
         if self._a.__class__ is _Kids:  # found before
@@ -321,7 +334,7 @@ class Value:
     @property
     def _op(self) -> str:
         """The operation that produced this Value, spelled as micrograd does."""
-        label: Optional[tuple[str, tuple[Any, ...]]] = getattr(self, "_label", None)
+        label: tuple[str, tuple[Any, ...]] | None = getattr(self, "_label", None)
         if label is not None:
             return label[0]
         op = lib.mg_op(self._i)
@@ -375,7 +388,7 @@ class Value:
     @property
     def _backward(self) -> Callable[[], None]:
         """This node's local chain rule, applied once when called; assign one as in micrograd."""
-        fn: Optional[Callable[[], None]] = vars(self).get("_backward")
+        fn: Callable[[], None] | None = vars(self).get("_backward")
         if fn is not None:
             return fn
         holder = _rules.get(self._i)  # another handle on the same node got one
@@ -492,7 +505,7 @@ class _Pool:
 
     def __init__(self, *groups: Sequence[Any]):
         self.groups = groups  # sequences of Values (other items are ignored)
-        self._given: Optional[dict] = None
+        self._given: dict | None = None
         self._made: dict[int, Any] = {}  # node index: weakref.ref to the handle made for it
 
     def find(self, i: int) -> Value:

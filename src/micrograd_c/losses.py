@@ -5,7 +5,8 @@ plain Python expression would), so gradients come from the engine.
 """
 from __future__ import annotations
 
-from typing import Sequence, SupportsFloat
+from collections.abc import Sequence
+from typing import SupportsFloat
 
 from ._core import ffi, lib
 from .engine import Value, _adopt, _Pool, _real

@@ -30,13 +30,15 @@ nonlin, runs micrograd's own code.
 """
 from __future__ import annotations
 
+import itertools
 import random
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from ._core import ffi, lib, raise_error
 from .engine import Value, _new, _Pool, _real
 
-Input = Sequence[Union[Value, float]]
+Input = Sequence[Value | float]
 M = TypeVar("M", bound="Module")
 _version = 0  # bumped by every write to any module's attributes
 
@@ -81,7 +83,7 @@ class _Pack(NamedTuple):
     widest: int
 
 
-def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
+def _pack(layers: Sequence[Sequence[Any]]) -> _Pack | None:
     """C arrays for layers of neurons, or None when micrograd's own code must run."""
     layers = [list(layer) for layer in layers]  # C trusts no length it did not count
     if not layers or not all(layers) or any(type(n) is not Neuron for ly in layers for n in ly):
@@ -92,7 +94,7 @@ def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
             return None
         sizes.append(len(layer))
     values = tuple(p for layer in layers for n in layer for p in n.parameters())
-    expected = sum(nout * (nin + 1) for nin, nout in zip(sizes, sizes[1:]))
+    expected = sum(nout * (nin + 1) for nin, nout in itertools.pairwise(sizes))
     if len(values) != expected or not all(isinstance(p, Value) for p in values):
         return None
     return _Pack(values, ffi.new("int[]", [p._i for p in values]), ffi.new("int[]", sizes),
@@ -100,7 +102,7 @@ def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
                  sizes[0], sizes[-1], max(sizes[1:]))
 
 
-def _forward(pack: _Pack, x: Input) -> List[Value]:
+def _forward(pack: _Pack, x: Input) -> list[Value]:
     """The outputs of one fused forward over inputs x."""
     x = list(x)  # C trusts no length it did not count
     if len(x) != pack.nin:
@@ -132,7 +134,7 @@ class Module:
     # _pack: (version, lists read, their copies, pack), kept out of the attribute dict
     __slots__ = ("__dict__", "__weakref__", "_pack")
 
-    def __new__(cls: Type[M], *args: Any, **kwargs: Any) -> M:
+    def __new__(cls: type[M], *args: Any, **kwargs: Any) -> M:
         self = super().__new__(cls)
         object.__setattr__(self, "__dict__", _TrackedDict())
         return self
@@ -148,7 +150,7 @@ class Module:
             if err:
                 raise_error(err, "zero_grad")
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         """The trainable Values, in micrograd's order."""
         return []
 
@@ -164,11 +166,11 @@ class Module:
         """What pickle and deepcopy keep: the attributes (the C pack is redone on first use)."""
         return dict(self.__dict__)
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list]]:
         """The neurons, layer by layer, that one fused forward computes; the lists read for them."""
         raise NotImplementedError
 
-    def _packed(self) -> Optional[_Pack]:
+    def _packed(self) -> _Pack | None:
         """This module's pack, redone if anything it was made from changed."""
         try:
             version, lists, copies, pack = self._pack
@@ -188,15 +190,15 @@ class _Snapshot:
     """A model's attribute dicts and lists, copied, for change()."""
 
     def __init__(self, model: Any):
-        self.paths: List[str] = []   # where each holder is, as Python would spell it
-        self.holders: List[Any] = []  # each module's attribute dict, each list
-        self.modules: List[Any] = []
+        self.paths: list[str] = []   # where each holder is, as Python would spell it
+        self.holders: list[Any] = []  # each module's attribute dict, each list
+        self.modules: list[Any] = []
         if isinstance(model, Module):
             _gather(model, "model", self, set())
         self.copies = [h.copy() for h in self.holders]
         self.types = [type(m) for m in self.modules]
 
-    def change(self) -> Optional[str]:
+    def change(self) -> str | None:
         """What changed since the snapshot, however it was made, or None."""
         if self.holders != self.copies:
             return next(_difference(path, now, then) + " changed" for path, now, then
@@ -248,10 +250,10 @@ class Neuron(Module):
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         return act.relu() if self.nonlin else act
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list]]:
         return [[self]], []
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return self.w + [self.b]
 
     def __repr__(self) -> str:
@@ -264,15 +266,15 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, **kwargs):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
-    def __call__(self, x: Input) -> Union[Value, List[Value]]:
+    def __call__(self, x: Input) -> Value | list[Value]:
         pack = self._packed() if type(self) is Layer else None
         out = _forward(pack, x) if pack is not None else [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list]]:
         return [self.neurons], [self.neurons]
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
 
     def __repr__(self) -> str:
@@ -282,12 +284,12 @@ class Layer(Module):
 class MLP(Module):
     """A multi-layer perceptron: ReLU layers and a linear last layer."""
 
-    def __init__(self, nin: int, nouts: List[int]):
+    def __init__(self, nin: int, nouts: list[int]):
         sizes = [nin] + nouts
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1)
                        for i in range(len(nouts))]
 
-    def __call__(self, x: Input) -> Union[Value, List[Value]]:
+    def __call__(self, x: Input) -> Value | list[Value]:
         pack = self._packed() if type(self) is MLP else None
         if pack is None:
             for layer in self.layers:
@@ -296,13 +298,13 @@ class MLP(Module):
         out = _forward(pack, x)
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list]]:
         if any(type(layer) is not Layer for layer in self.layers):
             return [], [self.layers]
         layers = [layer.neurons for layer in self.layers]
         return layers, [self.layers, *layers]
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def __repr__(self) -> str:

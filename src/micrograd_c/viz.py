@@ -26,7 +26,7 @@ _OP_WORDS = {"+": "Add", "*": "Mul", "ReLU": "ReLU", "tanh": "Tanh", "exp": "Exp
 
 
 def _operands(v: Value) -> list[Value]:
-    """v's operands, in order; each once where v's rule is written in Python (as micrograd's set)."""
+    """v's operands, in order; each once where its rule is written in Python (micrograd's set)."""
     operands = v._children()
     return list(dict.fromkeys(operands)) if _in_python(v) else operands
 

@@ -13,10 +13,11 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import import_module, metadata
 from types import ModuleType
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .._cli import Parser, existing_file, output_file, positive_int
 
@@ -122,7 +123,7 @@ def child(module: str, name: str, kwargs: str) -> None:
 
 
 @functools.cache
-def import_torch() -> Optional[ModuleType]:
+def import_torch() -> ModuleType | None:
     """torch, or None when it does not import (its contenders are then skipped)."""
     try:
         import torch
@@ -210,7 +211,7 @@ class Figure:
         """The median sample of a contender."""
         return statistics.median(self.samples[label])
 
-    def ratio(self, label: str, baseline: str) -> Optional[float]:
+    def ratio(self, label: str, baseline: str) -> float | None:
         """How many times better label is than baseline, from medians; None if one is missing."""
         if label not in self.samples or baseline not in self.samples:
             return None
@@ -228,11 +229,11 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sections: list[list[str]] = field(default_factory=list)
-    targets: list[tuple[str, Optional[bool], str]] = field(default_factory=list)
+    targets: list[tuple[str, bool | None, str]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     date: str = field(default_factory=lambda: datetime.date.today().isoformat())
 
-    def target(self, name: str, ok: Optional[bool], detail: str) -> None:
+    def target(self, name: str, ok: bool | None, detail: str) -> None:
         """Record a target as met, not met, or (None) not measurable here."""
         self.targets.append((name, ok, detail))
 
@@ -291,7 +292,7 @@ class Report:
             "details": self.raw}
 
 
-def finish(report: Report, json_path: Optional[str]) -> None:
+def finish(report: Report, json_path: str | None) -> None:
     """Print the report, write its raw numbers if asked, end the progress line."""
     log("done")
     if sys.stderr.isatty():
