@@ -144,3 +144,17 @@ def test_optimizer_step_keeps_powers_checked():
     assert x.data == 0.0
     with pytest.raises(ZeroDivisionError):
         inverse.backward()
+
+
+@pytest.mark.parametrize("name", ["mse", "svm", "bce"])
+def test_targets_may_be_values_and_get_gradients(name):
+    """A target or label given as a Value gives the same loss as its number, and a gradient."""
+    loss = {"mse": losses.mse, "svm": losses.svm, "bce": losses.binary_cross_entropy}[name]
+    numbers = [1.0, -1.0, 1.0] if name != "bce" else [1.0, 0.0, 1.0]
+    preds = [Value(x) for x in POINT]
+    targets = [Value(t) for t in numbers]
+    as_values = loss(preds, targets)
+    as_numbers = loss([Value(x) for x in POINT], numbers)
+    assert as_values.data == pytest.approx(as_numbers.data, rel=1e-15)
+    as_values.backward()
+    assert any(t.grad != 0 for t in targets)
