@@ -21,7 +21,8 @@ from typing import Any, NamedTuple, NoReturn
 REBUILD = "rebuild it with `pip install -e .` (or `pip install .`) from the source checkout"
 
 try:
-    from ._cmg import ffi, lib
+    from ._cmg import ffi as ffi  # (as: re-exported to the other modules)
+    from ._cmg import lib as lib
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
@@ -155,8 +156,8 @@ atexit.register(release_dead)
 # list shorter, never misaligned: the next refresh completes it.
 SHIFT = lib.MG_CHUNK_SHIFT
 MASK = lib.MG_CHUNK_NODES - 1
-doubles: list[memoryview[Any]] = _kept("doubles", list)
-int32s: list[memoryview[Any]] = _kept("int32s", list)
+doubles: list[memoryview[float]] = _kept("doubles", list)
+int32s: list[memoryview[int]] = _kept("int32s", list)
 _views_lock = _kept("_views_lock", threading.RLock)
 
 
@@ -174,12 +175,12 @@ def _add_views() -> None:
     for views in (doubles, int32s):
         for c in range(len(views), count):
             raw = memoryview(ffi.buffer(lib.mg_chunk(c), CHUNK_BYTES))
-            view = raw.cast("d") if views is doubles else raw.cast("i")
+            view: Any = raw.cast("d") if views is doubles else raw.cast("i")
             if len(views) == c:  # not added meanwhile by a finalizer run from here
                 views.append(view)
 
 
-def doubles_of(i: int) -> memoryview:
+def doubles_of(i: int) -> memoryview[float]:
     """The double view of node i's chunk, refreshing the views if needed."""
     if i >> SHIFT >= len(doubles):
         refresh_views()

@@ -17,7 +17,7 @@ from typing import Any
 from . import losses, optim
 from .engine import Value
 from .nn import MLP
-from .replay import record
+from .replay import Recording, record
 
 Point = tuple[float, float]
 ALPHA = 1e-4  # weight of the L2 term
@@ -45,10 +45,11 @@ def learning_rate(k: int, steps: int) -> float:
 
 def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
     """The fraction of points whose score (a Value or a number) has the label's sign."""
-    return sum((yi > 0) == (getattr(s, "data", s) > 0) for yi, s in zip(y, scores)) / len(y)
+    right: int = sum((yi > 0) == (getattr(s, "data", s) > 0) for yi, s in zip(y, scores))
+    return right / len(y)
 
 
-def micrograd_graph(model: Callable, X: Sequence[Point], y: Sequence[int],
+def micrograd_graph(model: Any, X: Sequence[Point], y: Sequence[int],
                     value: Callable[[float], Any] = Value) -> tuple[Any, list[Any]]:
     """micrograd's demo loss, as its notebook writes it, on any Value class: (loss, scores)."""
     inputs = [list(map(value, xrow)) for xrow in X]
@@ -59,7 +60,7 @@ def micrograd_graph(model: Callable, X: Sequence[Point], y: Sequence[int],
     return data_loss + reg_loss, scores
 
 
-def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
+def micrograd_loss(model: Any, X: Sequence[Point], y: Sequence[int],
                    value: Callable[[float], Any] = Value) -> tuple[Any, float]:
     """micrograd's demo loss and the accuracy."""
     loss, scores = micrograd_graph(model, X, y, value)
@@ -68,7 +69,7 @@ def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
 
 def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> tuple[Value, list[Value]]:
     """The same loss, node for node, through micrograd_c's fused kernels: (loss, scores)."""
-    scores = [model([Value(a), Value(b)]) for a, b in X]
+    scores: list[Value] = [model([Value(a), Value(b)]) for a, b in X]
     return losses.svm(scores, y) + ALPHA * losses.l2(model.parameters()), scores
 
 
@@ -111,12 +112,13 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
         loss, scores = fused_graph(model, X, y)
         rec = record(loss, outputs=scores, model=model)
         del loss, scores
+    graph: Value | Recording  # what backward() runs on: the graph built, or the recording
     for k in range(steps):
         if replay:
             value, acc, graph = rec.forward(), accuracy(rec.outputs, y), rec
         else:
-            graph, acc = fused_loss(model, X, y)
-            value = graph.data
+            loss, acc = fused_loss(model, X, y)
+            value, graph = loss.data, loss
         opt.zero_grad()
         graph.backward()
         opt.step()

@@ -32,13 +32,19 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from ._core import ffi, lib, raise_error
 from .engine import Value, _new, _Pool, _real
 
 Input = Sequence[Value | float]
+Output: TypeAlias = Any
+"""What calling a Layer or MLP gives: a Value for one output, a list[Value] for several.
+
+That is micrograd's convention, and which one depends on the last layer's width, which a type
+checker cannot see: so it is typed Any (a Neuron's call is typed Value).
+"""
 M = TypeVar("M", bound="Module")
 _version = 0  # bumped by every write to any module's attributes
 
@@ -49,13 +55,14 @@ def _bump() -> None:
     _version += 1
 
 
-class _TrackedDict(dict):
+class _TrackedDict(dict[str, Any]):
     """A module's attribute dict: every write invalidates packed forwards."""
 
-    def _changed(name: str):  # builds the writing methods below, then is deleted
+    def _changed(name: str) -> Callable[..., Any]:  # type: ignore[misc]  # (not a method:
+        # it builds the writing methods below, then is deleted)
         method = getattr(dict, name)
 
-        def wrapper(self, *args, **kwargs):
+        def wrapper(self: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
             _bump()
             return method(self, *args, **kwargs)
         wrapper.__name__ = name
@@ -73,7 +80,7 @@ _TrackedList = list  # what pickles made before the list comparison call a modul
 class _Pack(NamedTuple):
     """An MLP's structure as C arrays for mg_mlp."""
 
-    values: tuple   # the parameters, in micrograd's order
+    values: tuple[Value, ...]  # the parameters, in micrograd's order
     params: Any     # int[]: their node indices
     sizes: Any      # int[]: layer widths, inputs first
     nonlin: Any     # int[]: ReLU per layer
@@ -133,6 +140,7 @@ class Module:
 
     # _pack: (version, lists read, their copies, pack), kept out of the attribute dict
     __slots__ = ("__dict__", "__weakref__", "_pack")
+    _pack: tuple[int, list[list[Any]], list[list[Any]], _Pack | None]
 
     def __new__(cls: type[M], *args: Any, **kwargs: Any) -> M:
         self = super().__new__(cls)
@@ -162,11 +170,11 @@ class Module:
         _bump()
         object.__delattr__(self, name)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         """What pickle and deepcopy keep: the attributes (the C pack is redone on first use)."""
         return dict(self.__dict__)
 
-    def _layers(self) -> tuple[list[Any], list[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         """The neurons, layer by layer, that one fused forward computes; the lists read for them."""
         raise NotImplementedError
 
@@ -208,14 +216,16 @@ class _Snapshot:
         return None
 
 
-def _gather(obj: Any, path: str, snap: _Snapshot, seen: set) -> None:
+def _gather(obj: Any, path: str, snap: _Snapshot, seen: set[int]) -> None:
     """Add obj to snap if it is a module (its attribute dict) or a list, and all under it."""
     if id(obj) in seen or not isinstance(obj, (Module, list)):
         return
     seen.add(id(obj))
     if isinstance(obj, Module):
         snap.modules.append(obj)
-        holder, items, spell = vars(obj), vars(obj).items(), "{}.{}"
+        holder: Any = vars(obj)
+        items: Iterable[tuple[Any, Any]] = vars(obj).items()
+        spell = "{}.{}"
     else:
         holder, items, spell = obj, enumerate(obj), "{}[{}]"
     snap.paths.append(path)
@@ -242,6 +252,7 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x: Input) -> Value:
+        """The neuron's output: w · x + b, through ReLU if nonlin."""
         pack = self._packed() if type(self) is Neuron else None
         if pack is not None:
             return _forward(pack, x)[0]
@@ -250,7 +261,7 @@ class Neuron(Module):
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         return act.relu() if self.nonlin else act
 
-    def _layers(self) -> tuple[list[Any], list[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         return [[self]], []
 
     def parameters(self) -> list[Value]:
@@ -263,15 +274,16 @@ class Neuron(Module):
 class Layer(Module):
     """nout neurons over the same inputs; a single output is not wrapped in a list."""
 
-    def __init__(self, nin: int, nout: int, **kwargs):
+    def __init__(self, nin: int, nout: int, **kwargs: Any):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
-    def __call__(self, x: Input) -> Value | list[Value]:
+    def __call__(self, x: Input) -> Output:
+        """The layer's output: a Value if it has one neuron, else a list of Values."""
         pack = self._packed() if type(self) is Layer else None
         out = _forward(pack, x) if pack is not None else [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> tuple[list[Any], list[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         return [self.neurons], [self.neurons]
 
     def parameters(self) -> list[Value]:
@@ -289,16 +301,18 @@ class MLP(Module):
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1)
                        for i in range(len(nouts))]
 
-    def __call__(self, x: Input) -> Value | list[Value]:
+    def __call__(self, x: Input) -> Output:
+        """The last layer's output: a Value if it has one neuron, else a list of Values."""
         pack = self._packed() if type(self) is MLP else None
         if pack is None:
+            out: Any = x
             for layer in self.layers:
-                x = layer(x)
-            return x
+                out = layer(out)
+            return out
         out = _forward(pack, x)
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> tuple[list[Any], list[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         if any(type(layer) is not Layer for layer in self.layers):
             return [], [self.layers]
         layers = [layer.neurons for layer in self.layers]

@@ -114,7 +114,8 @@ class Recording:
     @property
     def value(self) -> float:
         """The loss as of the last forward() (or as recorded)."""
-        return self._values[0]
+        loss: float = self._values[0]
+        return loss
 
     @property
     def outputs(self) -> list[float]:
@@ -126,7 +127,8 @@ class Recording:
         err = lib.mg_tape_forward(self._tape_checked(), self._values)
         if err:
             raise_error(err, "forward")
-        return self._values[0]
+        loss: float = self._values[0]
+        return loss
 
     def backward(self) -> None:
         """Set the loss's grad to 1 and add every leaf's gradient, as loss.backward() does."""
@@ -171,7 +173,7 @@ def _doubles(xs: Any) -> Sequence[float]:
         raise TypeError(f"set_inputs cannot read a buffer of format {view.format!r}") from None
 
 
-def _floats(xs: Any, ndim: int) -> array:
+def _floats(xs: Any, ndim: int) -> array[float]:
     """The numbers in xs, nested ndim deep, as doubles (each converted as float() would)."""
     for _ in range(ndim - 1):
         xs = [x for row in xs for x in row]
