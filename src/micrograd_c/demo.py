@@ -79,9 +79,10 @@ def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> tuple[Value,
     return loss, accuracy(scores, y)
 
 
-def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
-                    seed: int) -> tuple[list[float], float]:
-    """Train micrograd itself as its demo does: (losses, seconds)."""
+def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
+                    after_step: Callable[[int], object] | None = None
+                    ) -> tuple[list[float], float]:
+    """Train micrograd itself as its demo does, after_step(k) after step k: (losses, seconds)."""
     from micrograd.engine import Value as MicroValue
     from micrograd.nn import MLP as MicroMLP
     random.seed(seed)
@@ -94,6 +95,9 @@ def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
         for p in model.parameters():
             p.data -= learning_rate(k, steps) * p.grad
         history.append(loss.data)
+        if after_step is not None:
+            del loss  # (its graph is garbage now, for after_step to collect if it wants)
+            after_step(k)
     return history, time.perf_counter() - start
 
 
