@@ -11,7 +11,6 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from types import ModuleType
 from typing import Any
 
 from . import losses, optim
@@ -157,25 +156,27 @@ def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
           f"micrograd_c is {seconds / ours_seconds:.0f}x faster")
 
 
-def pyplot() -> ModuleType:
-    """matplotlib.pyplot, drawing to files; a clear exit if matplotlib is missing."""
+def figure(figsize: tuple[float, float] = (6, 4)) -> Any:
+    """A matplotlib Figure made without pyplot; a clear exit if matplotlib is missing.
+
+    pyplot is left alone: its backend (a notebook's inline one stays) and its figures.
+    """
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401 - first: matplotlib.figure may be imported, it not
+        from matplotlib.figure import Figure
     except ImportError:
         raise SystemExit("--plot needs matplotlib: pip install 'micrograd_c[plot]'") from None
-    return plt
+    return Figure(figsize=figsize)
 
 
 def draw(model: MLP, X: Sequence[Point], y: Sequence[int], path: str) -> None:
     """Save the decision boundary and the points as an image (needs matplotlib)."""
-    plt = pyplot()
+    fig = figure((6, 4))
     h = 0.05
     xs = [-1.6 + h * i for i in range(int(4.2 / h))]
     ys = [-1.1 + h * j for j in range(int(2.7 / h))]
     grid = [[model([x, yy]).data > 0 for x in xs] for yy in ys]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    ax = fig.subplots()
     ax.contourf(xs, ys, grid, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"])
     ax.scatter([p[0] for p in X], [p[1] for p in X],
                c=["#c0392b" if t < 0 else "#2166ac" for t in y], s=18, edgecolors="black",
