@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import losses, optim
+from ._progress import Bar
 from .engine import Value
 from .nn import MLP
 from .replay import Recording, record
@@ -143,7 +144,9 @@ def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
              ours: list[float], ours_seconds: float) -> None:
     """Train micrograd on the same data and seed; print both losses and the speedup."""
     try:
-        theirs, seconds = train_micrograd(X, y, steps, seed)
+        with Bar(steps, "training micrograd") as bar:  # on a terminal, with tqdm installed
+            theirs, seconds = train_micrograd(X, y, steps, seed,
+                                              bar.update if bar.bar is not None else None)
     except ImportError:
         print("--compare needs micrograd: pip install micrograd==0.1.0")
         return

@@ -738,10 +738,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sizes, repeats = harness.sizes_of(args)
     report = Report("python benchmarks/bench_engine.py", sizes, repeats)
-    mesh = bench_w1(report, sizes, repeats)
-    bench_w2(report, mesh, sizes, repeats, args.floor)
-    bench_w4(report, sizes, repeats)
-    bench_w5(report, sizes)
-    bench_flat(report, sizes)
-    bench_arena(report, sizes)
+    with harness.stages(6) as done:  # a bar with the time left, on a terminal, with tqdm
+        mesh = bench_w1(report, sizes, repeats)
+        done()
+        for stage in (lambda: bench_w2(report, mesh, sizes, repeats, args.floor),
+                      lambda: bench_w4(report, sizes, repeats), lambda: bench_w5(report, sizes),
+                      lambda: bench_flat(report, sizes), lambda: bench_arena(report, sizes)):
+            stage()
+            done()
     harness.finish(report, args.json)

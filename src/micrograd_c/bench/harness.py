@@ -13,13 +13,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import import_module, metadata
 from types import ModuleType
 from typing import Any
 
 from .._cli import Parser, existing_file, output_file, positive_int
+from .._progress import Bar
 
 MG_ON, MG_OFF = "micrograd, GC on", "micrograd, GC off"
 TORCH = "PyTorch 0-d float64 tensors"
@@ -70,10 +72,27 @@ def timed(action: Callable[[], Any], gc_on: bool) -> tuple[float, Any]:
         (gc.enable if was_on else gc.disable)()
 
 
+_bar: Bar | None = None  # the bar of the stages() running, if any
+
+
+@contextmanager
+def stages(total: int) -> Iterator[Callable[[], None]]:
+    """A bar over a run's stages with the time left (on a terminal, with tqdm); yields its step."""
+    global _bar
+    _bar = Bar(total, "bench")
+    try:
+        yield _bar.update
+    finally:
+        _bar.close()
+        _bar = None
+
+
 def log(message: str) -> None:
     """The progress line on stderr: rewritten in place on a terminal, a line per event if not."""
     line = f"[bench {time.time() - _START:6.1f}s] {message}"
-    if sys.stderr.isatty():
+    if _bar is not None and _bar.bar is not None:
+        _bar.note(line)  # beside the bar
+    elif sys.stderr.isatty():
         width = shutil.get_terminal_size().columns - 1
         print(f"\r\x1b[K{line[:width]}", end="", file=sys.stderr, flush=True)
     else:

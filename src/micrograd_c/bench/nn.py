@@ -534,12 +534,16 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()[0]
     report = Report("python benchmarks/bench_nn.py", sizes, repeats)
     floor_runner = make_floor(report, args.floor)
-    bench_trajectory(report, floor_runner)
-    bench_nodes(report, floor_runner)
-    bench_steps(report, sizes, repeats, floor_runner)
-    bench_flat(report, sizes)
-    if args.profile:
-        profile_fused(20)
+    with harness.stages(4 + args.profile) as done:  # a bar with the time left, on a terminal
+        for stage in (lambda: bench_trajectory(report, floor_runner),
+                      lambda: bench_nodes(report, floor_runner),
+                      lambda: bench_steps(report, sizes, repeats, floor_runner),
+                      lambda: bench_flat(report, sizes)):
+            stage()
+            done()
+        if args.profile:
+            profile_fused(20)
+            done()
     report.notes.append(f"1-minute load average {load:.2f} at the start and "
                         f"{os.getloadavg()[0]:.2f} at the end.")
     harness.finish(report, args.json)

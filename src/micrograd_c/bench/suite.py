@@ -36,11 +36,17 @@ def run(args: argparse.Namespace) -> None:
 
     sizes, repeats = harness.sizes_of(args)
     report = Report("python -m micrograd_c bench", sizes, repeats)
-    mesh = engine.bench_w1(report, sizes, repeats)
-    engine.bench_w2(report, mesh, sizes, repeats, args.floor)
-    nn.bench_steps(report, sizes, repeats, nn.make_floor(report, args.floor))
-    engine.bench_w4(report, sizes, repeats)
-    engine.bench_w5(report, sizes)
+    with harness.stages(5) as done:  # a bar with the time left, on a terminal, with tqdm
+        mesh = engine.bench_w1(report, sizes, repeats)
+        done()
+        engine.bench_w2(report, mesh, sizes, repeats, args.floor)
+        done()
+        nn.bench_steps(report, sizes, repeats, nn.make_floor(report, args.floor))
+        done()
+        engine.bench_w4(report, sizes, repeats)
+        done()
+        engine.bench_w5(report, sizes)
+        done()
     if args.plot:
         plot(report, args.plot)
     harness.finish(report, args.json)
