@@ -50,8 +50,10 @@ def test_without_a_terminal_or_tqdm_nothing_is_shown(case, request):
 
 
 def compare_run(monkeypatch, capsys, stderr):
+    """demo --compare's part that trains micrograd, on a few points: (stdout, stderr)."""
     monkeypatch.setattr(sys, "stderr", stderr)
-    demo.run(2, compare=True)
+    X, y = demo.make_moons(6)
+    demo._compare(X, y, 2, 1337, [1.0, 1.0], 1.0)
     return capsys.readouterr().out, stderr.getvalue()
 
 
