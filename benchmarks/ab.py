@@ -166,6 +166,17 @@ def measure(directory: str, name: str, instructions: bool) -> float | None:
     return (counts[1] - counts[0]) / 2 / per
 
 
+def progress_bar(total: int) -> Any:
+    """A tqdm bar of total runs with the time left, on stderr if a terminal and tqdm is there."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="ab", file=sys.stderr, leave=False, unit="run")
+
+
 def main() -> None:
     """Parse the command line; print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -187,7 +198,8 @@ def main() -> None:
     print(f"A = {args.a}, B = {args.b}; " + (
         "instructions counted by callgrind (w5: bytes)" if args.instructions else
         f"medians of {repeats} alternated runs, each in its own process"))
-    print("| task | unit | A | B | B/A |\n|---|---|---|---|---|")
+    print("| task | unit | A | B | B/A |\n|---|---|---|---|---|", flush=True)
+    bar = progress_bar(len(args.tasks) * repeats * 2)
     for name in args.tasks:
         runs: dict[str, list[float]] = {"A": [], "B": []}
         for _ in range(repeats):
@@ -195,12 +207,20 @@ def main() -> None:
                 value = measure(directory, name, args.instructions)
                 if value is not None:
                     runs[label].append(value)
+                if bar is not None:
+                    bar.update()
         med = {k: statistics.median(v) if v else None for k, v in runs.items()}
         ratio = f"{med['B'] / med['A']:.3f}" if med["A"] and med["B"] else "-"
         shown = {k: "n/a" if v is None else f"{v:.4g}" for k, v in med.items()}
         what = "instr/" + UNITS[name].split("/")[1] if args.instructions and name != "w5" \
             else UNITS[name]
-        print(f"| {name} | {what} | {shown['A']} | {shown['B']} | {ratio} |", flush=True)
+        row = f"| {name} | {what} | {shown['A']} | {shown['B']} | {ratio} |"
+        if bar is not None:
+            bar.write(row, file=sys.stdout)  # above the bar
+        else:
+            print(row, flush=True)
+    if bar is not None:
+        bar.close()
 
 
 if __name__ == "__main__":

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, List, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import pytest
 from micrograd.engine import Value as MicroValue
 
 from micrograd_c import Value
 
-Result = Tuple[float, List[float]]
+Result = tuple[float, list[float]]
 
 
 def run(value_cls: type, fn: Callable, inputs: Sequence[float]) -> Result:

@@ -67,7 +67,7 @@ def test_plot_writes_a_png(smoke):
 def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     with pytest.raises(SystemExit, match=r"pip install 'micrograd_c\[plot\]'"):
-        suite.pyplot()
+        suite.figure()
 
 
 def test_the_floor_is_skipped_without_its_source(tmp_path):

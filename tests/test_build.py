@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def import_from(tree: Path) -> subprocess.CompletedProcess:
     """Import micrograd_c from tree/src in a fresh interpreter."""
     return subprocess.run([sys.executable, "-c", "import micrograd_c"], cwd=tree,
-                          env={**os.environ, "PYTHONPATH": str(tree / "src")}, capture_output=True, text=True)
+                          env={**os.environ, "PYTHONPATH": str(tree / "src")},
+                          capture_output=True, text=True)
 
 
 def copy_package(tmp_path: Path, with_binary: bool) -> Path:

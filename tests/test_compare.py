@@ -378,7 +378,8 @@ def test_progress_in_a_log_is_a_line_every_period():
         progress.update(elapsed)
     progress.close()
     assert log.getvalue() == (f"compare: running on micrograd, {compare.PERIOD:.0f} s so far\n"
-                              f"compare: running on micrograd, {2 * compare.PERIOD + 1:.0f} s so far\n")
+                              f"compare: running on micrograd, "
+                              f"{2 * compare.PERIOD + 1:.0f} s so far\n")
 
 
 def test_progress_on_a_terminal_without_tqdm_is_a_line_updated_then_wiped(monkeypatch):

@@ -59,6 +59,26 @@ def test_plot_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_leaves_pyplots_backend_and_figures_alone(tmp_path, capsys):
+    """As in a notebook: after demo.run(plot=...), the backend is the one set, and
+    pyplot's figures are those it had."""
+    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    try:
+        matplotlib.use("svg")  # any backend but Agg, standing for a notebook's inline one
+        mine = plt.figure()
+        figures = plt.get_fignums()
+        demo.run(2, plot=str(tmp_path / "moons.png"))
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == figures and plt.gcf() is mine
+        assert (tmp_path / "moons.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        plt.close("all")
+        matplotlib.use(before)
+
+
 def test_replay_demo_trains_exactly_like_the_eager_demo(capsys):
     assert demo.run(30, replay=True) == demo.run(30)
     out = subprocess.run([sys.executable, "-m", "micrograd_c", "demo", "--replay", "--steps", "3"],

@@ -83,8 +83,8 @@ def test_backward_error_changes_no_gradient():
 
 
 def test_memory_error_leaves_graphs_intact():
-    from micrograd_c._core import lib
     from micrograd_c import stats
+    from micrograd_c._core import lib
     a = Value(2.0)
     b = a * 3
     lib.mg_set_node_limit(stats().live)

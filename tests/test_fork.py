@@ -8,7 +8,6 @@ holds mg_lock; without the handlers the child blocks forever in its first call i
 import os
 import random
 import signal
-import sys
 import threading
 import time
 
@@ -128,14 +127,13 @@ def test_fork_pool_trains_like_a_sequential_run():
 
     expected = [train(seed) for seed in range(12)]
     root = chain(400_000)
-    with Busy(root):
-        # a new worker for every task: 12 forks, each while the busy thread is in C
-        with multiprocessing.get_context("fork").Pool(3, maxtasksperchild=1) as pool:
-            try:
-                got = pool.map_async(train, range(12), chunksize=1).get(timeout=DEADLINE)
-            except multiprocessing.TimeoutError:
-                pool.terminate()
-                pytest.fail("a fork-start Pool worker hung in the C core")
+    # a new worker for every task: 12 forks, each while the busy thread is in C
+    with Busy(root), multiprocessing.get_context("fork").Pool(3, maxtasksperchild=1) as pool:
+        try:
+            got = pool.map_async(train, range(12), chunksize=1).get(timeout=DEADLINE)
+        except multiprocessing.TimeoutError:
+            pool.terminate()
+            pytest.fail("a fork-start Pool worker hung in the C core")
     assert got == expected
 
 

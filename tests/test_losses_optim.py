@@ -2,8 +2,8 @@
 import math
 
 import pytest
-
 from conftest import assert_results_close, run, run_torch
+
 from micrograd_c import Value, losses, optim
 
 H = 1e-6
@@ -85,7 +85,7 @@ def test_sgd_is_micrograds_update_with_momentum_and_schedule():
     assert p.data == 1.0 - 0.1 * 0.5
     q = Value(0.0)
     opt = optim.SGD([q], lr=0.1, momentum=0.9, schedule=lambda k: 0.1 / (k + 1))
-    for k in range(3):
+    for _ in range(3):
         q.grad = 1.0
         opt.step()
     v1, v2, v3 = 1.0, 1.9, 2.71
@@ -144,3 +144,17 @@ def test_optimizer_step_keeps_powers_checked():
     assert x.data == 0.0
     with pytest.raises(ZeroDivisionError):
         inverse.backward()
+
+
+@pytest.mark.parametrize("name", ["mse", "svm", "bce"])
+def test_targets_may_be_values_and_get_gradients(name):
+    """A target or label given as a Value gives the same loss as its number, and a gradient."""
+    loss = {"mse": losses.mse, "svm": losses.svm, "bce": losses.binary_cross_entropy}[name]
+    numbers = [1.0, -1.0, 1.0] if name != "bce" else [1.0, 0.0, 1.0]
+    preds = [Value(x) for x in POINT]
+    targets = [Value(t) for t in numbers]
+    as_values = loss(preds, targets)
+    as_numbers = loss([Value(x) for x in POINT], numbers)
+    assert as_values.data == pytest.approx(as_numbers.data, rel=1e-15)
+    as_values.backward()
+    assert any(t.grad != 0 for t in targets)

@@ -2,8 +2,8 @@
 import math
 
 import pytest
-
 from conftest import assert_results_close, close, run, run_torch
+
 from micrograd_c import Value
 
 H = 1e-6
@@ -33,7 +33,7 @@ EXPRESSIONS = [
 
 @pytest.mark.parametrize("fn,inputs", EXPRESSIONS)
 def test_gradients_match_finite_differences(fn, inputs):
-    data, grads = run(Value, fn, inputs)
+    _, grads = run(Value, fn, inputs)
     for k, g in enumerate(grads):
         if math.isnan(g):  # d(x ** y)/dy for x < 0: no real derivative (see test_value_power_edges)
             continue

@@ -4,12 +4,11 @@ import random
 
 import numpy as np
 import pytest
+from conftest import close
 from micrograd import nn as micro_nn
 from micrograd.engine import Value as MicroValue
 
-from conftest import close
-from micrograd_c import Value, demo, optim, record, stats
-from micrograd_c import nn
+from micrograd_c import Value, demo, nn, optim, record, stats
 
 
 def twins(nin=2, nouts=(16, 16, 1), seed=1337):
@@ -170,7 +169,8 @@ def test_subclasses_run_their_own_code():
     layer.neurons = [Doubling(2) for _ in range(2)]
     for n, ref in zip(layer.neurons, [[0.5, 0.5], [-0.25, 1.0]]):
         n.w[0].data, n.w[1].data = ref
-    assert [o.data for o in layer([1.0, 0.5])] == [2 * max(0.0, 0.5 + 0.25), 2 * max(0.0, -0.25 + 0.5)]
+    assert [o.data for o in layer([1.0, 0.5])] == [2 * max(0.0, 0.5 + 0.25),
+                                                   2 * max(0.0, -0.25 + 0.5)]
 
 
 def test_zero_grad_and_graph_freed():
@@ -188,13 +188,43 @@ def test_zero_grad_and_graph_freed():
 @pytest.mark.slow
 def test_demo_trajectory_matches_micrograd_for_100_steps():
     X, y = demo.make_moons()
+    # micrograd's graphs are reference cycles: with its GC off (for speed), each step's is
+    # collected once the step is done, so memory holds one step's graph, not a hundred
     gc.disable()
     try:
-        theirs, _ = demo.train_micrograd(X, y, 100, 1337)
+        theirs, _ = demo.train_micrograd(X, y, 100, 1337, after_step=lambda k: gc.collect())
     finally:
         gc.enable()
     ours = [loss for loss, _ in demo.run(100, 1337)]
     assert max(abs(a - b) for a, b in zip(ours, theirs)) <= 1e-9
+
+
+def test_micrograds_training_calls_after_step_with_the_last_graph_unreachable():
+    import weakref
+
+    from micrograd.engine import Value as MicroValue
+
+    X, y = demo.make_moons(8)
+    made = weakref.WeakSet()
+    old_init = MicroValue.__init__
+
+    def init(self, *args, **kwargs):
+        old_init(self, *args, **kwargs)
+        made.add(self)
+
+    gc.disable()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(MicroValue, "__init__", init)
+            steps = []
+
+            def after_step(k):
+                gc.collect()
+                steps.append((k, len(made)))  # what is left: the model's parameters
+            demo.train_micrograd(X, y, 3, 1337, after_step=after_step)
+    finally:
+        gc.enable()
+    assert steps == [(0, 337), (1, 337), (2, 337)]  # 2-16-16-1: 337 parameters
 
 
 @pytest.mark.parametrize("nouts", [[32, 32, 1], [64, 64, 64, 1]])

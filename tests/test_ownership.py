@@ -12,8 +12,9 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -220,13 +221,17 @@ def test_prev_reports_an_error_from_c(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_views_stay_aligned_after_an_exception_while_refreshing() -> None:
+    # Each round needs a node in a chunk Python has no view of yet, so the nodes of every
+    # earlier chunk are kept: as sums of squares (one C call makes 16,383 nodes), each held
+    # by one handle, which costs a C node, not a Python object, per node.
+    x = Value(0.5)
     held = []
     k = 0
     while True:
         k += 1
         chunk = stats().chunks
-        while stats().chunks == chunk:  # a node in a chunk Python has no view of yet
-            held.extend(Value(float(n)) for n in range(4096))
+        while stats().chunks == chunk:
+            held.append(losses.l2([x] * 8192))
         v = held[-1] * 3.0
         fired = run_injected(k, _core.refresh_views)
         assert v.data == held[-1].data * 3.0

@@ -361,7 +361,7 @@ def test_a_leaf_pickles_with_its_attributes():
 def test_record_names_the_python_op_it_cannot_replay():
     x = Value(0.5)
     loss = tanh(x * 2) * x
-    with pytest.raises(TypeError, match="'tanh'.*written in Python"):
+    with pytest.raises(TypeError, match=r"'tanh'.*written in Python"):
         record(loss, inputs=[x])
     y = x * 3
     y._backward = lambda: None

@@ -1,11 +1,11 @@
 """Hypothesis-generated graphs with shared subexpressions, against micrograd."""
 import math
 
+from conftest import close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from micrograd.engine import Value as MicroValue
 
-from conftest import close
 from micrograd_c import Value
 
 BINARY = {

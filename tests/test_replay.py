@@ -6,9 +6,9 @@ import threading
 from array import array
 
 import pytest
+from conftest import same
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import same
 from test_nn import CHANGES, spares
 from test_random_graphs import grow, leaf, program
 
@@ -162,7 +162,7 @@ def test_set_inputs_names_the_format_it_cannot_take(values, named):
     rec = record(x * x, inputs=[x, Value(0.0)])
     with pytest.raises(TypeError, match=f"not a buffer of format {named}"):
         rec.set_inputs(np.array(values))
-    with pytest.raises(TypeError, match="set_inputs takes real numbers: .* not str"):
+    with pytest.raises(TypeError, match=r"set_inputs takes real numbers: .* not str"):
         rec.set_inputs(np.array(["3", 4.0], dtype=object))
     assert x.data == 1.0
 

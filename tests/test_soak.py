@@ -285,7 +285,7 @@ def test_threads_build_replay_and_drop_graphs_with_single_thread_results():
     assert all(inbox.empty() for inbox in inboxes), report
 
     # leaf grads of the shared recordings: every backward pass added the same integers
-    for k, (rec, leaves, xs) in enumerate(recs):
+    for k, (rec, leaves, _) in enumerate(recs):
         passes = sum(c[k] for c in shared_backwards)
         assert [v.grad for v in leaves] == [passes * g for g in rec_expected[k][1]], report
         del rec, leaves

@@ -2,11 +2,11 @@
 and drop graphs, on micrograd_c and on a pure-Python reference, with the same errors and numbers."""
 import math
 
+from conftest import close, same
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from conftest import close, same
 from micrograd_c import Value, stats
 
 ERRORS = (ArithmeticError, ValueError)

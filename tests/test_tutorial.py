@@ -28,7 +28,7 @@ def test_tutorial_runs(name, tmp_path, monkeypatch, capsys):
     namespace: dict = {"__name__": "tutorial"}
     for line, code in found:
         # padding with newlines makes tracebacks point at the tutorial's own line numbers
-        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102
+        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)
     printed = capsys.readouterr().out
     for line, shown in blocks(path, "mermaid") + blocks(path, "text"):
         assert shown in printed, f"{name}:{line}: this output is not what the code prints"

@@ -27,7 +27,8 @@ def test_ops_match_micrograd_values_grads_and_op_strings():
         assert sorted(c.data for c in o._prev) == sorted(c.data for c in t._prev)
         o.backward()
         t.backward()
-    assert (a.grad, b.grad) == (pytest.approx(ma.grad, rel=1e-12), pytest.approx(mb.grad, rel=1e-12))
+    assert (a.grad, b.grad) == (pytest.approx(ma.grad, rel=1e-12),
+                                pytest.approx(mb.grad, rel=1e-12))
 
 
 def test_repr_and_float_deviation():

@@ -147,3 +147,20 @@ def test_draw_dot_renders_an_svg_with_the_labels():
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     for text in ("data 2.0000", "grad 3.0000", "data 7.0000", "grad 1.0000", ">x<", ">*<", ">+<"):
         assert text in svg, text
+
+
+def test_mermaid_and_grad_table_are_strings_that_jupyter_renders():
+    import pickle
+
+    z, names = chapter()
+    z.backward()
+    text, table = to_mermaid(z, names), grad_table(z, names)
+    md = grad_table(z, names, markdown=True)
+    for s in (text, table, md):  # strings in every way a caller can tell, but type()
+        assert isinstance(s, str) and str(s) == s and s + "" == str(s)
+        assert repr(s) == repr(str(s)) and f"{s}" == str(s) and hash(s) == hash(str(s))
+        assert pickle.loads(pickle.dumps(s)) == s
+    assert text.startswith("graph LR") and table.startswith("leaf ")
+    assert text._repr_markdown_() == f"```mermaid\n{text}\n```"  # JupyterLab draws the fence
+    assert table._repr_markdown_() == md._repr_markdown_() == md  # a markdown table
+    assert md.startswith("| leaf | data | grad |")

@@ -16,12 +16,13 @@ import threading
 from array import array
 from pathlib import Path
 from types import FrameType
-from typing import Any, NamedTuple, NoReturn, Optional
+from typing import Any, NamedTuple, NoReturn
 
 REBUILD = "rebuild it with `pip install -e .` (or `pip install .`) from the source checkout"
 
 try:
-    from ._cmg import ffi, lib
+    from ._cmg import ffi as ffi  # (as: re-exported to the other modules)
+    from ._cmg import lib as lib
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
                       f"{REBUILD}") from exc
@@ -31,7 +32,8 @@ NODE_BYTES = 32  # data, grad: doubles 0 and 1 of a node; children: int32s 4 and
 CHUNK_BYTES = lib.MG_CHUNK_NODES * NODE_BYTES
 if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != NODE_BYTES:
     raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "
-                      f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); {REBUILD}")
+                      f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); "
+                      f"{REBUILD}")
 
 
 def _source_hash(root: Path) -> str:
@@ -41,18 +43,18 @@ def _source_hash(root: Path) -> str:
 
 
 _root = Path(__file__).resolve().parents[2]
-if (_root / "build_ext.py").is_file() and (_root / "csrc").is_dir():  # a source checkout
-    if ffi.string(lib.mg_build_hash()).decode() != _source_hash(_root):
-        raise ImportError(f"micrograd_c's compiled module is stale: csrc/ or build_ext.py "
-                          f"changed since it was built; {REBUILD}")
+_checkout = (_root / "build_ext.py").is_file() and (_root / "csrc").is_dir()
+if _checkout and ffi.string(lib.mg_build_hash()).decode() != _source_hash(_root):
+    raise ImportError(f"micrograd_c's compiled module is stale: csrc/ or build_ext.py "
+                      f"changed since it was built; {REBUILD}")
 
 _ERRORS = {
     lib.MG_ENOMEM: (MemoryError, "out of memory for graph nodes"),
     lib.MG_EZERODIV: (ZeroDivisionError, "0.0 cannot be raised to a negative power"),
     lib.MG_EDOMAIN: (ValueError, "math domain error"),
     lib.MG_ERANGE: (OverflowError, "math range error (result too large)"),
-    lib.MG_ECOMPLEX: (ValueError, "negative number cannot be raised to a fractional power "
-                                  "(Python would give a complex number)"),
+    lib.MG_ECOMPLEX: (ValueError, ("negative number cannot be raised to a fractional power "
+                                   "(Python would give a complex number)")),
     lib.MG_EINDEX: (RuntimeError, "internal error: not a live graph node"),
     lib.MG_EPYTHON: (TypeError, "the graph has an op written in Python"),
 }
@@ -85,7 +87,7 @@ def _kept(name: str, make: Any) -> Any:
 DEAD_BATCH = 1024
 
 
-dead: "array[int]" = _kept("dead", lambda: array("i"))
+dead: array[int] = _kept("dead", lambda: array("i"))
 _draining = _kept("_draining", threading.RLock)
 
 
@@ -106,7 +108,7 @@ def release_dead() -> None:
 
 def _on_stack(code: Any) -> bool:
     """Whether this thread is inside a call of the function whose code this is."""
-    frame: Optional[FrameType] = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code is not code:
         frame = frame.f_back
     return frame is not None
@@ -142,7 +144,8 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(release_dead)  # an interpreter ending (a subinterpreter too): its filed frees go to C
+# an interpreter ending (a subinterpreter too): its filed frees go to C
+atexit.register(release_dead)
 
 
 # Node memory, read and written in place. Chunks never move in C, so a view
@@ -153,8 +156,8 @@ atexit.register(release_dead)  # an interpreter ending (a subinterpreter too): i
 # list shorter, never misaligned: the next refresh completes it.
 SHIFT = lib.MG_CHUNK_SHIFT
 MASK = lib.MG_CHUNK_NODES - 1
-doubles: list[memoryview[Any]] = _kept("doubles", list)
-int32s: list[memoryview[Any]] = _kept("int32s", list)
+doubles: list[memoryview[float]] = _kept("doubles", list)
+int32s: list[memoryview[int]] = _kept("int32s", list)
 _views_lock = _kept("_views_lock", threading.RLock)
 
 
@@ -172,12 +175,12 @@ def _add_views() -> None:
     for views in (doubles, int32s):
         for c in range(len(views), count):
             raw = memoryview(ffi.buffer(lib.mg_chunk(c), CHUNK_BYTES))
-            view = raw.cast("d") if views is doubles else raw.cast("i")
+            view: Any = raw.cast("d") if views is doubles else raw.cast("i")
             if len(views) == c:  # not added meanwhile by a finalizer run from here
                 views.append(view)
 
 
-def doubles_of(i: int) -> memoryview:
+def doubles_of(i: int) -> memoryview[float]:
     """The double view of node i's chunk, refreshing the views if needed."""
     if i >> SHIFT >= len(doubles):
         refresh_views()

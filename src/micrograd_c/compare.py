@@ -293,7 +293,8 @@ def print_verdict(verdict: Verdict, rules: str, failed: bool) -> None:
     if verdict.difference is None:
         print(f"\n{head}: agrees ({count(verdict.agree, 'line')}; {rules})")
         return
-    agreed = f"agrees on the first {count(verdict.agree, 'line')}, then " if failed and verdict.agree else ""
+    agreed = (f"agrees on the first {count(verdict.agree, 'line')}, then "
+              if failed and verdict.agree else "")
     numbers = [side[0] for side in verdict.difference if side is not None]
     print(f"\n{head}: {agreed}differs at line {per_run(numbers)} ({rules})")
     for engine, side in zip(ENGINES, verdict.difference):
@@ -319,11 +320,13 @@ def print_profile(run: Run, path: str, top: int) -> None:
         return
     stats = pstats.Stats(path)
     print(f"\ntop {top} functions by own time on {run.engine} (cProfile, a separate run: "
-          f"{seconds(stats.total_tt)} under the profiler)")
+          f"{seconds(stats.total_tt)} under the profiler)")  # type: ignore[attr-defined]
     if run.failed:
         print(f"the profiled run {run.ending()}; this is its profile until then")
     print(f"{'own s':>10}{'cumul. s':>10}{'calls':>10}  function")
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    # (total_tt and stats: pstats.Stats's own attributes, which typeshed leaves out)
+    table = stats.stats  # type: ignore[attr-defined]
+    rows = sorted(table.items(), key=lambda item: item[1][2], reverse=True)[:top]
     for func, (_, calls, own, cumulative, _) in rows:
         print(f"{own:10.4f}{cumulative:10.4f}{calls:10d}  {label(func)}")
 
@@ -375,7 +378,7 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
         importlib.import_module("micrograd.engine")
         importlib.import_module("micrograd.nn")
     profiler = cProfile.Profile() if profile else None
-    status = 0
+    status: int | str | None = 0
     start = time.perf_counter()
     try:
         if profiler:
@@ -384,7 +387,7 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
             run_as_main(script)
     except SystemExit as exit_:
         status = exit_.code
-    except BaseException as error:  # noqa: BLE001 - reported as `python SCRIPT` would
+    except BaseException as error:  # reported as `python SCRIPT` would
         status = 1
         traceback.print_exception(type(error), error, script_frames(error.__traceback__, script))
     elapsed = time.perf_counter() - start
@@ -426,7 +429,7 @@ def run_as_main(script: str) -> None:
     code = compile(Path(path).read_bytes(), path, "exec", dont_inherit=True)
     main = ModuleType("__main__")
     main.__file__ = path
-    main.__cached__ = None
+    main.__cached__ = None  # type: ignore[attr-defined]  # (typeshed's ModuleType lacks it)
     saved = sys.modules["__main__"]
     sys.modules["__main__"] = main  # classes the script defines pickle as __main__.X
     try:

@@ -10,19 +10,20 @@ from __future__ import annotations
 import math
 import random
 import time
-from types import ModuleType
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import losses, optim
+from ._progress import Bar
 from .engine import Value
 from .nn import MLP
-from .replay import record
+from .replay import Recording, record
 
-Point = Tuple[float, float]
+Point = tuple[float, float]
 ALPHA = 1e-4  # weight of the L2 term
 
 
-def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1337) -> Tuple[List[Point], List[int]]:
+def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1337) -> tuple[list[Point], list[int]]:
     """Two interleaved half circles with Gaussian noise, labelled -1 and +1 (like sklearn's)."""
     rng = random.Random(seed)
     outer, inner = n // 2, n - n // 2
@@ -44,42 +45,44 @@ def learning_rate(k: int, steps: int) -> float:
 
 def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
     """The fraction of points whose score (a Value or a number) has the label's sign."""
-    return sum((yi > 0) == (getattr(s, "data", s) > 0) for yi, s in zip(y, scores)) / len(y)
+    right: int = sum((yi > 0) == (getattr(s, "data", s) > 0) for yi, s in zip(y, scores))
+    return right / len(y)
 
 
-def micrograd_graph(model: Callable, X: Sequence[Point], y: Sequence[int],
-                    value: Callable[[float], Any] = Value) -> Tuple[Any, List[Any]]:
+def micrograd_graph(model: Any, X: Sequence[Point], y: Sequence[int],
+                    value: Callable[[float], Any] = Value) -> tuple[Any, list[Any]]:
     """micrograd's demo loss, as its notebook writes it, on any Value class: (loss, scores)."""
     inputs = [list(map(value, xrow)) for xrow in X]
     scores = list(map(model, inputs))
     losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
     data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = ALPHA * sum((p * p for p in model.parameters()))
+    reg_loss = ALPHA * sum(p * p for p in model.parameters())
     return data_loss + reg_loss, scores
 
 
-def micrograd_loss(model: Callable, X: Sequence[Point], y: Sequence[int],
-                   value: Callable[[float], Any] = Value) -> Tuple[Any, float]:
+def micrograd_loss(model: Any, X: Sequence[Point], y: Sequence[int],
+                   value: Callable[[float], Any] = Value) -> tuple[Any, float]:
     """micrograd's demo loss and the accuracy."""
     loss, scores = micrograd_graph(model, X, y, value)
     return loss, accuracy(scores, y)
 
 
-def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, List[Value]]:
+def fused_graph(model: MLP, X: Sequence[Point], y: Sequence[int]) -> tuple[Value, list[Value]]:
     """The same loss, node for node, through micrograd_c's fused kernels: (loss, scores)."""
-    scores = [model([Value(a), Value(b)]) for a, b in X]
+    scores: list[Value] = [model([Value(a), Value(b)]) for a, b in X]
     return losses.svm(scores, y) + ALPHA * losses.l2(model.parameters()), scores
 
 
-def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> Tuple[Value, float]:
+def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> tuple[Value, float]:
     """The loss through the fused kernels, and the accuracy."""
     loss, scores = fused_graph(model, X, y)
     return loss, accuracy(scores, y)
 
 
-def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
-                    seed: int) -> Tuple[List[float], float]:
-    """Train micrograd itself as its demo does: (losses, seconds)."""
+def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
+                    after_step: Callable[[int], object] | None = None
+                    ) -> tuple[list[float], float]:
+    """Train micrograd itself as its demo does, after_step(k) after step k: (losses, seconds)."""
     from micrograd.engine import Value as MicroValue
     from micrograd.nn import MLP as MicroMLP
     random.seed(seed)
@@ -92,11 +95,14 @@ def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int,
         for p in model.parameters():
             p.data -= learning_rate(k, steps) * p.grad
         history.append(loss.data)
+        if after_step is not None:
+            del loss  # (its graph is garbage now, for after_step to collect if it wants)
+            after_step(k)
     return history, time.perf_counter() - start
 
 
 def run(steps: int = 100, seed: int = 1337, compare: bool = False,
-        plot: Optional[str] = None, replay: bool = False) -> List[Tuple[float, float]]:
+        plot: str | None = None, replay: bool = False) -> list[tuple[float, float]]:
     """Train the demo on micrograd_c, printing progress and timing; (loss, accuracy) per step."""
     if steps < 1:
         raise ValueError(f"steps must be 1 or more, not {steps}")
@@ -110,12 +116,13 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
         loss, scores = fused_graph(model, X, y)
         rec = record(loss, outputs=scores, model=model)
         del loss, scores
+    graph: Value | Recording  # what backward() runs on: the graph built, or the recording
     for k in range(steps):
         if replay:
             value, acc, graph = rec.forward(), accuracy(rec.outputs, y), rec
         else:
-            graph, acc = fused_loss(model, X, y)
-            value = graph.data
+            loss, acc = fused_loss(model, X, y)
+            value, graph = loss.data, loss
         opt.zero_grad()
         graph.backward()
         opt.step()
@@ -134,10 +141,12 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
 
 
 def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
-             ours: List[float], ours_seconds: float) -> None:
+             ours: list[float], ours_seconds: float) -> None:
     """Train micrograd on the same data and seed; print both losses and the speedup."""
     try:
-        theirs, seconds = train_micrograd(X, y, steps, seed)
+        with Bar(steps, "training micrograd") as bar:  # on a terminal, with tqdm installed
+            theirs, seconds = train_micrograd(X, y, steps, seed,
+                                              bar.update if bar.bar is not None else None)
     except ImportError:
         print("--compare needs micrograd: pip install micrograd==0.1.0")
         return
@@ -150,28 +159,31 @@ def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
           f"micrograd_c is {seconds / ours_seconds:.0f}x faster")
 
 
-def pyplot() -> ModuleType:
-    """matplotlib.pyplot, drawing to files; a clear exit if matplotlib is missing."""
+def figure(figsize: tuple[float, float] = (6, 4)) -> Any:
+    """A matplotlib Figure made without pyplot; a clear exit if matplotlib is missing.
+
+    pyplot is left alone: its backend (a notebook's inline one stays) and its figures.
+    """
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401 - first: matplotlib.figure may be imported, it not
+        from matplotlib.figure import Figure
     except ImportError:
         raise SystemExit("--plot needs matplotlib: pip install 'micrograd_c[plot]'") from None
-    return plt
+    return Figure(figsize=figsize)
 
 
 def draw(model: MLP, X: Sequence[Point], y: Sequence[int], path: str) -> None:
     """Save the decision boundary and the points as an image (needs matplotlib)."""
-    plt = pyplot()
+    fig = figure((6, 4))
     h = 0.05
     xs = [-1.6 + h * i for i in range(int(4.2 / h))]
     ys = [-1.1 + h * j for j in range(int(2.7 / h))]
     grid = [[model([x, yy]).data > 0 for x in xs] for yy in ys]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    ax = fig.subplots()
     ax.contourf(xs, ys, grid, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"])
-    ax.scatter([p[0] for p in X], [p[1] for p in X], c=["#c0392b" if t < 0 else "#2166ac" for t in y],
-               s=18, edgecolors="black", linewidths=0.4)
+    ax.scatter([p[0] for p in X], [p[1] for p in X],
+               c=["#c0392b" if t < 0 else "#2166ac" for t in y], s=18, edgecolors="black",
+               linewidths=0.4)
     ax.set_title("micrograd_c: moons decision boundary")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

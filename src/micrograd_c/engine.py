@@ -47,11 +47,25 @@ import dis
 import gc
 import numbers
 import weakref
-from typing import Any, Callable, Iterable, Optional, Sequence, SupportsFloat
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
-from ._core import (DEAD_BATCH, MASK, SHIFT, child, dead, doubles, doubles_of, ffi, lib,
-                    raise_error, release_dead)
+if TYPE_CHECKING:
+    from array import array
 
+from ._core import (
+    DEAD_BATCH,
+    MASK,
+    SHIFT,
+    child,
+    dead,
+    doubles,
+    doubles_of,
+    ffi,
+    lib,
+    raise_error,
+    release_dead,
+)
 
 _new = object.__new__
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
@@ -67,8 +81,8 @@ _rules: weakref.WeakValueDictionary[int, Value] = globals().get("_rules",
 _data_writes = _data_writes_seen = 0
 
 
-def _as_float(x: Any) -> Optional[float]:
-    """x as a float if it is a real number (anything with __float__ but no imaginary part), else None."""
+def _as_float(x: Any) -> float | None:
+    """x as a float if it is a real number (with __float__, no imaginary part), else None."""
     if type(x) is float:
         return x
     if type(x) is int or type(x) is bool:
@@ -87,7 +101,7 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _reclaim(i: Optional[int], out: Optional[Value]) -> None:
+def _reclaim(i: int | None, out: Value | None) -> None:
     """Give back the reference a node-making C call handed out, if an exception lost it.
 
     Every handler around such a call runs this. i is what the call returned,
@@ -137,10 +151,10 @@ def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
     return out
 
 
-def _operator(name: str, spelling: str, both: Optional[Callable[[int, int], int]],
+def _operator(name: str, spelling: str, both: Callable[[int, int], int] | None,
               number: Callable[[int, float], int],
-              number_int: Optional[Callable[[int, float], int]] = None,
-              general: Optional[Callable[[Value, Any], Value]] = None
+              number_int: Callable[[int, float], int] | None = None,
+              general: Callable[[Value, Any], Value] | None = None
               ) -> Callable[[Value, Any], Value]:
     """Method name of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
 
@@ -151,7 +165,7 @@ def _operator(name: str, spelling: str, both: Optional[Callable[[int, int], int]
     """
     number_int = number_int or number
 
-    def method(self: Value, other: Any) -> Value:
+    def method(self: Value, other: Any) -> Any:  # a Value, or NotImplemented
         t = type(other)
         b = i = out = None  # b: the Value operand, kept for _prev
         try:
@@ -222,7 +236,8 @@ class Value:
                 raise TypeError(f"a Value's children must be Values, not {type(k).__name__}")
         if hasattr(self, "_i"):  # __init__ run again: the same node becomes this leaf
             if kids:
-                raise TypeError("Value.__init__ cannot be run again with children: make a new Value")
+                raise TypeError("Value.__init__ cannot be run again with children: "
+                                "make a new Value")
             err = lib.mg_reset(self._i, x)
             if err:
                 raise_error(err, "Value")
@@ -232,7 +247,8 @@ class Value:
             i = None
             try:
                 if kids:
-                    ids = list(dict.fromkeys(k._i for k in kids))  # repeats once, as micrograd's set
+                    # repeats once, as micrograd's set
+                    ids = list(dict.fromkeys(k._i for k in kids))
                     i = lib.mg_hand(x, ids, len(ids))
                 else:
                     i = lib.mg_leaf(x)
@@ -248,7 +264,8 @@ class Value:
         elif hasattr(self, "_label"):
             del self._label
 
-    def __del__(self, _dead=dead, _release=release_dead):
+    def __del__(self, _dead: array[int] = dead,
+                _release: Callable[[], None] = release_dead) -> None:
         try:
             _dead.append(self._i)  # see _core.dead
             if len(_dead) >= DEAD_BATCH:
@@ -299,13 +316,13 @@ class Value:
             doubles_of(i)[(i & MASK) * 4 + 1] = x
 
     @property
-    def _prev(self) -> set:
+    def _prev(self) -> set[Value]:
         """The Values this one was computed from, as micrograd's set."""
         return set(self._children())
 
-    def _children(self) -> list:
+    def _children(self) -> list[Value]:
         """The Values this one was computed from, in order, repeats included (x*x: [x, x])."""
-        label: Optional[tuple[str, tuple[Any, ...]]] = getattr(self, "_label", None)
+        label: tuple[str, tuple[Any, ...]] | None = getattr(self, "_label", None)
         if label is not None:
             return list(label[1])
         if self._a.__class__ is _Kids:  # found before
@@ -325,7 +342,7 @@ class Value:
     @property
     def _op(self) -> str:
         """The operation that produced this Value, spelled as micrograd does."""
-        label: Optional[tuple[str, tuple[Any, ...]]] = getattr(self, "_label", None)
+        label: tuple[str, tuple[Any, ...]] | None = getattr(self, "_label", None)
         if label is not None:
             return label[0]
         op = lib.mg_op(self._i)
@@ -335,28 +352,49 @@ class Value:
             return f"**{int(exponent) if op == lib.MG_POWI else exponent}"
         return _OP_NAMES[op]
 
-    __add__ = _operator("__add__", "{0} + {1}", lib.mg_add, lib.mg_add_const)
-    __radd__ = _operator("__radd__", "{1} + {0}", lib.mg_add, lib.mg_add_const)
-    __mul__ = _operator("__mul__", "{0} * {1}", lib.mg_mul, lib.mg_mul_const)
-    __rmul__ = _operator("__rmul__", "{1} * {0}", lib.mg_mul, lib.mg_mul_const)
-    __sub__ = _operator("__sub__", "{0} - {1}", lib.mg_sub, lib.mg_sub_const)  # self + (-other)
-    __rsub__ = _operator("__rsub__", "{1} - {0}", None, lib.mg_rsub)  # other + (-self)
-    __truediv__ = _operator("__truediv__", "{0} / {1}", lib.mg_div,  # self * other**-1
-                            lib.mg_div_const,
-                            general=lambda self, other: self * other**-1)  # exact for Fraction
-    __rtruediv__ = _operator("__rtruediv__", "{1} / {0}", None, lib.mg_rdiv)  # other * self**-1
-    __pow__ = _operator("__pow__", "{0} ** {1}", lib.mg_pow, lib.mg_powf, lib.mg_powi)
+    if TYPE_CHECKING:  # what the operators below take and give, for type checkers only
+        def __add__(self, other: Value | SupportsFloat) -> Value: ...
+        def __radd__(self, other: SupportsFloat) -> Value: ...
+        def __mul__(self, other: Value | SupportsFloat) -> Value: ...
+        def __rmul__(self, other: SupportsFloat) -> Value: ...
+        def __sub__(self, other: Value | SupportsFloat) -> Value: ...
+        def __rsub__(self, other: SupportsFloat) -> Value: ...
+        def __truediv__(self, other: Value | SupportsFloat) -> Value: ...
+        def __rtruediv__(self, other: SupportsFloat) -> Value: ...
+        def __pow__(self, other: Value | SupportsFloat) -> Value: ...
+        def relu(self) -> Value:
+            """max(0, self), as micrograd's ReLU."""
+        def tanh(self) -> Value:
+            """The hyperbolic tangent."""
+        def exp(self) -> Value:
+            """e ** self; OverflowError where math.exp raises it."""
+        def log(self) -> Value:
+            """The natural logarithm; ValueError for self <= 0."""
+        def sigmoid(self) -> Value:
+            """1 / (1 + e ** -self), without overflow."""
+    else:
+        __add__ = _operator("__add__", "{0} + {1}", lib.mg_add, lib.mg_add_const)
+        __radd__ = _operator("__radd__", "{1} + {0}", lib.mg_add, lib.mg_add_const)
+        __mul__ = _operator("__mul__", "{0} * {1}", lib.mg_mul, lib.mg_mul_const)
+        __rmul__ = _operator("__rmul__", "{1} * {0}", lib.mg_mul, lib.mg_mul_const)
+        # self - other is self + (-other); other - self is other + (-self)
+        __sub__ = _operator("__sub__", "{0} - {1}", lib.mg_sub, lib.mg_sub_const)
+        __rsub__ = _operator("__rsub__", "{1} - {0}", None, lib.mg_rsub)
+        # self / other is self * other**-1 (exact for a Fraction); other / self, other * self**-1
+        __truediv__ = _operator("__truediv__", "{0} / {1}", lib.mg_div, lib.mg_div_const,
+                                general=lambda self, other: self * other**-1)
+        __rtruediv__ = _operator("__rtruediv__", "{1} / {0}", None, lib.mg_rdiv)
+        __pow__ = _operator("__pow__", "{0} ** {1}", lib.mg_pow, lib.mg_powf, lib.mg_powi)
+        relu = _unary(lib.mg_relu, "relu", "max(0, self), as micrograd's ReLU.")
+        tanh = _unary(lib.mg_tanh, "tanh", "The hyperbolic tangent.")
+        exp = _unary(lib.mg_exp, "exp", "e ** self; OverflowError where math.exp raises it.")
+        log = _unary(lib.mg_log, "log", "The natural logarithm; ValueError for self <= 0.")
+        sigmoid = _unary(lib.mg_sigmoid, "sigmoid", "1 / (1 + e ** -self), without overflow.")
 
     def __rpow__(self, other: SupportsFloat) -> Value:  # other ** self
         if _as_float(other) is None:
             return NotImplemented
         return Value(other) ** self
-
-    relu = _unary(lib.mg_relu, "relu", "max(0, self), as micrograd's ReLU.")
-    tanh = _unary(lib.mg_tanh, "tanh", "The hyperbolic tangent.")
-    exp = _unary(lib.mg_exp, "exp", "e ** self; OverflowError where math.exp raises it.")
-    log = _unary(lib.mg_log, "log", "The natural logarithm; ValueError for self <= 0.")
-    sigmoid = _unary(lib.mg_sigmoid, "sigmoid", "1 / (1 + e ** -self), without overflow.")
 
     def backward(self) -> None:
         """Set this grad to 1 and add every node's gradient below it, in one C call."""
@@ -379,7 +417,7 @@ class Value:
     @property
     def _backward(self) -> Callable[[], None]:
         """This node's local chain rule, applied once when called; assign one as in micrograd."""
-        fn: Optional[Callable[[], None]] = vars(self).get("_backward")
+        fn: Callable[[], None] | None = vars(self).get("_backward")
         if fn is not None:
             return fn
         holder = _rules.get(self._i)  # another handle on the same node got one
@@ -404,7 +442,7 @@ class Value:
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy a leaf as its data, grad and attributes; a computed Value cannot be."""
         if lib.mg_op(self._i) != lib.MG_LEAF or hasattr(self, "_label"):
             raise TypeError("only leaf Values can be pickled or copied (its graph lives in C): "
@@ -500,7 +538,7 @@ class _Pool:
 
     def __init__(self, *groups: Sequence[Any]):
         self.groups = groups  # sequences of Values (other items are ignored)
-        self._given: Optional[dict] = None
+        self._given: dict[int, Value] | None = None
         self._made: dict[int, Any] = {}  # node index: weakref.ref to the handle made for it
 
     def find(self, i: int) -> Value:

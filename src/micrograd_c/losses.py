@@ -5,7 +5,8 @@ plain Python expression would), so gradients come from the engine.
 """
 from __future__ import annotations
 
-from typing import Sequence, SupportsFloat
+from collections.abc import Sequence
+from typing import SupportsFloat, cast
 
 from ._core import ffi, lib
 from .engine import Value, _adopt, _Pool, _real
@@ -15,35 +16,37 @@ def _mean(terms: Sequence[Value]) -> Value:
     """sum(terms) * (1.0 / len(terms)), as micrograd's demo averages."""
     if not terms:
         raise ValueError("a loss needs at least one term")
-    return sum(terms) * (1.0 / len(terms))
+    return cast(Value, sum(terms)) * (1.0 / len(terms))
 
 
-def mse(predictions: Sequence[Value], targets: Sequence[SupportsFloat]) -> Value:
+def mse(predictions: Sequence[Value], targets: Sequence[Value | SupportsFloat]) -> Value:
     """Mean squared error: (1/n) * sum((p - t)**2)."""
     return _mean([(p - t) ** 2 for p, t in zip(predictions, targets, strict=True)])
 
 
-def svm(scores: Sequence[Value], labels: Sequence[SupportsFloat]) -> Value:
+def svm(scores: Sequence[Value], labels: Sequence[Value | float]) -> Value:
     """micrograd's demo max-margin loss: the mean of relu(1 - y * score), labels ±1.
 
-    One C call building the nodes of sum((1 + -y*s).relu() ...) * (1.0 / n).
+    One C call building the nodes of sum((1 + -y*s).relu() ...) * (1.0 / n); with a label
+    that is a Value, that expression itself, so the label gets a gradient too.
     """
     scores, labels = list(scores), list(labels)  # C trusts no length it did not count
     if len(scores) != len(labels):
         raise ValueError(f"{len(scores)} scores but {len(labels)} labels")
-    if not scores or not all(isinstance(s, Value) for s in scores):
+    if (not scores or not all(isinstance(s, Value) for s in scores)
+            or any(isinstance(y, Value) for y in labels)):
         return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels)])
     idx = ffi.new("int[]", [s._i for s in scores])
     ys = ffi.new("double[]", [_real(y, "label") for y in labels])
     return _adopt(lambda: lib.mg_svm(idx, ys, len(scores)), _Pool(scores), "svm")
 
 
-def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[int]) -> Value:
+def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[Value | float]) -> Value:
     """Mean of -(y log σ(z) + (1-y) log(1-σ(z))), labels 0/1, stable for any logit z.
 
     Computed as relu(z) - z*y + log(1 + exp(-|z|)), so no exp overflows.
     """
-    def term(z: Value, y: int) -> Value:
+    def term(z: Value, y: Value | float) -> Value:
         magnitude = z.relu() + (-z).relu()
         return z.relu() - z * y + (1 + (-magnitude).exp()).log()
     return _mean([term(z, y) for z, y in zip(logits, labels, strict=True)])
@@ -54,7 +57,7 @@ def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
     if not 0 <= target < len(logits):
         raise ValueError(f"target {target} is not a class index for {len(logits)} logits")
     top = max(z.data for z in logits)
-    log_sum_exp = sum((z - top).exp() for z in logits).log() + top
+    log_sum_exp = cast(Value, sum((z - top).exp() for z in logits)).log() + top
     return log_sum_exp - logits[target]
 
 
@@ -62,6 +65,6 @@ def l2(params: Sequence[Value]) -> Value:
     """sum(p * p for p in params), in one C call, building the nodes Python's sum() would."""
     params = list(params)
     if not params or not all(isinstance(p, Value) for p in params):
-        return sum(p * p for p in params)
+        return cast(Value, sum(p * p for p in params))
     idx = ffi.new("int[]", [p._i for p in params])
     return _adopt(lambda: lib.mg_dot(idx, idx, len(params)), _Pool(params), "l2")

@@ -30,13 +30,21 @@ nonlin, runs micrograd's own code.
 """
 from __future__ import annotations
 
+import itertools
 import random
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from ._core import ffi, lib, raise_error
 from .engine import Value, _new, _Pool, _real
 
-Input = Sequence[Union[Value, float]]
+Input = Sequence[Value | float]
+Output: TypeAlias = Any
+"""What calling a Layer or MLP gives: a Value for one output, a list[Value] for several.
+
+That is micrograd's convention, and which one depends on the last layer's width, which a type
+checker cannot see: so it is typed Any (a Neuron's call is typed Value).
+"""
 M = TypeVar("M", bound="Module")
 _version = 0  # bumped by every write to any module's attributes
 
@@ -47,13 +55,14 @@ def _bump() -> None:
     _version += 1
 
 
-class _TrackedDict(dict):
+class _TrackedDict(dict[str, Any]):
     """A module's attribute dict: every write invalidates packed forwards."""
 
-    def _changed(name: str):  # builds the writing methods below, then is deleted
+    def _changed(name: str) -> Callable[..., Any]:  # type: ignore[misc]  # (not a method:
+        # it builds the writing methods below, then is deleted)
         method = getattr(dict, name)
 
-        def wrapper(self, *args, **kwargs):
+        def wrapper(self: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
             _bump()
             return method(self, *args, **kwargs)
         wrapper.__name__ = name
@@ -71,7 +80,7 @@ _TrackedList = list  # what pickles made before the list comparison call a modul
 class _Pack(NamedTuple):
     """An MLP's structure as C arrays for mg_mlp."""
 
-    values: tuple   # the parameters, in micrograd's order
+    values: tuple[Value, ...]  # the parameters, in micrograd's order
     params: Any     # int[]: their node indices
     sizes: Any      # int[]: layer widths, inputs first
     nonlin: Any     # int[]: ReLU per layer
@@ -81,7 +90,7 @@ class _Pack(NamedTuple):
     widest: int
 
 
-def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
+def _pack(layers: Sequence[Sequence[Any]]) -> _Pack | None:
     """C arrays for layers of neurons, or None when micrograd's own code must run."""
     layers = [list(layer) for layer in layers]  # C trusts no length it did not count
     if not layers or not all(layers) or any(type(n) is not Neuron for ly in layers for n in ly):
@@ -92,7 +101,7 @@ def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
             return None
         sizes.append(len(layer))
     values = tuple(p for layer in layers for n in layer for p in n.parameters())
-    expected = sum(nout * (nin + 1) for nin, nout in zip(sizes, sizes[1:]))
+    expected = sum(nout * (nin + 1) for nin, nout in itertools.pairwise(sizes))
     if len(values) != expected or not all(isinstance(p, Value) for p in values):
         return None
     return _Pack(values, ffi.new("int[]", [p._i for p in values]), ffi.new("int[]", sizes),
@@ -100,7 +109,7 @@ def _pack(layers: Sequence[Sequence[Any]]) -> Optional[_Pack]:
                  sizes[0], sizes[-1], max(sizes[1:]))
 
 
-def _forward(pack: _Pack, x: Input) -> List[Value]:
+def _forward(pack: _Pack, x: Input) -> list[Value]:
     """The outputs of one fused forward over inputs x."""
     x = list(x)  # C trusts no length it did not count
     if len(x) != pack.nin:
@@ -131,8 +140,9 @@ class Module:
 
     # _pack: (version, lists read, their copies, pack), kept out of the attribute dict
     __slots__ = ("__dict__", "__weakref__", "_pack")
+    _pack: tuple[int, list[list[Any]], list[list[Any]], _Pack | None]
 
-    def __new__(cls: Type[M], *args: Any, **kwargs: Any) -> M:
+    def __new__(cls: type[M], *args: Any, **kwargs: Any) -> M:
         self = super().__new__(cls)
         object.__setattr__(self, "__dict__", _TrackedDict())
         return self
@@ -148,7 +158,7 @@ class Module:
             if err:
                 raise_error(err, "zero_grad")
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         """The trainable Values, in micrograd's order."""
         return []
 
@@ -160,15 +170,15 @@ class Module:
         _bump()
         object.__delattr__(self, name)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         """What pickle and deepcopy keep: the attributes (the C pack is redone on first use)."""
         return dict(self.__dict__)
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         """The neurons, layer by layer, that one fused forward computes; the lists read for them."""
         raise NotImplementedError
 
-    def _packed(self) -> Optional[_Pack]:
+    def _packed(self) -> _Pack | None:
         """This module's pack, redone if anything it was made from changed."""
         try:
             version, lists, copies, pack = self._pack
@@ -188,15 +198,15 @@ class _Snapshot:
     """A model's attribute dicts and lists, copied, for change()."""
 
     def __init__(self, model: Any):
-        self.paths: List[str] = []   # where each holder is, as Python would spell it
-        self.holders: List[Any] = []  # each module's attribute dict, each list
-        self.modules: List[Any] = []
+        self.paths: list[str] = []   # where each holder is, as Python would spell it
+        self.holders: list[Any] = []  # each module's attribute dict, each list
+        self.modules: list[Any] = []
         if isinstance(model, Module):
             _gather(model, "model", self, set())
         self.copies = [h.copy() for h in self.holders]
         self.types = [type(m) for m in self.modules]
 
-    def change(self) -> Optional[str]:
+    def change(self) -> str | None:
         """What changed since the snapshot, however it was made, or None."""
         if self.holders != self.copies:
             return next(_difference(path, now, then) + " changed" for path, now, then
@@ -206,14 +216,16 @@ class _Snapshot:
         return None
 
 
-def _gather(obj: Any, path: str, snap: _Snapshot, seen: set) -> None:
+def _gather(obj: Any, path: str, snap: _Snapshot, seen: set[int]) -> None:
     """Add obj to snap if it is a module (its attribute dict) or a list, and all under it."""
     if id(obj) in seen or not isinstance(obj, (Module, list)):
         return
     seen.add(id(obj))
     if isinstance(obj, Module):
         snap.modules.append(obj)
-        holder, items, spell = vars(obj), vars(obj).items(), "{}.{}"
+        holder: Any = vars(obj)
+        items: Iterable[tuple[Any, Any]] = vars(obj).items()
+        spell = "{}.{}"
     else:
         holder, items, spell = obj, enumerate(obj), "{}[{}]"
     snap.paths.append(path)
@@ -240,6 +252,7 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x: Input) -> Value:
+        """The neuron's output: w · x + b, through ReLU if nonlin."""
         pack = self._packed() if type(self) is Neuron else None
         if pack is not None:
             return _forward(pack, x)[0]
@@ -248,10 +261,10 @@ class Neuron(Module):
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         return act.relu() if self.nonlin else act
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         return [[self]], []
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return self.w + [self.b]
 
     def __repr__(self) -> str:
@@ -261,18 +274,19 @@ class Neuron(Module):
 class Layer(Module):
     """nout neurons over the same inputs; a single output is not wrapped in a list."""
 
-    def __init__(self, nin: int, nout: int, **kwargs):
+    def __init__(self, nin: int, nout: int, **kwargs: Any):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
-    def __call__(self, x: Input) -> Union[Value, List[Value]]:
+    def __call__(self, x: Input) -> Output:
+        """The layer's output: a Value if it has one neuron, else a list of Values."""
         pack = self._packed() if type(self) is Layer else None
         out = _forward(pack, x) if pack is not None else [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         return [self.neurons], [self.neurons]
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
 
     def __repr__(self) -> str:
@@ -282,27 +296,29 @@ class Layer(Module):
 class MLP(Module):
     """A multi-layer perceptron: ReLU layers and a linear last layer."""
 
-    def __init__(self, nin: int, nouts: List[int]):
+    def __init__(self, nin: int, nouts: list[int]):
         sizes = [nin] + nouts
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1)
                        for i in range(len(nouts))]
 
-    def __call__(self, x: Input) -> Union[Value, List[Value]]:
+    def __call__(self, x: Input) -> Output:
+        """The last layer's output: a Value if it has one neuron, else a list of Values."""
         pack = self._packed() if type(self) is MLP else None
         if pack is None:
+            out: Any = x
             for layer in self.layers:
-                x = layer(x)
-            return x
+                out = layer(out)
+            return out
         out = _forward(pack, x)
         return out[0] if len(out) == 1 else out
 
-    def _layers(self) -> Tuple[List[Any], List[list]]:
+    def _layers(self) -> tuple[list[Any], list[list[Any]]]:
         if any(type(layer) is not Layer for layer in self.layers):
             return [], [self.layers]
         layers = [layer.neurons for layer in self.layers]
         return layers, [self.layers, *layers]
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def __repr__(self) -> str:

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ._core import ffi, lib, raise_error
 from .engine import Value
@@ -26,8 +27,8 @@ class Optimizer:
     def __init__(self, params: Iterable[Value]):
         self.params = list(params)
         self.steps = 0
-        self._packed: List[Value] = []
-        self._state: List[Any] = [ffi.new("double[]", 0) for _ in range(self._arrays)]
+        self._packed: list[Value] = []
+        self._state: list[Any] = [ffi.new("double[]", 0) for _ in range(self._arrays)]
         self._c_idx: Any = None
         self._idx()
 
@@ -78,7 +79,7 @@ class SGD(Optimizer):
     _arrays = 1  # the velocity
 
     def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
-                 schedule: Optional[Callable[[int], float]] = None):
+                 schedule: Callable[[int], float] | None = None):
         super().__init__(params)
         self.lr, self.momentum, self.schedule = lr, momentum, schedule
 
@@ -93,7 +94,7 @@ class Adam(Optimizer):
     _arrays = 2  # the first and second moments
 
     def __init__(self, params: Iterable[Value], lr: float = 0.001,
-                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(params)
         self.lr, self.betas, self.eps = lr, betas, eps
 
@@ -103,14 +104,14 @@ class Adam(Optimizer):
 
 
 def train(loss: Callable[[], Value], optimizer: Optimizer, max_steps: int,
-          grad_tol: Optional[float] = None,
-          report: Optional[Callable[[int, float, float], None]] = None) -> List[float]:
+          grad_tol: float | None = None,
+          report: Callable[[int, float, float], None] | None = None) -> list[float]:
     """Gradient descent until max_steps, or until the gradient norm falls below grad_tol.
 
     Each step: loss(), zero_grad, backward, and (unless stopping) an optimizer
     step. report(step, loss, grad_norm) is called every step. Returns the losses.
     """
-    history: List[float] = []
+    history: list[float] = []
     for k in range(max_steps):
         value = loss()
         optimizer.zero_grad()

@@ -33,14 +33,15 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import Any, Iterable, List, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from . import nn
 from ._core import ffi, lib, raise_error, release_dead
 from .engine import Value, _rules
 
 
-def _python_op(roots: List[Value]) -> str:
+def _python_op(roots: list[Value]) -> str:
     """The op string of a node under roots whose op or rule is written in Python."""
     seen, todo = set(), list(roots)
     while todo:
@@ -80,7 +81,7 @@ class Recording:
             raise_error(err, "record")
         self._tape = ffi.gc(tape[0], lib.mg_tape_free)
         self._values = ffi.new("double[]", [loss.data, *(v.data for v in outputs)])
-        self.inputs: List[Value] = inputs
+        self.inputs: list[Value] = inputs
         self._model = None if model is None else nn._Snapshot(model)
 
     def _tape_checked(self) -> Any:
@@ -113,10 +114,11 @@ class Recording:
     @property
     def value(self) -> float:
         """The loss as of the last forward() (or as recorded)."""
-        return self._values[0]
+        loss: float = self._values[0]
+        return loss
 
     @property
-    def outputs(self) -> List[float]:
+    def outputs(self) -> list[float]:
         """The extra outputs' values as of the last forward() (or as recorded)."""
         return list(self._values[1:len(self._values)])
 
@@ -125,7 +127,8 @@ class Recording:
         err = lib.mg_tape_forward(self._tape_checked(), self._values)
         if err:
             raise_error(err, "forward")
-        return self._values[0]
+        loss: float = self._values[0]
+        return loss
 
     def backward(self) -> None:
         """Set the loss's grad to 1 and add every leaf's gradient, as loss.backward() does."""
@@ -170,7 +173,7 @@ def _doubles(xs: Any) -> Sequence[float]:
         raise TypeError(f"set_inputs cannot read a buffer of format {view.format!r}") from None
 
 
-def _floats(xs: Any, ndim: int) -> array:
+def _floats(xs: Any, ndim: int) -> array[float]:
     """The numbers in xs, nested ndim deep, as doubles (each converted as float() would)."""
     for _ in range(ndim - 1):
         xs = [x for row in xs for x in row]

@@ -26,7 +26,7 @@ _OP_WORDS = {"+": "Add", "*": "Mul", "ReLU": "ReLU", "tanh": "Tanh", "exp": "Exp
 
 
 def _operands(v: Value) -> list[Value]:
-    """v's operands, in order; each once where v's rule is written in Python (as micrograd's set)."""
+    """v's operands, in order; each once where its rule is written in Python (micrograd's set)."""
     operands = v._children()
     return list(dict.fromkeys(operands)) if _in_python(v) else operands
 
@@ -140,6 +140,24 @@ class LeafGradient(NamedTuple):
     terms: list[Term]
 
 
+class Mermaid(str):
+    """Mermaid flowchart text: a str, which Jupyter renders as the diagram."""
+
+    def _repr_markdown_(self) -> str:
+        """The text in a mermaid fence, which Jupyter's markdown draws."""
+        return f"```mermaid\n{self}\n```"
+
+
+class GradTable(str):
+    """The gradient table: a str (plain or markdown text), which Jupyter shows as a table."""
+
+    markdown: str  # the same table in markdown
+
+    def _repr_markdown_(self) -> str:
+        """The table in markdown, for Jupyter."""
+        return self.markdown
+
+
 def leaf_gradients(root: Value, labels: Labels = None) -> list[LeafGradient]:
     """For each leaf below root (children-first order): data, grad and its chain-rule terms."""
     graph = _walk(root)
@@ -152,21 +170,25 @@ def leaf_gradients(root: Value, labels: Labels = None) -> list[LeafGradient]:
             if not operands]
 
 
-def grad_table(root: Value, labels: Labels = None, markdown: bool = False) -> str:
+def grad_table(root: Value, labels: Labels = None, markdown: bool = False) -> GradTable:
     """The leaves' values and gradients, with the local derivatives that produced them."""
     header = ("leaf", "data", "grad", "grad = Σ parent.grad × ∂parent/∂leaf (op)")
     rows = [(g.name, _num(g.data), _num(g.grad),
              " + ".join(f"{_num(t.parent.grad)} × {_num(t.local)} ({t.op})" for t in g.terms)
              or "-") for g in leaf_gradients(root, labels)]
+    lines = [header, ("---",) * 4] + rows
+    as_markdown = "\n".join("| " + " | ".join(row) + " |" for row in lines)
     if markdown:
-        lines = [header, ("---",) * 4] + rows
-        return "\n".join("| " + " | ".join(row) + " |" for row in lines)
-    widths = [max(len(row[k]) for row in [header] + rows) for k in range(3)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3]
-                     for row in [header] + rows)
+        table = GradTable(as_markdown)
+    else:
+        widths = [max(len(row[k]) for row in [header] + rows) for k in range(3)]
+        table = GradTable("\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths))
+                                    + "  " + row[3] for row in [header] + rows))
+    table.markdown = as_markdown
+    return table
 
 
-def to_mermaid(root: Value, labels: Labels = None) -> str:
+def to_mermaid(root: Value, labels: Labels = None) -> Mermaid:
     """Mermaid flowchart text in the chapter's style: x(2.0) --> Mul ... Add --> z(7.0).
 
     Leaves, the root and labelled Values are drawn as value nodes ``name(data)``
@@ -203,7 +225,7 @@ def to_mermaid(root: Value, labels: Labels = None) -> str:
             if v in shown:
                 edges[f"{op_node(v)} --> {value_node(v)}"] = None
     body = list(edges) or [value_node(root)]
-    return "\n".join(["graph LR"] + ["    " + line for line in body])
+    return Mermaid("\n".join(["graph LR"] + ["    " + line for line in body]))
 
 
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", labels: Labels = None) -> Any:

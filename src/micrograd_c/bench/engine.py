@@ -32,10 +32,11 @@ import sys
 import time
 import tracemalloc
 from array import array
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
 
 import micrograd.engine
 
@@ -353,7 +354,7 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
 
 
 def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
-             floor_source: Optional[str] = None) -> None:
+             floor_source: str | None = None) -> None:
     """W2: backward on the W1 graph for every engine, on a big graph for micrograd_c and its floor.
 
     floor_source names W3's floor.c; W2's floor_tape.c is taken from beside it.
@@ -664,7 +665,8 @@ def task_survivors(steps: int) -> dict:
         loss = None
     end = micrograd_c.stats()
     return {"steps": steps, "kept": len(kept), "graph_nodes": graph, "bytes": end.bytes,
-            "bytes_at_start": start.bytes, "live": end.live - start.live, "rss": harness.rss_bytes()}
+            "bytes_at_start": start.bytes, "live": end.live - start.live,
+            "rss": harness.rss_bytes()}
 
 
 def task_peak(nodes: int, facades: bool) -> dict:
@@ -730,16 +732,18 @@ def bench_arena(report: Report, sizes: Sizes) -> None:
                   f"arena keeps up to 8 MiB of empty chunks: a smaller peak stays)")
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """benchmarks/bench_engine.py: every engine workload, the RSS check, notes and targets."""
     parser = harness.arguments(__doc__, "smaller sizes and 3 repeats, under a minute", floor=True)
     args = parser.parse_args(argv)
     sizes, repeats = harness.sizes_of(args)
     report = Report("python benchmarks/bench_engine.py", sizes, repeats)
-    mesh = bench_w1(report, sizes, repeats)
-    bench_w2(report, mesh, sizes, repeats, args.floor)
-    bench_w4(report, sizes, repeats)
-    bench_w5(report, sizes)
-    bench_flat(report, sizes)
-    bench_arena(report, sizes)
+    with harness.stages(6) as done:  # a bar with the time left, on a terminal, with tqdm
+        mesh = bench_w1(report, sizes, repeats)
+        done()
+        for stage in (lambda: bench_w2(report, mesh, sizes, repeats, args.floor),
+                      lambda: bench_w4(report, sizes, repeats), lambda: bench_w5(report, sizes),
+                      lambda: bench_flat(report, sizes), lambda: bench_arena(report, sizes)):
+            stage()
+            done()
     harness.finish(report, args.json)

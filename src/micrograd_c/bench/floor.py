@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .harness import Report, log
 
@@ -28,7 +28,7 @@ class Unavailable(Exception):
     """Why the floor cannot run here."""
 
 
-def find_compiler() -> Optional[str]:
+def find_compiler() -> str | None:
     """The C compiler on the PATH (cc, else gcc), or None."""
     return shutil.which("cc") or shutil.which("gcc")
 
@@ -46,13 +46,13 @@ class Floor:
         self._dir = tempfile.TemporaryDirectory(prefix="micrograd_c-floor-")
         self.program = str(Path(self._dir.name) / "floor")
         built = subprocess.run([compiler, *FLAGS, str(source), "-o", self.program, "-lm"],
-                               capture_output=True, text=True)
+                               check=False, capture_output=True, text=True)
         if built.returncode:
             raise Unavailable(f"{source} did not compile: {built.stderr.strip()}")
 
     def run(self, data: str | bytes, *args: str) -> dict[str, Any]:
         """A fresh run with these arguments on data (its stdin): the JSON it prints."""
-        done = subprocess.run([self.program, *args], capture_output=True,
+        done = subprocess.run([self.program, *args], check=False, capture_output=True,
                               input=data.encode() if isinstance(data, str) else data)
         if done.returncode:
             why = done.stderr.decode(errors="replace").strip()
@@ -60,7 +60,7 @@ class Floor:
         return json.loads(done.stdout)
 
 
-def compiled(report: Report, source: Path, what: str) -> Optional[Floor]:
+def compiled(report: Report, source: Path, what: str) -> Floor | None:
     """The floor program built from source, or None and a note saying why what is skipped."""
     try:
         return Floor(source)

@@ -13,12 +13,15 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import import_module, metadata
 from types import ModuleType
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .._cli import Parser, existing_file, output_file, positive_int
+from .._progress import Bar
 
 MG_ON, MG_OFF = "micrograd, GC on", "micrograd, GC off"
 TORCH = "PyTorch 0-d float64 tensors"
@@ -69,10 +72,27 @@ def timed(action: Callable[[], Any], gc_on: bool) -> tuple[float, Any]:
         (gc.enable if was_on else gc.disable)()
 
 
+_bar: Bar | None = None  # the bar of the stages() running, if any
+
+
+@contextmanager
+def stages(total: int) -> Iterator[Callable[[], None]]:
+    """A bar over a run's stages with the time left (on a terminal, with tqdm); yields its step."""
+    global _bar
+    _bar = Bar(total, "bench")
+    try:
+        yield _bar.update
+    finally:
+        _bar.close()
+        _bar = None
+
+
 def log(message: str) -> None:
     """The progress line on stderr: rewritten in place on a terminal, a line per event if not."""
     line = f"[bench {time.time() - _START:6.1f}s] {message}"
-    if sys.stderr.isatty():
+    if _bar is not None and _bar.bar is not None:
+        _bar.note(line)  # beside the bar
+    elif sys.stderr.isatty():
         width = shutil.get_terminal_size().columns - 1
         print(f"\r\x1b[K{line[:width]}", end="", file=sys.stderr, flush=True)
     else:
@@ -122,7 +142,7 @@ def child(module: str, name: str, kwargs: str) -> None:
 
 
 @functools.cache
-def import_torch() -> Optional[ModuleType]:
+def import_torch() -> ModuleType | None:
     """torch, or None when it does not import (its contenders are then skipped)."""
     try:
         import torch
@@ -210,7 +230,7 @@ class Figure:
         """The median sample of a contender."""
         return statistics.median(self.samples[label])
 
-    def ratio(self, label: str, baseline: str) -> Optional[float]:
+    def ratio(self, label: str, baseline: str) -> float | None:
         """How many times better label is than baseline, from medians; None if one is missing."""
         if label not in self.samples or baseline not in self.samples:
             return None
@@ -228,11 +248,11 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sections: list[list[str]] = field(default_factory=list)
-    targets: list[tuple[str, Optional[bool], str]] = field(default_factory=list)
+    targets: list[tuple[str, bool | None, str]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     date: str = field(default_factory=lambda: datetime.date.today().isoformat())
 
-    def target(self, name: str, ok: Optional[bool], detail: str) -> None:
+    def target(self, name: str, ok: bool | None, detail: str) -> None:
         """Record a target as met, not met, or (None) not measurable here."""
         self.targets.append((name, ok, detail))
 
@@ -291,7 +311,7 @@ class Report:
             "details": self.raw}
 
 
-def finish(report: Report, json_path: Optional[str]) -> None:
+def finish(report: Report, json_path: str | None) -> None:
     """Print the report, write its raw numbers if asked, end the progress line."""
     log("done")
     if sys.stderr.isatty():

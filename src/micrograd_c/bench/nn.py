@@ -33,10 +33,11 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any
 
 import micrograd.engine
 import micrograd.nn
@@ -89,7 +90,7 @@ def micrograd_nn_values(param: Callable[[float], Any]) -> Iterator[None]:
         micrograd.nn.Value = old
 
 
-def seeded_mlp(mlp: type = micrograd.nn.MLP, param: Optional[Callable[[float], Any]] = None) -> Any:
+def seeded_mlp(mlp: type = micrograd.nn.MLP, param: Callable[[float], Any] | None = None) -> Any:
     """mlp(2, [16, 16, 1]) made after random.seed(1337), micrograd.nn's parameters by param."""
     random.seed(SEED)
     if param is None:
@@ -140,7 +141,7 @@ def torch_trainer() -> Step:
         """micrograd's update, in place under torch.no_grad()."""
         with torch.no_grad():
             for p in model.parameters():
-                p -= lr * p.grad
+                p -= lr * p.grad  # noqa: PLW2901 - in place on the tensor, torch's idiom
 
     return demo_trainer(seeded_mlp(param=harness.torch_leaf), value, zero_grad, update)
 
@@ -272,7 +273,7 @@ class FloorRunner:
         return self.run(n)["seconds_per_step"]
 
 
-def make_floor(report: Report, source: Optional[str]) -> Optional[FloorRunner]:
+def make_floor(report: Report, source: str | None) -> FloorRunner | None:
     """The C floor contender, or None and a note saying why it is skipped."""
     program = floor.compiled(report, Path(source) if source else floor.SOURCE, "C floor")
     return FloorRunner(program) if program else None
@@ -288,7 +289,7 @@ def gauge() -> float:
     return time.perf_counter() - start
 
 
-def measure(runners: list[Union[Runner, FloorRunner]], steps: dict[str, int],
+def measure(runners: list[Runner | FloorRunner], steps: dict[str, int],
             repeats: int) -> dict[str, list[float]]:
     """Seconds per step, the mean of each repeat, for every runner, and the gauge per repeat."""
     per_step: dict[str, list[float]] = {r.label: [] for r in runners}
@@ -400,7 +401,7 @@ def task_flat(steps: int) -> dict:
 # ---------------------------------------------------------------- report
 
 def bench_steps(report: Report, sizes: Sizes, repeats: int,
-                floor_runner: Optional[FloorRunner]) -> None:
+                floor_runner: FloorRunner | None) -> None:
     """Time every contender's step: the W3 figure, the fused phases and the speed targets."""
     runners = [Runner(c) for c in contenders()] + ([floor_runner] if floor_runner else [])
     steps = {r.label: max(1, round(r.steps * sizes.w3_share)) for r in runners}
@@ -449,7 +450,7 @@ def bench_steps(report: Report, sizes: Sizes, repeats: int,
                                            f"{harness.fmt(figure.median(FUSED))} ms)")
 
 
-def bench_trajectory(report: Report, floor_runner: Optional[FloorRunner]) -> None:
+def bench_trajectory(report: Report, floor_runner: FloorRunner | None) -> None:
     """Losses of the first steps of micrograd (GC off) against every other contender's but GC on."""
     by_label = {c.label: c for c in contenders()}
     log(f"trajectories: {TRAJECTORY_STEPS} steps of micrograd, GC off")
@@ -475,7 +476,7 @@ def bench_trajectory(report: Report, floor_runner: Optional[FloorRunner]) -> Non
                   f"max |difference| {diffs[FUSED]:.2g}")
 
 
-def bench_nodes(report: Report, floor_runner: Optional[FloorRunner]) -> None:
+def bench_nodes(report: Report, floor_runner: FloorRunner | None) -> None:
     """How many nodes one step builds in each engine."""
     by_label = {c.label: c for c in contenders()}
     counts = {"micrograd": graph_shape(first_step(by_label[MG_OFF]).last)[0],
@@ -523,7 +524,7 @@ def bench_flat(report: Report, sizes: Sizes) -> None:
                   f"after the last graph is dropped")
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """benchmarks/bench_nn.py: W3 for every contender, trajectories, nodes, RSS, targets."""
     parser = harness.arguments(__doc__, "smaller sizes and 3 repeats, 1-2 minutes", floor=True)
     parser.add_argument("--profile", action="store_true",
@@ -533,12 +534,16 @@ def main(argv: Optional[list[str]] = None) -> None:
     load = os.getloadavg()[0]
     report = Report("python benchmarks/bench_nn.py", sizes, repeats)
     floor_runner = make_floor(report, args.floor)
-    bench_trajectory(report, floor_runner)
-    bench_nodes(report, floor_runner)
-    bench_steps(report, sizes, repeats, floor_runner)
-    bench_flat(report, sizes)
-    if args.profile:
-        profile_fused(20)
+    with harness.stages(4 + args.profile) as done:  # a bar with the time left, on a terminal
+        for stage in (lambda: bench_trajectory(report, floor_runner),
+                      lambda: bench_nodes(report, floor_runner),
+                      lambda: bench_steps(report, sizes, repeats, floor_runner),
+                      lambda: bench_flat(report, sizes)):
+            stage()
+            done()
+        if args.profile:
+            profile_fused(20)
+            done()
     report.notes.append(f"1-minute load average {load:.2f} at the start and "
                         f"{os.getloadavg()[0]:.2f} at the end.")
     harness.finish(report, args.json)

@@ -12,7 +12,7 @@ import argparse
 import importlib.util
 
 from .._cli import image_file
-from ..demo import pyplot
+from ..demo import figure
 from . import harness
 from .harness import BASELINES, Report
 
@@ -31,16 +31,22 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit("the benchmarks need micrograd 0.1.0, their baseline: "
                          "pip install 'micrograd_c[bench]'")
     if args.plot:
-        pyplot()  # fail now, not after the run
+        figure()  # fail now, not after the run
     from . import engine, nn
 
     sizes, repeats = harness.sizes_of(args)
     report = Report("python -m micrograd_c bench", sizes, repeats)
-    mesh = engine.bench_w1(report, sizes, repeats)
-    engine.bench_w2(report, mesh, sizes, repeats, args.floor)
-    nn.bench_steps(report, sizes, repeats, nn.make_floor(report, args.floor))
-    engine.bench_w4(report, sizes, repeats)
-    engine.bench_w5(report, sizes)
+    with harness.stages(5) as done:  # a bar with the time left, on a terminal, with tqdm
+        mesh = engine.bench_w1(report, sizes, repeats)
+        done()
+        engine.bench_w2(report, mesh, sizes, repeats, args.floor)
+        done()
+        nn.bench_steps(report, sizes, repeats, nn.make_floor(report, args.floor))
+        done()
+        engine.bench_w4(report, sizes, repeats)
+        done()
+        engine.bench_w5(report, sizes)
+        done()
     if args.plot:
         plot(report, args.plot)
     harness.finish(report, args.json)
@@ -48,13 +54,13 @@ def run(args: argparse.Namespace) -> None:
 
 def plot(report: Report, path: str) -> None:
     """Draw each of our rows' ratio to each baseline as a bar, on a log scale (needs matplotlib)."""
-    plt = pyplot()
     baselines = report.baselines()
     rows = [(f"{f.title.split(' (')[0]}\n{label}", f, label) for f in report.figures
             for label in f.samples
             if label not in BASELINES and any(b in f.samples for b in baselines)]
     width = 0.8 / len(baselines)
-    fig, ax = plt.subplots(figsize=(10, 1.5 + 0.25 * len(rows) * len(baselines)))
+    fig = figure((10, 1.5 + 0.25 * len(rows) * len(baselines)))
+    ax = fig.subplots()
     for j, baseline in enumerate(baselines):
         bars = [(i + j * width, f.ratio(label, baseline)) for i, (_, f, label) in enumerate(rows)
                 if baseline in f.samples]

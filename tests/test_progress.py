@@ -1,0 +1,125 @@
+"""Progress bars with the time left: on a terminal with tqdm installed, and otherwise nothing."""
+
+import importlib.util
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from micrograd_c import demo
+from micrograd_c._progress import Bar
+from micrograd_c.bench import harness
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def no_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
+
+
+def test_a_bar_on_a_terminal_shows_steps_and_the_time_left():
+    pytest.importorskip("tqdm")
+    stream = Terminal()
+    with Bar(3, "work", stream) as bar:
+        for _ in range(3):
+            bar.update()
+        bar.note("half way")
+        shown = stream.getvalue()
+    assert "work" in shown and "3/3" in shown and "half way" in shown
+    assert "<00:00" in shown  # elapsed<remaining
+
+
+@pytest.mark.parametrize("case", ["not a terminal", "no tqdm"])
+def test_without_a_terminal_or_tqdm_nothing_is_shown(case, request):
+    stream = io.StringIO() if case == "not a terminal" else Terminal()
+    if case == "no tqdm":
+        request.getfixturevalue("no_tqdm")
+    with Bar(3, "work", stream) as bar:
+        bar.update()
+        bar.note("x")
+    assert bar.bar is None and stream.getvalue() == ""
+
+
+def compare_run(monkeypatch, capsys, stderr):
+    """demo --compare's part that trains micrograd, on a few points: (stdout, stderr)."""
+    monkeypatch.setattr(sys, "stderr", stderr)
+    X, y = demo.make_moons(6)
+    demo._compare(X, y, 2, 1337, [1.0, 1.0], 1.0)
+    return capsys.readouterr().out, stderr.getvalue()
+
+
+def test_demo_compare_shows_micrograds_training_on_a_terminal(monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    out, err = compare_run(monkeypatch, capsys, Terminal())
+    assert "training micrograd" in err and "2/2" in err
+    assert "training micrograd" not in out and "micrograd took" in out
+
+
+@pytest.mark.parametrize("case", ["not a terminal", "no tqdm"])
+def test_demo_compare_shows_nothing_more_otherwise(monkeypatch, capsys, case, request):
+    if case == "no tqdm":
+        request.getfixturevalue("no_tqdm")
+    out, err = compare_run(
+        monkeypatch, capsys, io.StringIO() if case == "not a terminal" else Terminal()
+    )
+    assert err == "" and "micrograd took" in out
+
+
+def test_bench_stages_bar_takes_the_progress_lines_on_a_terminal(monkeypatch):
+    pytest.importorskip("tqdm")
+    stream = Terminal()
+    monkeypatch.setattr(sys, "stderr", stream)
+    with harness.stages(2) as done:
+        done()
+        done()
+        harness.log("W1 mesh")  # (a note redraws the bar at once)
+    shown = stream.getvalue()
+    assert "bench" in shown and "2/2" in shown and "W1 mesh" in shown and "<" in shown
+    assert harness._bar is None
+
+
+@pytest.mark.parametrize("case", ["not a terminal", "no tqdm"])
+def test_bench_stages_change_nothing_otherwise(monkeypatch, capsys, case, request):
+    if case == "no tqdm":
+        request.getfixturevalue("no_tqdm")
+    stream = io.StringIO() if case == "not a terminal" else Terminal()
+    monkeypatch.setattr(sys, "stderr", stream)
+    with harness.stages(2) as done:
+        harness.log("W1 mesh")
+        done()
+    lines = stream.getvalue()
+    if case == "not a terminal":  # a line per event, as before
+        assert lines.startswith("[bench ") and lines.endswith("] W1 mesh\n")
+    else:  # the line rewritten in place, as before
+        assert lines.startswith("\r\x1b[K[bench ") and "W1 mesh" in lines and "%" not in lines
+
+
+def ab_module():
+    spec = importlib.util.spec_from_file_location("ab", ROOT / "benchmarks" / "ab.py")
+    if spec is None or spec.loader is None or not (ROOT / "benchmarks" / "ab.py").is_file():
+        pytest.skip("needs the source checkout's benchmarks/")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ab_has_a_bar_on_a_terminal_with_tqdm_only(monkeypatch, request):
+    pytest.importorskip("tqdm")
+    ab = ab_module()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert ab.progress_bar(4) is None
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    bar = ab.progress_bar(4)
+    assert bar is not None and bar.total == 4
+    bar.close()
+    request.getfixturevalue("no_tqdm")
+    assert ab.progress_bar(4) is None
