@@ -1,4 +1,5 @@
-"""python -m micrograd_c explain: the chapter's §3.2 example as a page stepping through backward()."""
+"""python -m micrograd_c explain: the chapter's §3.2 example as a page stepping through backward.
+"""
 import json
 import re
 import subprocess

@@ -35,7 +35,8 @@ def browser():
     binary = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
     driver_path = shutil.which("chromedriver")
     if binary is None or driver_path is None:
-        pytest.skip("no Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)")
+        pytest.skip("no Chromium and chromedriver "
+                    "(Debian: apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -121,7 +122,8 @@ def test_next_through_every_step_of_the_chapters_example(browser, layout, tmp_pa
         got = shown(browser)
         assert {k: tuple(v) for k, v in got.items()} == want[p], f"position {p}"
         current = browser.execute_script(
-            "return [...document.querySelectorAll('g.current[data-name]')].map(g => g.dataset.name)")
+            "return [...document.querySelectorAll('g.current[data-name]')]"
+            ".map(g => g.dataset.name)")
         assert current == ([steps[p - 1].name] if p else [])
         active = browser.execute_script("return document.querySelectorAll('g.edge.active').length")
         assert active == (len(steps[p - 1].edges) + 1 if p else 0)

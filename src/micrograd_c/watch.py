@@ -67,7 +67,8 @@ class Step(NamedTuple):
         """The step on one line: the node, its grad, and what it passes to each child."""
         passes = ", ".join(f"{e.name}.grad += {_num(self.grad)} × {_num(e.local)} → "
                            f"{_num(e.grad_after)}" for e in self.edges)
-        return f"{self.name} ({self.op or 'leaf'}) grad {_num(self.grad)}: {passes or 'no children'}"
+        passed = passes or "no children"
+        return f"{self.name} ({self.op or 'leaf'}) grad {_num(self.grad)}: {passed}"
 
 
 def _graph(root: Value) -> Graph:
@@ -254,7 +255,7 @@ def _expression(v: Value, operands: list[Value], names: dict[Value, str]) -> str
 def _dot_available() -> bool:
     """Whether Graphviz can lay the graph out: the graphviz package and the `dot` program."""
     try:
-        import graphviz  # type: ignore[import-untyped]  # noqa: F401
+        import graphviz  # noqa: F401
     except ImportError:
         return False
     return shutil.which("dot") is not None
@@ -476,7 +477,10 @@ _JS = """
     g.dataset.name = node.name;
     return g;
   });
-  const texts = groups.map((g) => { const t = g.querySelectorAll('text'); return t[t.length - 1]; });
+  const texts = groups.map((g) => {
+    const t = g.querySelectorAll('text');
+    return t[t.length - 1];
+  });
   const svg = document.querySelector('#graph svg');  // a small graph is drawn larger
   const room = $('graph').clientWidth - 24, drawn = svg.getBoundingClientRect().width;
   if (drawn > 0 && room > drawn) svg.style.width = Math.min(1.6 * drawn, room) + 'px';
