@@ -4,6 +4,7 @@ Run by setuptools through setup.py's ``cffi_modules``. Everything is found
 relative to this file; the C declarations come from csrc/micrograd.h itself,
 between its cdef-begin and cdef-end markers, so they are written once.
 """
+
 import hashlib
 import os
 import re

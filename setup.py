@@ -4,6 +4,7 @@ cffi compiles the core for CPython's limited API (a ``_cmg.abi3.so``) on every
 interpreter that has one; the wheel is then tagged ``cp310-abi3``, so one wheel
 serves CPython 3.10 and every later 3.x.
 """
+
 import shutil
 
 from setuptools import setup
@@ -17,10 +18,12 @@ NO_COMPILER = (
     "micrograd_c compiles its C core when installed from source, and no C compiler was found "
     "({command!r} is not on the PATH; the CC environment variable names another). Install one: "
     "`apt install gcc` (Debian, Ubuntu), `dnf install gcc` (Fedora), `xcode-select --install` "
-    "(macOS); or install a prebuilt wheel.")
+    "(macOS); or install a prebuilt wheel."
+)
 NO_WINDOWS = (
     "micrograd_c's C core needs POSIX threads and GCC/Clang builtins, which MSVC does not "
-    "have: it builds on Linux and macOS (on Windows, use WSL).")
+    "have: it builds on Linux and macOS (on Windows, use WSL)."
+)
 
 
 class BuildExt(build_ext):
@@ -49,5 +52,7 @@ class BdistWheel(bdist_wheel):
         super().finalize_options()
 
 
-setup(cffi_modules=["build_ext.py:ffibuilder"],
-      cmdclass={"build_ext": BuildExt, "bdist_wheel": BdistWheel})
+setup(
+    cffi_modules=["build_ext.py:ffibuilder"],
+    cmdclass={"build_ext": BuildExt, "bdist_wheel": BdistWheel},
+)

@@ -23,6 +23,7 @@ valgrind's callgrind (smaller sizes): a unit of work is run once and three
 times in two processes, and the difference, per op, node or step, does not
 depend on the machine's load. It is one process per count: no repeats.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,14 @@ from collections.abc import Callable
 from typing import Any
 
 TASKS = ["w1", "w2", "w2walk", "w3drop", "w3fused", "w5"]
-UNITS = {"w1": "ns/op", "w2": "ns/node", "w2walk": "ns/node", "w3drop": "ms/step",
-         "w3fused": "ms/step", "w5": "B/Value"}
+UNITS = {
+    "w1": "ns/op",
+    "w2": "ns/node",
+    "w2walk": "ns/node",
+    "w3drop": "ms/step",
+    "w3fused": "ms/step",
+    "w5": "B/Value",
+}
 SCALE = {"ns/op": 1e9, "ns/node": 1e9, "ms/step": 1e3}
 
 
@@ -59,6 +66,7 @@ def unit(name: str, small: bool) -> tuple[Callable[[], None], int]:
 
     import micrograd_c
     from micrograd_c import Value
+
     random.seed(0)
     leaves = [Value(random.uniform(-1, 1)) for _ in range(100)]
     if name == "w1":
@@ -66,8 +74,9 @@ def unit(name: str, small: bool) -> tuple[Callable[[], None], int]:
         return (lambda: mesh(Value, leaves, ops) and None), ops
     if name in ("w2", "w2walk"):
         base = micrograd_c.stats().live
-        root = sum((mesh(Value, leaves, 10_000 if small else 100_000) for _ in range(4)),
-                   Value(0.0))
+        root = sum(
+            (mesh(Value, leaves, 10_000 if small else 100_000) for _ in range(4)), Value(0.0)
+        )
         if name == "w2walk":
             hand = Value(1.0, (root,), "hand")
             hand._backward = lambda: None
@@ -77,6 +86,7 @@ def unit(name: str, small: bool) -> tuple[Callable[[], None], int]:
     if name in ("w3drop", "w3fused"):
         from micrograd_c import demo, optim
         from micrograd_c.nn import MLP
+
         X, y = demo.make_moons()
         model = MLP(2, [16, 16, 1])
         sgd = optim.SGD(model.parameters(), lr=0.5)
@@ -91,6 +101,7 @@ def unit(name: str, small: bool) -> tuple[Callable[[], None], int]:
                     p.data -= 0.5 * p.grad
             else:
                 sgd.step()
+
         step()
         return step, 1
     raise SystemExit(f"no unit of work for {name}")
@@ -104,6 +115,7 @@ def memory() -> float:
 
     import micrograd_c
     from micrograd_c import Value
+
     random.seed(0)
     leaves = [Value(random.uniform(-1, 1)) for _ in range(100)]
     gc.collect()
@@ -143,8 +155,13 @@ def run(directory: str, name: str, times: int = 0, valgrind: bool = False) -> st
     """Run this file's --task name in a fresh process with the package in directory."""
     env = dict(os.environ, PYTHONPATH=os.path.abspath(directory))
     prefix = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] if valgrind else []
-    out = subprocess.run([*prefix, sys.executable, __file__, "--task", name, "--times", str(times)],
-                         env=env, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [*prefix, sys.executable, __file__, "--task", name, "--times", str(times)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode:
         return ""  # (A may lack what the task needs)
     return out.stdout + out.stderr
@@ -184,8 +201,11 @@ def main() -> None:
     parser.add_argument("b", nargs="?")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
-    parser.add_argument("--instructions", action="store_true",
-                        help="count instructions under callgrind instead of timing")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under callgrind instead of timing",
+    )
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("--times", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,9 +215,14 @@ def main() -> None:
     if not (args.a and args.b) or args.repeats < 1:
         parser.error("give the two package directories A and B, and --repeats >= 1")
     repeats = 1 if args.instructions else args.repeats
-    print(f"A = {args.a}, B = {args.b}; " + (
-        "instructions counted by callgrind (w5: bytes)" if args.instructions else
-        f"medians of {repeats} alternated runs, each in its own process"))
+    print(
+        f"A = {args.a}, B = {args.b}; "
+        + (
+            "instructions counted by callgrind (w5: bytes)"
+            if args.instructions
+            else f"medians of {repeats} alternated runs, each in its own process"
+        )
+    )
     print("| task | unit | A | B | B/A |\n|---|---|---|---|---|", flush=True)
     bar = progress_bar(len(args.tasks) * repeats * 2)
     for name in args.tasks:
@@ -212,8 +237,11 @@ def main() -> None:
         med = {k: statistics.median(v) if v else None for k, v in runs.items()}
         ratio = f"{med['B'] / med['A']:.3f}" if med["A"] and med["B"] else "-"
         shown = {k: "n/a" if v is None else f"{v:.4g}" for k, v in med.items()}
-        what = "instr/" + UNITS[name].split("/")[1] if args.instructions and name != "w5" \
+        what = (
+            "instr/" + UNITS[name].split("/")[1]
+            if args.instructions and name != "w5"
             else UNITS[name]
+        )
         row = f"| {name} | {what} | {shown['A']} | {shown['B']} | {ratio} |"
         if bar is not None:
             bar.write(row, file=sys.stdout)  # above the bar

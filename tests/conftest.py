@@ -1,4 +1,5 @@
 """Shared helpers: run one expression on micrograd, on micrograd_c and on torch."""
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,10 @@ def assert_results_close(ours: Result, theirs: Result, rel: float = 1e-12) -> No
 @pytest.fixture
 def oracle():
     """Check an expression against micrograd (and torch when installed)."""
+
     def check(fn: Callable, inputs: Sequence[float], rel: float = 1e-12) -> Result:
         ours = run(Value, fn, inputs)
         assert_results_close(ours, run(MicroValue, fn, inputs), rel)
         return ours
+
     return check

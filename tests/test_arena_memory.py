@@ -6,6 +6,7 @@ pages handed back to the OS. These check both on the workloads that used to grow
 bound: a training loop keeping one leaf and one computed Value a step, short-lived threads
 each returning one Value, and a peak of 5M nodes freed.
 """
+
 import os
 import subprocess
 import sys
@@ -23,8 +24,13 @@ def fresh(code: str) -> str:
     Under AddressSanitizer, freed heap memory waits in a quarantine that is counted in RSS;
     it is turned off here, so that RSS shows what the arena keeps (other runs ignore it)."""
     options = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=0"]))
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "ASAN_OPTIONS": options})
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ASAN_OPTIONS": options},
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -112,8 +118,10 @@ def test_memory_goes_back_after_a_peak():
     before, peak, after = map(int, fresh(PEAK).split())
     assert peak - before >= 150 * MIB  # the chain's chunks were resident
     kept = (after - before) / (peak - before)
-    assert kept <= 0.20, (f"RSS {before / MIB:.0f} -> peak {peak / MIB:.0f} -> "
-                          f"{after / MIB:.0f} MiB after freeing: {kept:.0%} of the growth kept")
+    assert kept <= 0.20, (
+        f"RSS {before / MIB:.0f} -> peak {peak / MIB:.0f} -> "
+        f"{after / MIB:.0f} MiB after freeing: {kept:.0%} of the growth kept"
+    )
 
 
 GROWTH = """

@@ -1,4 +1,5 @@
 """The benchmark suite's command line: python -m micrograd_c bench (no timing is asserted)."""
+
 import gc
 import importlib.util
 import json
@@ -21,8 +22,16 @@ def smoke(tmp_path_factory):
     """One run at the tests' tiny sizes: its stdout, its JSON and its plot's path (or None)."""
     tmp = tmp_path_factory.mktemp("bench")
     plot = tmp / "ratios.png" if importlib.util.find_spec("matplotlib") else None
-    command = [sys.executable, "-m", "micrograd_c", "bench", "--smoke", "--json",
-               str(tmp / "raw.json"), *(["--plot", str(plot)] if plot else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "micrograd_c",
+        "bench",
+        "--smoke",
+        "--json",
+        str(tmp / "raw.json"),
+        *(["--plot", str(plot)] if plot else []),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return done, json.loads((tmp / "raw.json").read_text()), plot
 
@@ -31,20 +40,23 @@ def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
     _, raw, _ = smoke
     assert set(raw["figures"]) == WORKLOADS
     assert raw["machine"]["cores"] >= 1 and raw["versions"]["python"].endswith(
-        platform.python_version())
+        platform.python_version()
+    )
     for key, figure in raw["figures"].items():
         assert figure["unit"] and figure["median"], key
         assert all(m > 0 for m in figure["median"].values()), key
         assert all(r > 0 for ratios in figure["ratios"].values() for r in ratios.values()), key
     w3 = raw["figures"]["w3"]["samples"]
-    assert {harness.MG_ON, harness.MG_OFF, harness.C_ON, engine.BARE_ON,
-            engine.BARE_OFF} <= set(raw["figures"]["w1"]["samples"])
+    assert {harness.MG_ON, harness.MG_OFF, harness.C_ON, engine.BARE_ON, engine.BARE_OFF} <= set(
+        raw["figures"]["w1"]["samples"]
+    )
     assert any(label.startswith("micrograd_c fused") for label in w3)
     assert (harness.TORCH in w3) == (importlib.util.find_spec("torch") is not None)
     compiler = floor.find_compiler() is not None
     assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and compiler)
     assert (harness.FLOOR in raw["figures"]["w2"]["samples"]) == (
-        floor.SOURCE.with_name(floor.TAPE).is_file() and compiler)
+        floor.SOURCE.with_name(floor.TAPE).is_file() and compiler
+    )
 
 
 def test_prints_a_markdown_table_under_a_header_naming_machine_and_python(smoke):
@@ -79,12 +91,17 @@ def test_the_floor_is_compiled_and_run_with_the_data_on_stdin(tmp_path):
     if not floor.find_compiler():
         pytest.skip("no C compiler")
     source = tmp_path / "floor.c"
-    source.write_text('#include <stdio.h>\n#include <stdlib.h>\n'
-                      'int main(int argc, char **argv) { int n; scanf("%d", &n);\n'
-                      '  printf("{\\"nodes\\": %d, \\"seconds_per_step\\": 0.5, \\"losses\\": '
-                      '[%d.0]}\\n", n, atoi(argv[1])); return 0; }\n')
-    assert floor.Floor(source).run("3\n", "7") == {"nodes": 3, "seconds_per_step": 0.5,
-                                                 "losses": [7.0]}
+    source.write_text(
+        "#include <stdio.h>\n#include <stdlib.h>\n"
+        'int main(int argc, char **argv) { int n; scanf("%d", &n);\n'
+        '  printf("{\\"nodes\\": %d, \\"seconds_per_step\\": 0.5, \\"losses\\": '
+        '[%d.0]}\\n", n, atoi(argv[1])); return 0; }\n'
+    )
+    assert floor.Floor(source).run("3\n", "7") == {
+        "nodes": 3,
+        "seconds_per_step": 0.5,
+        "losses": [7.0],
+    }
 
 
 def test_the_w1_bound_makes_one_object_per_operator():
@@ -123,14 +140,20 @@ def ints(*xs: int) -> bytes:
     return array("i", xs).tobytes()
 
 
-@pytest.mark.parametrize("data, why", [
-    (b"", "bad header"),
-    (ints(2, 2, 1), "bad header"),  # root out of range
-    (ints(2, 1, 1, 0, 1), "input too short"),
-    (ints(2, 1, 1, 0, 9, -1, -1, -1, -1) + array("d", [1, 2]).tobytes(), "bad node"),  # op 9
-    (ints(2, 1, 1, 0, 1, -1, -1, -1, 0) + array("d", [1, 2]).tobytes(), "bad node"),  # add of 1
-    (ints(2, 1, 1, 4, 4, 1, 0, -1, -1) + array("d", [1, 2]).tobytes(), "cycle"),  # relu(relu(..))
-])
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (b"", "bad header"),
+        (ints(2, 2, 1), "bad header"),  # root out of range
+        (ints(2, 1, 1, 0, 1), "input too short"),
+        (ints(2, 1, 1, 0, 9, -1, -1, -1, -1) + array("d", [1, 2]).tobytes(), "bad node"),  # op 9
+        (ints(2, 1, 1, 0, 1, -1, -1, -1, 0) + array("d", [1, 2]).tobytes(), "bad node"),  # add of 1
+        (
+            ints(2, 1, 1, 4, 4, 1, 0, -1, -1) + array("d", [1, 2]).tobytes(),
+            "cycle",
+        ),  # relu(relu(..))
+    ],
+)
 def test_the_w2_floor_rejects_bad_input(tape_floor, data, why):
     with pytest.raises(RuntimeError, match=f"floor_tape: .*{why}"):
         tape_floor.run(data)
@@ -147,19 +170,26 @@ def test_timed_switches_the_gc_as_asked_and_restores_it(before, gc_on):
         gc.enable()
 
 
-
-@pytest.mark.parametrize("option, value, why", [
-    ("--repeats", "0", "not a whole number above 0: '0'"),
-    ("--repeats", "-1", "not a whole number above 0"),
-    ("--floor", "missing.c", "no such file: 'missing.c'"),
-    ("--json", "no/such/folder/raw.json", "cannot write a file there"),
-    ("--plot", "ratios.txt", "not an image file name: 'ratios.txt'"),
-])
+@pytest.mark.parametrize(
+    "option, value, why",
+    [
+        ("--repeats", "0", "not a whole number above 0: '0'"),
+        ("--repeats", "-1", "not a whole number above 0"),
+        ("--floor", "missing.c", "no such file: 'missing.c'"),
+        ("--json", "no/such/folder/raw.json", "cannot write a file there"),
+        ("--plot", "ratios.txt", "not an image file name: 'ratios.txt'"),
+    ],
+)
 def test_bad_options_are_a_usage_error_before_any_run(tmp_path, option, value, why):
     if option == "--plot":
         pytest.importorskip("matplotlib")
-    done = subprocess.run([sys.executable, "-m", "micrograd_c", "bench", "--smoke", option, value],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "bench", "--smoke", option, value],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
     assert done.stderr.startswith(f"python -m micrograd_c bench: error: argument {option}: {why}")
     assert len(done.stderr.splitlines()) == 1 and "[bench" not in done.stderr

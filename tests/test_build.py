@@ -1,4 +1,5 @@
 """The compiled module: a missing or stale build fails with an ImportError saying how to rebuild."""
+
 import os
 import shutil
 import subprocess
@@ -15,9 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def import_from(tree: Path) -> subprocess.CompletedProcess:
     """Import micrograd_c from tree/src in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-c", "import micrograd_c"], cwd=tree,
-                          env={**os.environ, "PYTHONPATH": str(tree / "src")},
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", "import micrograd_c"],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree / "src")},
+        capture_output=True,
+        text=True,
+    )
 
 
 def copy_package(tmp_path: Path, with_binary: bool) -> Path:

@@ -1,4 +1,5 @@
 """python -m micrograd_c compare: one unmodified micrograd program, run on both engines."""
+
 import io
 import os
 import re
@@ -146,12 +147,20 @@ def write(path, source: str) -> str:
     return str(path)
 
 
-def cli(*args: str, cwd, feed: str | None = "", stderr=subprocess.PIPE,
-        **how) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd, feed: str | None = "", stderr=subprocess.PIPE, **how
+) -> subprocess.CompletedProcess:
     """Run python -m micrograd_c compare with args in cwd, feed on its stdin (None: as how says)."""
-    return subprocess.run([sys.executable, "-m", "micrograd_c", "compare", *args], cwd=cwd,
-                          input=feed, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                          check=False, **how)
+    return subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "compare", *args],
+        cwd=cwd,
+        input=feed,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        check=False,
+        **how,
+    )
 
 
 def drain(terminal: int) -> str:
@@ -172,8 +181,9 @@ def test_values_and_backward_agree_with_time_memory_and_profiles(tmp_path, capsy
     out = capsys.readouterr().out
     assert status == 0
     assert "output: agrees (2 lines; numbers within rtol 1e-09 or atol 1e-12, text exactly)" in out
-    assert re.search(r"wall time +[\d.]+ m?s +[\d.]+ m?s +the script alone, without the profiler",
-                     out)
+    assert re.search(
+        r"wall time +[\d.]+ m?s +[\d.]+ m?s +the script alone, without the profiler", out
+    )
     assert re.search(r"speedup: [\d.]+x", out)
     peaks = re.search(r"peak memory +([\d.]+) MiB +([\d.]+) MiB", out).groups()
     assert all(5 < float(mib) < 1000 for mib in peaks)  # bytes, not KiB read as bytes
@@ -203,8 +213,9 @@ def test_peak_memory_is_the_child_s_own_even_from_a_big_parent(tmp_path, capsys)
 def test_a_zip_application_runs_as_python_runs_it(tmp_path, capsys):
     app = tmp_path / "app.pyz"
     with zipfile.ZipFile(app, "w") as z:
-        z.writestr("__main__.py", "from micrograd.engine import Value\n"
-                                  "print((Value(2.0) * 3 + 1).data)\n")
+        z.writestr(
+            "__main__.py", "from micrograd.engine import Value\nprint((Value(2.0) * 3 + 1).data)\n"
+        )
     assert compare.run(str(app), top=0) == 0
     assert "output: agrees (1 line" in capsys.readouterr().out
 
@@ -224,57 +235,73 @@ def test_a_script_that_fails_on_one_engine_only_is_reported_with_its_traceback(t
         "        check(Value(1.0))",
         f'      File "{script}", line 7, in check',
         '        raise RuntimeError("not the original micrograd")',
-        "    RuntimeError: not the original micrograd"]
-    assert out.endswith("\n\noutput before the failure: agrees on the first 1 line, then differs "
-                        "at line 2 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
-                        "  micrograd:    'after'\n"
-                        "  micrograd_c:  (no such line)\n")
+        "    RuntimeError: not the original micrograd",
+    ]
+    assert out.endswith(
+        "\n\noutput before the failure: agrees on the first 1 line, then differs "
+        "at line 2 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
+        "  micrograd:    'after'\n"
+        "  micrograd_c:  (no such line)\n"
+    )
 
 
 def test_a_script_that_fails_on_both_engines_shows_both_times_and_how_far_outputs_agreed(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     assert compare.run(write(tmp_path / "exits.py", FAILS_ON_BOTH), top=0) == 3
     out = capsys.readouterr().out
     assert "the script failed on both engines" in out
-    assert len(re.findall(r"\non micrograd(_c)?: exit status 1 in [\d.]+ m?s\n    bad input\n",
-                          out)) == 2
-    assert out.endswith("\n\noutput before the failure: agrees on the first 2 lines, then differs "
-                        "at line 3 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
-                        "  micrograd:    'loss 0.5'\n"
-                        "  micrograd_c:  'loss 0.500001'\n")
+    assert (
+        len(re.findall(r"\non micrograd(_c)?: exit status 1 in [\d.]+ m?s\n    bad input\n", out))
+        == 2
+    )
+    assert out.endswith(
+        "\n\noutput before the failure: agrees on the first 2 lines, then differs "
+        "at line 3 (numbers within rtol 1e-09 or atol 1e-12, text exactly)\n"
+        "  micrograd:    'loss 0.5'\n"
+        "  micrograd_c:  'loss 0.500001'\n"
+    )
 
 
 def test_numbers_beyond_the_tolerance_show_the_first_difference(tmp_path, capsys):
     script = write(tmp_path / "differs.py", DIFFERS)
     assert compare.run(script, top=0) == 1
     out = capsys.readouterr().out
-    assert out.endswith("output: differs at line 2 (numbers within rtol 1e-09 or atol 1e-12, "
-                        "text exactly)\n"
-                        "  micrograd:    'loss 0.5'\n"
-                        "  micrograd_c:  'loss 0.500001'\n")
+    assert out.endswith(
+        "output: differs at line 2 (numbers within rtol 1e-09 or atol 1e-12, "
+        "text exactly)\n"
+        "  micrograd:    'loss 0.5'\n"
+        "  micrograd_c:  'loss 0.500001'\n"
+    )
     assert compare.run(script, rtol=1e-5, top=0) == 0
     assert "output: agrees (2 lines; numbers within rtol 1e-05" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("theirs, ours", [
-    ("loss 1.0", "loss 1.0000000000001"),
-    ("Value(data=3, grad=0)", "Value(data=3.0, grad=0.0)"),
-    ("1e-3 -2 +inf nan", "0.001 -2.0 inf nan"),
-    ("grad 0.0", "grad 1e-13"),
-    ("a\nb\n", "a\nb"),
-])
+@pytest.mark.parametrize(
+    "theirs, ours",
+    [
+        ("loss 1.0", "loss 1.0000000000001"),
+        ("Value(data=3, grad=0)", "Value(data=3.0, grad=0.0)"),
+        ("1e-3 -2 +inf nan", "0.001 -2.0 inf nan"),
+        ("grad 0.0", "grad 1e-13"),
+        ("a\nb\n", "a\nb"),
+    ],
+)
 def test_outputs_that_agree(theirs, ours):
     assert compare.compare_outputs(theirs, ours, rtol=1e-9, atol=1e-12).difference is None
 
 
-@pytest.mark.parametrize("theirs, ours, difference", [
-    ("loss 1.0", "lost 1.0", (1, "loss 1.0", "lost 1.0")),
-    ("a\nloss 1.0", "a\nloss 1.00001", (2, "loss 1.0", "loss 1.00001")),
-    ("grad 0.0", "grad 1e-9", (1, "grad 0.0", "grad 1e-9")),
-    ("x 1 2", "x 1", (1, "x 1 2", "x 1")),
-    ("x nan", "x 1.0", (1, "x nan", "x 1.0")),
-    ("a\nb", "a", (2, "b", None)),
-])
+@pytest.mark.parametrize(
+    "theirs, ours, difference",
+    [
+        ("loss 1.0", "lost 1.0", (1, "loss 1.0", "lost 1.0")),
+        ("a\nloss 1.0", "a\nloss 1.00001", (2, "loss 1.0", "loss 1.00001")),
+        ("grad 0.0", "grad 1e-9", (1, "grad 0.0", "grad 1e-9")),
+        ("x 1 2", "x 1", (1, "x 1 2", "x 1")),
+        ("x nan", "x 1.0", (1, "x nan", "x 1.0")),
+        ("a\nb", "a", (2, "b", None)),
+    ],
+)
 def test_outputs_that_differ(theirs, ours, difference):
     number, a, b = difference
     verdict = compare.compare_outputs(theirs, ours, rtol=1e-9, atol=1e-12)
@@ -297,8 +324,10 @@ def test_usage_shows_args_as_optional_and_only_the_script_as_required(tmp_path):
     assert re.search(r"\n  ARGS +its arguments, if any\n", done.stdout)
     done = cli(cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr == ("python -m micrograd_c compare: error: the following arguments are "
-                           "required: SCRIPT.py (see --help)\n")  # one line
+    assert done.stderr == (
+        "python -m micrograd_c compare: error: the following arguments are "
+        "required: SCRIPT.py (see --help)\n"
+    )  # one line
 
 
 def test_both_runs_and_the_profiled_runs_read_the_same_stdin(tmp_path):
@@ -332,21 +361,33 @@ def test_a_run_past_the_timeout_is_stopped_and_reported_as_timed_out(tmp_path):
     assert done.returncode == 3, done.stdout + done.stderr
     assert "the script timed out on both engines" in done.stdout
     assert done.stdout.count("timed out: stopped after 1.000 s (--timeout)\n") == 2
-    stdout = "".join(line for line in done.stdout.splitlines(keepends=True)
-                     if line.strip(" ~^\n"))  # no caret lines, which differ by Python version
+    stdout = "".join(
+        line for line in done.stdout.splitlines(keepends=True) if line.strip(" ~^\n")
+    )  # no caret lines, which differ by Python version
     assert stdout.count("    time.sleep(60)\n    KeyboardInterrupt\n") == 2  # where it was
-    assert done.stdout.endswith("\noutput before the failure: agrees (1 line; numbers within "
-                                "rtol 1e-09 or atol 1e-12, text exactly)\n")  # flushed
+    assert done.stdout.endswith(
+        "\noutput before the failure: agrees (1 line; numbers within "
+        "rtol 1e-09 or atol 1e-12, text exactly)\n"
+    )  # flushed
 
 
-@pytest.mark.parametrize("option", [["--timeout", "0"], ["--timeout", "-2"], ["--timeout", "nan"],
-                                    ["--timeout", "soon"], ["--ignore", "(unclosed"],
-                                    ["--top", "-1"]])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--timeout", "0"],
+        ["--timeout", "-2"],
+        ["--timeout", "nan"],
+        ["--timeout", "soon"],
+        ["--ignore", "(unclosed"],
+        ["--top", "-1"],
+    ],
+)
 def test_bad_option_values_exit_with_status_2_before_any_run(tmp_path, option):
     done = cli(*option, "nope.py", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines()[-1].startswith(
-        f"python -m micrograd_c compare: error: argument {option[0]}: ")
+        f"python -m micrograd_c compare: error: argument {option[0]}: "
+    )
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
@@ -373,13 +414,20 @@ def test_progress_goes_to_a_terminal_on_stderr_and_not_into_the_report(tmp_path)
 def test_progress_in_a_log_is_a_line_every_period():
     log = io.StringIO()
     progress = compare.Progress("running on micrograd", log)
-    for elapsed in (0.5, compare.PERIOD - 1, compare.PERIOD, compare.PERIOD + 1,
-                    2 * compare.PERIOD + 1):
+    for elapsed in (
+        0.5,
+        compare.PERIOD - 1,
+        compare.PERIOD,
+        compare.PERIOD + 1,
+        2 * compare.PERIOD + 1,
+    ):
         progress.update(elapsed)
     progress.close()
-    assert log.getvalue() == (f"compare: running on micrograd, {compare.PERIOD:.0f} s so far\n"
-                              f"compare: running on micrograd, "
-                              f"{2 * compare.PERIOD + 1:.0f} s so far\n")
+    assert log.getvalue() == (
+        f"compare: running on micrograd, {compare.PERIOD:.0f} s so far\n"
+        f"compare: running on micrograd, "
+        f"{2 * compare.PERIOD + 1:.0f} s so far\n"
+    )
 
 
 def test_progress_on_a_terminal_without_tqdm_is_a_line_updated_then_wiped(monkeypatch):
@@ -390,8 +438,9 @@ def test_progress_on_a_terminal_without_tqdm_is_a_line_updated_then_wiped(monkey
     progress.update(12.5)
     progress.close()
     line = "compare: running on micrograd_c, 12.5 s"
-    assert screen.getvalue() == ("\rcompare: running on micrograd_c, 0.5 s\r" + line
-                                 + "\r" + " " * len(line) + "\r")
+    assert screen.getvalue() == (
+        "\rcompare: running on micrograd_c, 0.5 s\r" + line + "\r" + " " * len(line) + "\r"
+    )
 
 
 def test_progress_on_a_terminal_is_a_tqdm_bar_when_tqdm_is_installed():
@@ -409,11 +458,14 @@ def test_lines_matching_ignore_are_left_out_of_both_outputs(tmp_path):
     write(tmp_path / "timed.py", TIMED)
     done = cli("--top", "0", "timed.py", cwd=tmp_path)
     assert done.returncode == 1 and "output: differs at line " in done.stdout
-    done = cli("--top", "0", "--ignore", "^took ", "--ignore", r"^pid \d+$", "timed.py",
-               cwd=tmp_path)
+    done = cli(
+        "--top", "0", "--ignore", "^took ", "--ignore", r"^pid \d+$", "timed.py", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.endswith("output: agrees (1 line; numbers within rtol 1e-09 or atol 1e-12, "
-                                "text exactly; lines left out by --ignore: 2)\n")
+    assert done.stdout.endswith(
+        "output: agrees (1 line; numbers within rtol 1e-09 or atol 1e-12, "
+        "text exactly; lines left out by --ignore: 2)\n"
+    )
 
 
 def test_lines_left_out_are_counted_and_a_difference_shows_each_run_s_line_number(capsys):
@@ -421,13 +473,18 @@ def test_lines_left_out_are_counted_and_a_difference_shows_each_run_s_line_numbe
     verdict = compare.compare_outputs("a\nb\nc\nd", "a\ndebug 1\nb\nc\ne", 1e-9, 1e-12, ignore)
     assert verdict == compare.Verdict(3, ((4, "d"), (5, "e")), ignored=(0, 1))
     compare.print_verdict(verdict, "rules", failed=False)
-    assert capsys.readouterr().out == ("\noutput: differs at line 4 on micrograd, 5 on micrograd_c "
-                                       "(rules)\n  micrograd:    'd'\n  micrograd_c:  'e'\n")
+    assert capsys.readouterr().out == (
+        "\noutput: differs at line 4 on micrograd, 5 on micrograd_c "
+        "(rules)\n  micrograd:    'd'\n  micrograd_c:  'e'\n"
+    )
 
 
-def test_a_profiled_run_past_the_timeout_leaves_its_partial_profile_and_the_verdict(tmp_path,
-                                                                                    capsys):
-    script = write(tmp_path / "profiled.py", """
+def test_a_profiled_run_past_the_timeout_leaves_its_partial_profile_and_the_verdict(
+    tmp_path, capsys
+):
+    script = write(
+        tmp_path / "profiled.py",
+        """
         import sys
         import time
 
@@ -435,11 +492,17 @@ def test_a_profiled_run_past_the_timeout_leaves_its_partial_profile_and_the_verd
         monitoring = getattr(sys, "monitoring", None)  # cProfile's since Python 3.12
         if sys.getprofile() or monitoring and monitoring.get_tool(monitoring.PROFILER_ID):
             time.sleep(60)  # only under cProfile
-    """)
+    """,
+    )
     assert compare.run(script, top=3, timeout=1.0) == 0
     out = capsys.readouterr().out
-    assert out.count("the profiled run timed out: stopped after 1.000 s (--timeout); this is its "
-                      "profile until then\n") == 2
+    assert (
+        out.count(
+            "the profiled run timed out: stopped after 1.000 s (--timeout); this is its "
+            "profile until then\n"
+        )
+        == 2
+    )
     assert out.count("<built-in method time.sleep>") == 2
     assert "output: agrees (1 line;" in out
 

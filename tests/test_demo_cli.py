@@ -1,4 +1,5 @@
 """The main job's command line: python -m micrograd_c demo."""
+
 import builtins
 import os
 import subprocess
@@ -14,8 +15,9 @@ from micrograd_c import MLP, __version__, demo
 def cli(*args: str, before: str = "pass") -> subprocess.CompletedProcess:
     """python -m micrograd_c with args, in a fresh interpreter that first runs before."""
     code = f"{before}; import runpy; runpy.run_module('micrograd_c', run_name='__main__')"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def assert_usage_error(done: subprocess.CompletedProcess, *words: str) -> None:
@@ -27,8 +29,12 @@ def assert_usage_error(done: subprocess.CompletedProcess, *words: str) -> None:
 
 
 def test_demo_prints_progress_accuracy_and_timing():
-    out = subprocess.run([sys.executable, "-m", "micrograd_c", "demo", "--steps", "3"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "demo", "--steps", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "step   0  loss 0.909364" in out
     assert "final accuracy" in out and "ms per step" in out
 
@@ -46,6 +52,7 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
         if name.startswith("matplotlib"):
             raise ImportError(name)
         return real_import(name, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(SystemExit, match=r"pip install 'micrograd_c\[plot\]'"):
         demo.draw(MLP(2, [4, 1]), [(0.0, 0.0)], [1], str(tmp_path / "x.png"))
@@ -81,8 +88,12 @@ def test_plot_leaves_pyplots_backend_and_figures_alone(tmp_path, capsys):
 
 def test_replay_demo_trains_exactly_like_the_eager_demo(capsys):
     assert demo.run(30, replay=True) == demo.run(30)
-    out = subprocess.run([sys.executable, "-m", "micrograd_c", "demo", "--replay", "--steps", "3"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "demo", "--replay", "--steps", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "step   0  loss 0.909364" in out
 
 
@@ -95,15 +106,20 @@ def test_steps_below_one_are_a_usage_error(steps):
 
 def test_a_plot_file_matplotlib_cannot_write_is_a_usage_error_before_training(tmp_path):
     pytest.importorskip("matplotlib")
-    assert_usage_error(cli("demo", "--plot", str(tmp_path / "out.txt")), "--plot", "out.txt",
-                       ".png")
+    assert_usage_error(
+        cli("demo", "--plot", str(tmp_path / "out.txt")), "--plot", "out.txt", ".png"
+    )
     assert_usage_error(cli("demo", "--plot", str(tmp_path / "no" / "out.png")), "--plot")
     assert_usage_error(cli("demo", "--plot", str(tmp_path)), "--plot")  # a directory
 
 
 def test_plot_without_matplotlib_is_a_usage_error_saying_how_to_get_it(tmp_path):
-    done = cli("demo", "--plot", str(tmp_path / "moons.png"),
-               before="import sys; sys.modules['matplotlib'] = None")
+    done = cli(
+        "demo",
+        "--plot",
+        str(tmp_path / "moons.png"),
+        before="import sys; sys.modules['matplotlib'] = None",
+    )
     assert_usage_error(done, "pip install 'micrograd_c[plot]'")
 
 
@@ -122,6 +138,7 @@ def test_the_console_script_runs_the_same_command_line():
     done = subprocess.run([path, "demo", "--steps", "0"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.startswith("micrograd-c demo: error: argument --steps: ")
-    done = subprocess.run([path, "demo", "--steps", "1"], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [path, "demo", "--steps", "1"], capture_output=True, text=True, check=True
+    )
     assert "step   0  loss 0.909364" in done.stdout

@@ -1,4 +1,5 @@
 """Errors follow Python floats and the math module; nothing crashes the process."""
+
 import math
 
 import pytest
@@ -23,14 +24,17 @@ def same_outcome(fn, *inputs):
     return ours
 
 
-@pytest.mark.parametrize("fn,inputs,expected", [
-    (lambda x: x / 0, [1.0], ZeroDivisionError),
-    (lambda x, y: x / y, [1.0, 0.0], ZeroDivisionError),
-    (lambda x: x**-1, [0.0], ZeroDivisionError),
-    (lambda x: 1 / x, [0.0], ZeroDivisionError),
-    (lambda x: x**2, [1e200], OverflowError),
-    (lambda x: x**0.5, [-4.0], None),  # micrograd: a complex number; we raise ValueError
-])
+@pytest.mark.parametrize(
+    "fn,inputs,expected",
+    [
+        (lambda x: x / 0, [1.0], ZeroDivisionError),
+        (lambda x, y: x / y, [1.0, 0.0], ZeroDivisionError),
+        (lambda x: x**-1, [0.0], ZeroDivisionError),
+        (lambda x: 1 / x, [0.0], ZeroDivisionError),
+        (lambda x: x**2, [1e200], OverflowError),
+        (lambda x: x**0.5, [-4.0], None),  # micrograd: a complex number; we raise ValueError
+    ],
+)
 def test_errors_match_micrograd(fn, inputs, expected):
     if expected is None:
         with pytest.raises(ValueError, match="fractional"):
@@ -39,22 +43,30 @@ def test_errors_match_micrograd(fn, inputs, expected):
         assert same_outcome(fn, *inputs) == ("raise", expected)
 
 
-@pytest.mark.parametrize("fn,inputs", [
-    (lambda x, y: x * y, [1e308, 10.0]),           # inf, as floats give
-    (lambda x, y: x + y, [1e308, 1e308]),
-    (lambda x, y: x * y - x * y, [1e308, 10.0]),   # inf - inf = nan
-    (lambda x: x.relu(), [float("nan")]),
-    (lambda x: x**2, [float("inf")]),
-    (lambda x: x**-1, [float("inf")]),
-    (lambda x: x**0, [float("nan")]),
-])
+@pytest.mark.parametrize(
+    "fn,inputs",
+    [
+        (lambda x, y: x * y, [1e308, 10.0]),  # inf, as floats give
+        (lambda x, y: x + y, [1e308, 1e308]),
+        (lambda x, y: x * y - x * y, [1e308, 10.0]),  # inf - inf = nan
+        (lambda x: x.relu(), [float("nan")]),
+        (lambda x: x**2, [float("inf")]),
+        (lambda x: x**-1, [float("inf")]),
+        (lambda x: x**0, [float("nan")]),
+    ],
+)
 def test_inf_and_nan_where_floats_give_them(fn, inputs):
     assert same_outcome(fn, *inputs)[0] == "ok"
 
 
-@pytest.mark.parametrize("op,x,exc", [
-    ("log", 0.0, ValueError), ("log", -1.0, ValueError), ("exp", 1000.0, OverflowError),
-])
+@pytest.mark.parametrize(
+    "op,x,exc",
+    [
+        ("log", 0.0, ValueError),
+        ("log", -1.0, ValueError),
+        ("exp", 1000.0, OverflowError),
+    ],
+)
 def test_math_module_errors(op, x, exc):
     with pytest.raises(exc) as info:
         getattr(math, op)(x)
@@ -85,12 +97,19 @@ def test_backward_error_changes_no_gradient():
 def test_memory_error_leaves_graphs_intact():
     from micrograd_c import stats
     from micrograd_c._core import lib
+
     a = Value(2.0)
     b = a * 3
     lib.mg_set_node_limit(stats().live)
     try:
-        for op in (lambda: a + b, lambda: a * 2, lambda: Value(1.0), lambda: a.tanh(),
-                   lambda: a**2, lambda: a - b):
+        for op in (
+            lambda: a + b,
+            lambda: a * 2,
+            lambda: Value(1.0),
+            lambda: a.tanh(),
+            lambda: a**2,
+            lambda: a - b,
+        ):
             with pytest.raises(MemoryError):
                 op()
     finally:
@@ -103,7 +122,7 @@ def test_memory_error_leaves_graphs_intact():
 def test_data_write_then_unrelated_backward_still_checks_powers():
     """Found by the state machine: a .data write must keep powers checked past other backwards."""
     x = Value(2.0)
-    inverse = x ** -1
+    inverse = x**-1
     x.data = 0.0  # now d(x**-1)/dx divides by zero
     (Value(1.0) * 2).backward()  # an unrelated backward consumes the "data written" signal
     with pytest.raises(ZeroDivisionError):

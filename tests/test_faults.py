@@ -1,5 +1,6 @@
 """Fault injection: with the arena capped, every operation that makes nodes raises MemoryError,
 changes no existing graph, and leaks nothing."""
+
 import math
 import random
 
@@ -12,14 +13,28 @@ from micrograd_c._core import lib
 def operations(a, b, model):
     """Every way of making nodes, each a zero-argument callable."""
     return {
-        "leaf": lambda: Value(1.0), "add": lambda: a + b, "mul": lambda: a * b,
-        "add number": lambda: a + 2, "mul number": lambda: 2 * a, "sub": lambda: a - b,
-        "rsub": lambda: 1 - a, "div": lambda: a / b, "rdiv": lambda: 1 / a, "neg": lambda: -a,
-        "pow": lambda: a ** 2, "pow value": lambda: a ** b, "rpow": lambda: 2 ** a,
-        "relu": lambda: a.relu(), "tanh": lambda: a.tanh(), "exp": lambda: a.exp(),
-        "log": lambda: a.log(), "sigmoid": lambda: a.sigmoid(),
-        "mlp": lambda: model([a, b]), "svm": lambda: losses.svm([a, b], [1, -1]),
-        "l2": lambda: losses.l2([a, b]), "mse": lambda: losses.mse([a], [0.0]),
+        "leaf": lambda: Value(1.0),
+        "add": lambda: a + b,
+        "mul": lambda: a * b,
+        "add number": lambda: a + 2,
+        "mul number": lambda: 2 * a,
+        "sub": lambda: a - b,
+        "rsub": lambda: 1 - a,
+        "div": lambda: a / b,
+        "rdiv": lambda: 1 / a,
+        "neg": lambda: -a,
+        "pow": lambda: a**2,
+        "pow value": lambda: a**b,
+        "rpow": lambda: 2**a,
+        "relu": lambda: a.relu(),
+        "tanh": lambda: a.tanh(),
+        "exp": lambda: a.exp(),
+        "log": lambda: a.log(),
+        "sigmoid": lambda: a.sigmoid(),
+        "mlp": lambda: model([a, b]),
+        "svm": lambda: losses.svm([a, b], [1, -1]),
+        "l2": lambda: losses.l2([a, b]),
+        "mse": lambda: losses.mse([a], [0.0]),
         "by hand, 2 children": lambda: Value(2.0, (a, b), "hand"),
         "by hand, 4 children": lambda: Value(2.0, (a, b, a * 1, b), "hand"),
     }
@@ -49,14 +64,14 @@ def test_capped_arena_raises_memory_error_and_keeps_graphs(name, headroom):
         assert not made
     kept.backward()
     assert (a.data, b.data, kept.data) == (1.5, 0.5, math.tanh(1.5 * 0.5 + 1.5))
-    assert a.grad == pytest.approx((1 - kept.data ** 2) * 1.5)
+    assert a.grad == pytest.approx((1 - kept.data**2) * 1.5)
     assert op().data == expected  # works again, and as before, without the cap
 
 
 def test_every_allocation_of_record_can_fail_and_change_nothing():
     a, b = Value(1.5), Value(0.5)
     kept = (a * b + a).tanh()
-    graph = (a * b).relu() + a ** 2 + losses.l2([a, b])
+    graph = (a * b).relu() + a**2 + losses.l2([a, b])
     start = lib.mg_allocations()
     record(graph, inputs=[a]).close()
     allocations = lib.mg_allocations() - start
@@ -72,7 +87,7 @@ def test_every_allocation_of_record_can_fail_and_change_nothing():
         assert stats().live == before
     rec = record(graph, inputs=[a])  # works again, and the graphs are intact
     rec.set_inputs([2.0])
-    assert rec.forward() == 2.0 * 0.5 + 2.0 ** 2 + (2.0 * 2.0 + 0.5 * 0.5)
+    assert rec.forward() == 2.0 * 0.5 + 2.0**2 + (2.0 * 2.0 + 0.5 * 0.5)
     kept.backward()
     assert kept.data == math.tanh(1.5 * 0.5 + 1.5)
 
@@ -81,8 +96,10 @@ def graph_with_a_python_rule():
     """Leaves a, b and a root over 300 uses of a hand-built a * b: (a, b, root)."""
     a, b = Value(1.5), Value(0.5)
     hand = Value(a.data * b.data, (a, b), "hand")
-    hand._backward = lambda: (a.__setattr__("grad", a.grad + b.data * hand.grad),
-                              b.__setattr__("grad", b.grad + a.data * hand.grad))
+    hand._backward = lambda: (
+        a.__setattr__("grad", a.grad + b.data * hand.grad),
+        b.__setattr__("grad", b.grad + a.data * hand.grad),
+    )
     return a, b, sum((hand * k for k in range(300)), a * 0)  # longer than the walk's first buffer
 
 
@@ -134,7 +151,9 @@ print("faults", faults, "capacity", capacity)
 def test_every_allocation_of_growing_the_arena_can_fail():
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-c", GROWTH], capture_output=True, text=True,
-                         timeout=120)
+
+    out = subprocess.run(
+        [sys.executable, "-c", GROWTH], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("faults 4 capacity 131072")

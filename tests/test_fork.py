@@ -5,6 +5,7 @@ filling are put right by pthread_atfork handlers (csrc/mg_fork.c). These tests f
 thread runs backward over a big graph, so the fork nearly always lands while that thread
 holds mg_lock; without the handlers the child blocks forever in its first call into C.
 """
+
 import os
 import random
 import signal
@@ -59,13 +60,15 @@ class Busy:
 def child_work() -> int:
     """In the child: a small graph, its backward, a grad checked; the exit status."""
     a, b = Value(3.0), Value(-2.0)
-    out = (a * b + a ** 2).tanh() + (b * 0.5).relu() + a / 4
+    out = (a * b + a**2).tanh() + (b * 0.5).relu() + a / 4
     out.backward()
     big = chain(20_000)  # enough nodes to need regions of its own
     big.backward()
-    t = (a * b + a ** 2).tanh().data
-    ok = (abs(a.grad - ((1 - t * t) * (b.data + 2 * a.data) + 0.25)) < 1e-12
-          and abs(b.grad - (1 - t * t) * a.data) < 1e-12)
+    t = (a * b + a**2).tanh().data
+    ok = (
+        abs(a.grad - ((1 - t * t) * (b.data + 2 * a.data) + 0.25)) < 1e-12
+        and abs(b.grad - (1 - t * t) * a.data) < 1e-12
+    )
     return 0 if ok and stats().live > 0 else 1
 
 

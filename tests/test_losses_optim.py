@@ -1,4 +1,5 @@
 """Losses against closed forms, finite differences and torch; optimizers against their formulas."""
+
 import math
 
 import pytest
@@ -21,15 +22,22 @@ def fd_grads(fn, inputs):
 
 
 LOSSES = {
-    "mse": (lambda a, b, c: losses.mse([a, b, c], [1.0, -2.0, 0.5]),
-            lambda a, b, c: ((a - 1.0) ** 2 + (b + 2.0) ** 2 + (c - 0.5) ** 2) / 3),
-    "svm": (lambda a, b, c: losses.svm([a, b, c], [1, -1, 1]),
-            lambda a, b, c: ((1 - a).relu() + (1 + b).relu() + (1 - c).relu()) / 3),
-    "bce": (lambda a, b, c: losses.binary_cross_entropy([a, b, c], [1, 0, 1]),
-            lambda a, b, c: -((a.sigmoid()).log() + (1 - b.sigmoid()).log()
-                              + (c.sigmoid()).log()) / 3),
-    "softmax": (lambda a, b, c: losses.softmax_cross_entropy([a, b, c], 1),
-                lambda a, b, c: (a.exp() + b.exp() + c.exp()).log() - b),
+    "mse": (
+        lambda a, b, c: losses.mse([a, b, c], [1.0, -2.0, 0.5]),
+        lambda a, b, c: ((a - 1.0) ** 2 + (b + 2.0) ** 2 + (c - 0.5) ** 2) / 3,
+    ),
+    "svm": (
+        lambda a, b, c: losses.svm([a, b, c], [1, -1, 1]),
+        lambda a, b, c: ((1 - a).relu() + (1 + b).relu() + (1 - c).relu()) / 3,
+    ),
+    "bce": (
+        lambda a, b, c: losses.binary_cross_entropy([a, b, c], [1, 0, 1]),
+        lambda a, b, c: -((a.sigmoid()).log() + (1 - b.sigmoid()).log() + (c.sigmoid()).log()) / 3,
+    ),
+    "softmax": (
+        lambda a, b, c: losses.softmax_cross_entropy([a, b, c], 1),
+        lambda a, b, c: (a.exp() + b.exp() + c.exp()).log() - b,
+    ),
 }
 POINT = [0.3, -0.8, 1.7]
 
@@ -50,11 +58,14 @@ def test_losses_match_torch(name):
     fn = LOSSES[name][0]
     torch_fns = {
         "mse": lambda a, b, c: torch.nn.functional.mse_loss(
-            torch.stack([a, b, c]), torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)),
+            torch.stack([a, b, c]), torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+        ),
         "bce": lambda a, b, c: torch.nn.functional.binary_cross_entropy_with_logits(
-            torch.stack([a, b, c]), torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)),
+            torch.stack([a, b, c]), torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+        ),
         "softmax": lambda a, b, c: torch.nn.functional.cross_entropy(
-            torch.stack([a, b, c]).unsqueeze(0), torch.tensor([1])),
+            torch.stack([a, b, c]).unsqueeze(0), torch.tensor([1])
+        ),
     }
     assert_results_close(run(Value, fn, POINT), run_torch(torch_fns[name], POINT), rel=1e-12)
 
@@ -138,7 +149,7 @@ def test_fused_svm_builds_the_demo_expression():
 def test_optimizer_step_keeps_powers_checked():
     """An optimizer writes data in C; a power whose base it moves to 0 must still raise."""
     x = Value(0.5)
-    inverse = x ** -1
+    inverse = x**-1
     x.grad = 5.0
     optim.SGD([x], lr=0.1).step()  # x.data becomes 0.0: d(x**-1)/dx divides by zero
     assert x.data == 0.0

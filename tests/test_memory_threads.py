@@ -1,4 +1,5 @@
 """Lifetime without the cyclic GC, any depth, and thread safety."""
+
 import gc
 import threading
 
@@ -77,6 +78,7 @@ def test_threads_give_single_thread_results():
 
     def run(k):
         results[k] = worker(k)
+
     threads = [threading.Thread(target=run, args=(k,)) for k in range(8)]
     for t in threads:
         t.start()

@@ -1,4 +1,5 @@
 """The installed distribution's metadata: licence, notice, typing marker, classifiers."""
+
 from importlib import metadata
 from pathlib import Path
 

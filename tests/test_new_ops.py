@@ -1,4 +1,5 @@
 """Operations beyond micrograd: tanh, exp, log, sigmoid, Value ** Value, number ** Value."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """micrograd_c.nn against micrograd.nn: same draws, same nodes, same numbers; fused or not."""
+
 import gc
 import random
 
@@ -108,31 +109,50 @@ def micrograd_forward(model, x):
 def spares():
     """Modules made before a model is packed: making one must not be what repacks it."""
     random.seed(1)
-    return {"neuron": nn.Neuron(2), "wide neuron": nn.Neuron(3),
-            "neurons": [nn.Neuron(2) for _ in range(3)], "layers": [nn.Layer(2, 2), nn.Layer(2, 1)]}
+    return {
+        "neuron": nn.Neuron(2),
+        "wide neuron": nn.Neuron(3),
+        "neurons": [nn.Neuron(2) for _ in range(3)],
+        "layers": [nn.Layer(2, 2), nn.Layer(2, 1)],
+    }
 
 
 # Ways to change an MLP(2, [3, 1]) made after random.seed(0), given spares(); and how
 # record(..., model=) names each change.
 CHANGES = {
-    "nonlin": (lambda m, s: setattr(m.layers[0].neurons[2], "nonlin", False),
-               r"model\.layers\[0\]\.neurons\[2\]\.nonlin changed"),
-    "list.append": (lambda m, s: list.append(m.layers[1].neurons, s["wide neuron"]),
-                    r"the items of model\.layers\[1\]\.neurons changed"),
-    "list.__setitem__": (lambda m, s: list.__setitem__(m.layers[0].neurons, 1, s["neuron"]),
-                         r"the items of model\.layers\[0\]\.neurons changed"),
-    "list.reverse": (lambda m, s: list.reverse(m.layers[0].neurons),
-                     r"the items of model\.layers\[0\]\.neurons changed"),
+    "nonlin": (
+        lambda m, s: setattr(m.layers[0].neurons[2], "nonlin", False),
+        r"model\.layers\[0\]\.neurons\[2\]\.nonlin changed",
+    ),
+    "list.append": (
+        lambda m, s: list.append(m.layers[1].neurons, s["wide neuron"]),
+        r"the items of model\.layers\[1\]\.neurons changed",
+    ),
+    "list.__setitem__": (
+        lambda m, s: list.__setitem__(m.layers[0].neurons, 1, s["neuron"]),
+        r"the items of model\.layers\[0\]\.neurons changed",
+    ),
+    "list.reverse": (
+        lambda m, s: list.reverse(m.layers[0].neurons),
+        r"the items of model\.layers\[0\]\.neurons changed",
+    ),
     "a weight, by list.__setitem__": (
         lambda m, s: list.__setitem__(m.layers[1].neurons[0].w, 1, Value(0.5)),
-        r"the items of model\.layers\[1\]\.neurons\[0\]\.w changed"),
-    "__dict__": (lambda m, s: m.layers[0].neurons[1].__dict__.__setitem__("b", Value(3.0)),
-                 r"model\.layers\[0\]\.neurons\[1\]\.b changed"),
-    "vars()": (lambda m, s: vars(m.layers[0]).__setitem__("neurons", s["neurons"]),
-               r"model\.layers\[0\]\.neurons changed"),
+        r"the items of model\.layers\[1\]\.neurons\[0\]\.w changed",
+    ),
+    "__dict__": (
+        lambda m, s: m.layers[0].neurons[1].__dict__.__setitem__("b", Value(3.0)),
+        r"model\.layers\[0\]\.neurons\[1\]\.b changed",
+    ),
+    "vars()": (
+        lambda m, s: vars(m.layers[0]).__setitem__("neurons", s["neurons"]),
+        r"model\.layers\[0\]\.neurons changed",
+    ),
     "vars().update": (lambda m, s: vars(m).update(layers=s["layers"]), r"model\.layers changed"),
-    "object.__setattr__": (lambda m, s: object.__setattr__(m.layers[0].neurons[1], "b", Value(4.0)),
-                           r"model\.layers\[0\]\.neurons\[1\]\.b changed"),
+    "object.__setattr__": (
+        lambda m, s: object.__setattr__(m.layers[0].neurons[1], "b", Value(4.0)),
+        r"model\.layers\[0\]\.neurons\[1\]\.b changed",
+    ),
 }
 UNSEEN_BY_THE_PACK = ("object.__setattr__",)  # see nn's docstring
 
@@ -169,8 +189,10 @@ def test_subclasses_run_their_own_code():
     layer.neurons = [Doubling(2) for _ in range(2)]
     for n, ref in zip(layer.neurons, [[0.5, 0.5], [-0.25, 1.0]]):
         n.w[0].data, n.w[1].data = ref
-    assert [o.data for o in layer([1.0, 0.5])] == [2 * max(0.0, 0.5 + 0.25),
-                                                   2 * max(0.0, -0.25 + 0.5)]
+    assert [o.data for o in layer([1.0, 0.5])] == [
+        2 * max(0.0, 0.5 + 0.25),
+        2 * max(0.0, -0.25 + 0.5),
+    ]
 
 
 def test_zero_grad_and_graph_freed():
@@ -221,6 +243,7 @@ def test_micrograds_training_calls_after_step_with_the_last_graph_unreachable():
             def after_step(k):
                 gc.collect()
                 steps.append((k, len(made)))  # what is left: the model's parameters
+
             demo.train_micrograd(X, y, 3, 1337, after_step=after_step)
     finally:
         gc.enable()

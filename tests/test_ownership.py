@@ -5,6 +5,7 @@ any Python allocation can fail, and `_prev` must not tie handles into cycles.
 Each test here drives the package's own functions through such conditions and
 checks the live node count comes back to where it started.
 """
+
 from __future__ import annotations
 
 import gc
@@ -80,16 +81,33 @@ def sweep(make: Callable[[], Any]) -> int:
 a, b = Value(1.5), Value(-0.5)
 model = MLP(2, [3, 1])
 OPERATIONS: dict[str, Callable[[], Any]] = {
-    "a + b": lambda: a + b, "a + 2": lambda: a + 2, "2 + a": lambda: 2 + a,
-    "a * b": lambda: a * b, "a * 2.5": lambda: a * 2.5, "2 * a": lambda: 2 * a,
-    "a - b": lambda: a - b, "a - 2": lambda: a - 2, "2 - a": lambda: 2 - a,
-    "a / b": lambda: a / b, "a / 2": lambda: a / 2, "2 / a": lambda: 2 / a,
-    "a ** 2": lambda: a ** 2, "a ** 0.5": lambda: a ** 0.5, "a ** b": lambda: a ** b,
-    "2 ** a": lambda: 2 ** a, "-a": lambda: -a, "relu": lambda: a.relu(),
-    "tanh": lambda: a.tanh(), "exp": lambda: a.exp(), "log": lambda: a.log(),
-    "sigmoid": lambda: a.sigmoid(), "Value(3)": lambda: Value(3),
-    "mlp": lambda: model([a, 2.0]), "svm": lambda: losses.svm([a, b], [1, -1]),
-    "l2": lambda: losses.l2([a, b]), "_prev of a - b": lambda: (a - b)._prev,
+    "a + b": lambda: a + b,
+    "a + 2": lambda: a + 2,
+    "2 + a": lambda: 2 + a,
+    "a * b": lambda: a * b,
+    "a * 2.5": lambda: a * 2.5,
+    "2 * a": lambda: 2 * a,
+    "a - b": lambda: a - b,
+    "a - 2": lambda: a - 2,
+    "2 - a": lambda: 2 - a,
+    "a / b": lambda: a / b,
+    "a / 2": lambda: a / 2,
+    "2 / a": lambda: 2 / a,
+    "a ** 2": lambda: a**2,
+    "a ** 0.5": lambda: a**0.5,
+    "a ** b": lambda: a**b,
+    "2 ** a": lambda: 2**a,
+    "-a": lambda: -a,
+    "relu": lambda: a.relu(),
+    "tanh": lambda: a.tanh(),
+    "exp": lambda: a.exp(),
+    "log": lambda: a.log(),
+    "sigmoid": lambda: a.sigmoid(),
+    "Value(3)": lambda: Value(3),
+    "mlp": lambda: model([a, 2.0]),
+    "svm": lambda: losses.svm([a, b], [1, -1]),
+    "l2": lambda: losses.l2([a, b]),
+    "_prev of a - b": lambda: (a - b)._prev,
     "_prev of an MLP output": lambda: model([a, b])._prev,
     "__init__ again": lambda: (a * b).__init__(4.0),
     "Value built by hand": lambda: Value(3.0, (a, b, a * 2), "hand"),
@@ -146,11 +164,14 @@ for k in range(1, 200):
 
 
 def test_each_python_allocation_failure_gives_memory_error_and_no_leak(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     testcapi = pytest.importorskip("_testcapi")
     if subprocess.run([sys.executable, "-c", CPYTHON_OOM_PROBE], check=False).returncode:
-        pytest.skip(f"CPython {sys.version.split()[0]} itself crashes under set_nomemory "
-                    f"(a closure made while allocations fail), without micrograd_c")
+        pytest.skip(
+            f"CPython {sys.version.split()[0]} itself crashes under set_nomemory "
+            f"(a closure made while allocations fail), without micrograd_c"
+        )
     # A MemoryError in a finalizer is unraisable; pytest's own hook would keep its frames,
     # and through them the operation's handles, alive until the test ends.
     monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)
@@ -194,10 +215,12 @@ def test_prev_gives_the_same_handles_to_racing_threads() -> None:
         results: list[set] = []
         barrier = threading.Barrier(2)
 
-        def ask(out: Value = out, barrier: threading.Barrier = barrier,
-                results: list = results) -> None:
+        def ask(
+            out: Value = out, barrier: threading.Barrier = barrier, results: list = results
+        ) -> None:
             barrier.wait()
             results.append(out._prev)
+
         threads = [threading.Thread(target=ask) for _ in range(2)]
         for t in threads:
             t.start()
@@ -214,6 +237,7 @@ def test_prev_reports_an_error_from_c(monkeypatch: pytest.MonkeyPatch) -> None:
         @staticmethod
         def mg_incref(i: int) -> int:
             return _core.lib.MG_EINDEX
+
     out = model([a, b])
     monkeypatch.setattr(engine, "lib", Failing())
     with pytest.raises(RuntimeError, match="_prev"):
@@ -238,8 +262,9 @@ def test_views_stay_aligned_after_an_exception_while_refreshing() -> None:
         assert engine.child(v._i, 0) == held[-1]._i
         _core.refresh_views()
         for views in (_core.doubles, _core.int32s):  # view c is of chunk c
-            assert [_core.ffi.cast("void *", _core.ffi.from_buffer(view)) for view in views] \
-                == [_core.ffi.cast("void *", _core.lib.mg_chunk(c)) for c in range(len(views))]
+            assert [_core.ffi.cast("void *", _core.ffi.from_buffer(view)) for view in views] == [
+                _core.ffi.cast("void *", _core.lib.mg_chunk(c)) for c in range(len(views))
+            ]
             assert len(views) == stats().chunks
         if not fired:
             break
@@ -285,8 +310,9 @@ def test_reload_keeps_freeing_handles_made_before() -> None:
         gc.collect()
         print(base - micrograd_c.stats().live)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     assert result.stdout.split() == ["7.0", "5000"]
 
 
@@ -361,8 +387,9 @@ def test_a_destroyed_subinterpreter_gives_its_filed_frees_back() -> None:
         interpreters.destroy(sub)
         print(stats().live - base)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
     if "No module named" in result.stderr:
         pytest.skip("no subinterpreters module in this Python")
     assert result.stdout.split() == ["0"], result.stderr

@@ -1,4 +1,5 @@
 """Building from source: without a C compiler the build stops at once, saying what to install."""
+
 import os
 import shutil
 import subprocess
@@ -8,8 +9,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ["setup.py", "build_ext.py", "pyproject.toml", "README.md", "LICENSE", "NOTICE",
-          "MANIFEST.in"]
+SOURCE = [
+    "setup.py",
+    "build_ext.py",
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "NOTICE",
+    "MANIFEST.in",
+]
 
 
 def source_tree(tmp_path: Path) -> Path:
@@ -23,18 +31,33 @@ def source_tree(tmp_path: Path) -> Path:
     for name in SOURCE:
         shutil.copy(ROOT / name, tree / name)
     shutil.copytree(ROOT / "csrc", tree / "csrc")
-    shutil.copytree(ROOT / "src", tree / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "_cmg*", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "src",
+        tree / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "_cmg*", "*.egg-info"),
+    )
     return tree
 
 
-def test_without_a_c_compiler_the_build_fails_with_a_short_message_saying_what_to_install(
-        tmp_path):
+def test_without_a_c_compiler_the_build_fails_with_a_short_message_saying_what_to_install(tmp_path):
     tree = source_tree(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-cache-dir", "--wheel-dir", str(tmp_path / "out"), str(tree)],
-        capture_output=True, text=True, env={**os.environ, "CC": "/nonexistent/cc"})
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-cache-dir",
+            "--wheel-dir",
+            str(tmp_path / "out"),
+            str(tree),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CC": "/nonexistent/cc"},
+    )
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "no C compiler was found ('/nonexistent/cc' is not on the PATH" in output, output
@@ -47,9 +70,11 @@ def test_the_installed_build_is_one_limited_api_wheel_for_cpython_3_10_and_later
     from importlib import metadata
 
     import micrograd_c._cmg as cmg
+
     if hasattr(sys, "gettotalrefcount") or sysconfig.get_config_var("Py_GIL_DISABLED"):
         pytest.skip("debug and free-threaded builds have no limited API")
     assert Path(cmg.__file__).name.endswith(".abi3.so")
     tags = metadata.distribution("micrograd_c").read_text("WHEEL")
-    assert [line.split(": ")[1].split("-")[:2] for line in tags.splitlines()
-            if line.startswith("Tag: ")] == [["cp310", "abi3"]]
+    assert [
+        line.split(": ")[1].split("-")[:2] for line in tags.splitlines() if line.startswith("Tag: ")
+    ] == [["cp310", "abi3"]]

@@ -1,4 +1,5 @@
 """Pickle and deepcopy: leaves and whole models round-trip; computed Values refuse clearly."""
+
 import copy
 import pickle
 import random
@@ -24,8 +25,9 @@ def test_model_round_trips_and_computes_the_same():
     out.backward()
     for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
         assert repr(clone) == repr(model)
-        assert [(p.data, p.grad) for p in clone.parameters()] == \
-               [(p.data, p.grad) for p in model.parameters()]
+        assert [(p.data, p.grad) for p in clone.parameters()] == [
+            (p.data, p.grad) for p in model.parameters()
+        ]
         assert clone([0.5, -1.0]).data == out.data
         clone.layers[0].neurons[0].w[0].data += 1.0  # the clone's own parameters
         assert clone([0.5, -1.0]).data != out.data
@@ -33,13 +35,15 @@ def test_model_round_trips_and_computes_the_same():
 
 
 # Layer(1, 1) after random.seed(0), pickled when modules kept their lists in a list subclass
-OLD_LAYER = (b"\x80\x04\x95\xbe\x00\x00\x00\x00\x00\x00\x00\x8c\x0emicrograd_c.nn\x94\x8c\x05La"
-             b"yer\x94\x93\x94)\x81\x94}\x94\x8c\x07neurons\x94h\x00\x8c\x0c_TrackedList\x94"
-             b"\x93\x94)\x81\x94h\x00\x8c\x06Neuron\x94\x93\x94)\x81\x94}\x94(\x8c\x01w\x94h"
-             b"\x07)\x81\x94\x8c\x12micrograd_c.engine\x94\x8c\x05_leaf\x94\x93\x94G?\xe6\x0b"
-             b"\x01\xf3\x14\xfb|G\x00\x00\x00\x00\x00\x00\x00\x00\x86\x94R\x94a\x8c\x01b\x94h"
-             b"\x11G\x00\x00\x00\x00\x00\x00\x00\x00G\x00\x00\x00\x00\x00\x00\x00\x00\x86\x94R"
-             b"\x94\x8c\x06nonlin\x94\x88ubasb.")
+OLD_LAYER = (
+    b"\x80\x04\x95\xbe\x00\x00\x00\x00\x00\x00\x00\x8c\x0emicrograd_c.nn\x94\x8c\x05La"
+    b"yer\x94\x93\x94)\x81\x94}\x94\x8c\x07neurons\x94h\x00\x8c\x0c_TrackedList\x94"
+    b"\x93\x94)\x81\x94h\x00\x8c\x06Neuron\x94\x93\x94)\x81\x94}\x94(\x8c\x01w\x94h"
+    b"\x07)\x81\x94\x8c\x12micrograd_c.engine\x94\x8c\x05_leaf\x94\x93\x94G?\xe6\x0b"
+    b"\x01\xf3\x14\xfb|G\x00\x00\x00\x00\x00\x00\x00\x00\x86\x94R\x94a\x8c\x01b\x94h"
+    b"\x11G\x00\x00\x00\x00\x00\x00\x00\x00G\x00\x00\x00\x00\x00\x00\x00\x00\x86\x94R"
+    b"\x94\x8c\x06nonlin\x94\x88ubasb."
+)
 
 
 def test_a_model_pickled_by_the_previous_version_loads():

@@ -4,6 +4,7 @@ micrograd 0.1.0 runs the same code as the oracle. Its backward visits nodes
 in a depth-first topological order, ours in reverse creation order: both
 are topological, so grads agree up to the order of floating-point sums.
 """
+
 import gc
 import math
 import pickle
@@ -28,6 +29,7 @@ def tanh(self):
 
     def _backward():
         self.grad += (1 - t**2) * out.grad
+
     out._backward = _backward
     return out
 
@@ -38,6 +40,7 @@ def exp(self):
 
     def _backward():
         self.grad += out.data * out.grad
+
     out._backward = _backward
     return out
 
@@ -49,6 +52,7 @@ def lin(V, kids, coefs):
     def _backward():
         for c, k in zip(coefs, kids):
             k.grad += c * out.grad
+
     out._backward = _backward
     return out
 
@@ -99,6 +103,7 @@ def test_any_number_of_children_and_repeats(n):
         root = lin(V, [x * x for x in kids], coefs) * 2
         root.backward()
         return xs + [root]
+
     ours, theirs = build(Value), build(MicroValue)
     assert_same_numbers(ours, theirs)
 
@@ -119,6 +124,7 @@ def test_backward_calls_each_python_rule_once_children_after_parents():
         out = V(1.0, tuple(kids), name)
         out._backward = lambda: calls.append(name)
         return out
+
     for V in ENGINES:
         calls.clear()
         leaf = traced(V, "leaf", [])
@@ -142,6 +148,7 @@ def test_backward_assigned_to_a_c_node_replaces_its_rule(when):
             y._backward = lambda: setattr(x, "grad", x.grad + 100 * y.grad)
         z.backward()
         return [x, y, z]
+
     ours, theirs = build(Value), build(MicroValue)
     assert_same_numbers(ours, theirs)
     assert ours[0].grad == 100 * ours[1].grad
@@ -170,11 +177,14 @@ def test_a_python_rule_may_build_values_write_data_and_run_another_backward():
                 side = other * other
                 side.backward()  # a whole backward of another graph, nested
                 v.grad += local.data * out.grad
+
             out._backward = _backward
             return out
+
         y = sigmoid(x * 4) * x
         y.backward()
         return [x, other, y]
+
     ours, theirs = build(Value), build(MicroValue)
     assert_same_numbers(ours, theirs)
     assert ours[1].grad == 4.0
@@ -183,12 +193,13 @@ def test_a_python_rule_may_build_values_write_data_and_run_another_backward():
 @pytest.mark.parametrize("V", ENGINES)
 def test_a_rule_that_writes_data_makes_a_later_power_raise_as_micrograd_does(V):
     x = V(2.0)
-    p = x ** -1
+    p = x**-1
     hook = V(1.0, (p,), "hook")
 
     def _backward():
         p.grad += hook.grad
         x.data = 0.0  # p's rule now divides by zero
+
     hook._backward = _backward
     with pytest.raises(ZeroDivisionError):
         (hook * 2).backward()
@@ -201,10 +212,12 @@ def test_an_exception_in_a_python_rule_propagates_with_earlier_grads_updated():
 
         def _backward():
             raise KeyError("boom")
+
         y._backward = _backward
         z = y * 3
         w = z + 1
         return x, y, z, w
+
     gc.collect()
     before = stats().live
     for V in ENGINES:
@@ -235,8 +248,10 @@ def test_python_rules_in_several_threads_at_once():
                 if not go[other].wait(timeout=30):
                     failures.append(f"thread {me}: the other thread could not run")
                 v.grad += out.grad
+
             out._backward = _backward
             return out
+
         for _ in range(20):
             vals = lecture_neuron(Value)
             if [v.grad for v in vals] != expected:
@@ -246,6 +261,7 @@ def test_python_rules_in_several_threads_at_once():
         other_graph = lecture_neuron(Value)
         if [v.grad for v in other_graph] != expected:
             failures.append(f"thread {me}: wrong grads while the other waits")
+
     threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
     for t in threads:
         t.start()
@@ -256,6 +272,7 @@ def test_python_rules_in_several_threads_at_once():
 
 def test_backward_by_hand_node_by_node():
     """Reverse topological order by hand, micrograd's way, on both kinds of node."""
+
     def build(V):
         vals = lecture_neuron(V)
         for v in vals:
@@ -269,11 +286,13 @@ def test_backward_by_hand_node_by_node():
                 for child in v._prev:
                     build_topo(child)
                 topo.append(v)
+
         build_topo(root)
         root.grad = 1.0
         for v in reversed(topo):
             v._backward()
         return vals
+
     ours, theirs = build(Value), build(MicroValue)
     assert_same_numbers(ours, theirs)
     assert ours[0].grad != 0.0
@@ -294,6 +313,7 @@ class Tensor(Value):
 
         def _backward():
             self.grad += 3 * self.data**2 * out.grad
+
         out._backward = _backward
         return out
 
@@ -314,6 +334,7 @@ def test_a_subclass_with_its_own_ops():
         d = T(2.0, label="d").cube() * c + a.cube() + b.tanh()
         d.backward()
         return [a, b, d]
+
     ours, theirs = build(Tensor), build(MicroTensor)
     assert_same_numbers(ours, theirs)
     assert [v.label for v in ours[:2]] == ["a", "b"]
@@ -382,15 +403,24 @@ def test_children_must_be_values_and_init_again_takes_none():
 leaf = st.floats(-2, 2, allow_nan=False).filter(lambda x: abs(x) > 1e-2)
 coef = st.floats(-2, 2, allow_nan=False)
 C_OPS = {
-    "+": lambda a, b: a + b, "*": lambda a, b: a * b, "-": lambda a, b: a - b,
-    "/": lambda a, b: a / b, "**2": lambda a, b: a**2, "**-1": lambda a, b: a**-1,
-    "relu": lambda a, b: a.relu(), "neg": lambda a, b: -a, "c*": lambda a, b: 1.5 * a,
+    "+": lambda a, b: a + b,
+    "*": lambda a, b: a * b,
+    "-": lambda a, b: a - b,
+    "/": lambda a, b: a / b,
+    "**2": lambda a, b: a**2,
+    "**-1": lambda a, b: a**-1,
+    "relu": lambda a, b: a.relu(),
+    "neg": lambda a, b: -a,
+    "c*": lambda a, b: 1.5 * a,
     "c-": lambda a, b: 2 - a,
 }
 step = st.one_of(
     st.tuples(st.sampled_from(sorted(C_OPS)), st.integers(0, 10**6), st.integers(0, 10**6)),
-    st.tuples(st.just("py"), st.lists(st.integers(0, 10**6), max_size=4),
-              st.lists(coef, min_size=4, max_size=4)),
+    st.tuples(
+        st.just("py"),
+        st.lists(st.integers(0, 10**6), max_size=4),
+        st.lists(coef, min_size=4, max_size=4),
+    ),
 )
 
 
@@ -421,6 +451,7 @@ def test_random_graphs_mixing_python_and_c_ops_match_micrograd(leaves, steps):
 
 def test_grad_table_mermaid_and_draw_dot_show_python_ops():
     from micrograd_c import grad_table, to_mermaid
+
     x, y = Value(0.5), Value(2.0)
     t = tanh(x)
     z = lin(Value, [t, y, t], [1.0, 3.0, 2.0]) + x * y
@@ -430,12 +461,14 @@ def test_grad_table_mermaid_and_draw_dot_show_python_ops():
     assert "(tanh)" in table and "(lin)" in table
     # each leaf's terms sum to its grad, Python ops included
     from micrograd_c.viz import leaf_gradients
+
     for g in leaf_gradients(z, names):
         assert math.isclose(sum(t.parent.grad * t.local for t in g.terms), g.grad, rel_tol=1e-12)
     assert (x.grad, y.grad, t.grad) == pytest.approx((3 * (1 - t.data**2) + 2.0, 3.5, 3.0))
     assert '["lin"]' in to_mermaid(z, names) and "Tanh" in to_mermaid(z, names)
     graphviz = pytest.importorskip("graphviz")
     from micrograd_c import draw_dot
+
     source = draw_dot(z, labels=names).source
     assert "label=lin" in source and "label=tanh" in source
     assert isinstance(graphviz.Digraph(), type(draw_dot(z)))
@@ -461,6 +494,7 @@ def test_python_ops_under_and_over_the_fused_kernels():
             out = out + sum(tanh(s) * tanh(s) for s in scores)
         out.backward()
         return [v for pair in xs for v in pair] + model.parameters() + [out]
+
     ours, theirs = build(Value, MLP), build(MicroValue, MicroMLP)
     assert_same_numbers(ours, theirs, rel=1e-12)
     assert any(v.grad != 0.0 for v in ours[:4])  # grads reached the inputs through it all
@@ -478,6 +512,7 @@ def test_init_again_forgets_an_assigned_rule():
 
 def test_a_rule_whose_handle_is_gone_leaves_the_nodes_own_rule_as_backprop_steps_shows():
     from micrograd_c import backprop_steps, engine
+
     x = Value(2.0)
     y = x * 3
     z = y * y

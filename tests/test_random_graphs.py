@@ -1,4 +1,5 @@
 """Hypothesis-generated graphs with shared subexpressions, against micrograd."""
+
 import math
 
 from conftest import close
@@ -9,14 +10,23 @@ from micrograd.engine import Value as MicroValue
 from micrograd_c import Value
 
 BINARY = {
-    "+": lambda a, b: a + b, "*": lambda a, b: a * b,
-    "-": lambda a, b: a - b, "/": lambda a, b: a / b,
+    "+": lambda a, b: a + b,
+    "*": lambda a, b: a * b,
+    "-": lambda a, b: a - b,
+    "/": lambda a, b: a / b,
 }
 UNARY = {
-    "**2": lambda a, c: a**2, "**-1": lambda a, c: a**-1, "**3": lambda a, c: a**3,
-    "relu": lambda a, c: a.relu(), "neg": lambda a, c: -a,
-    "c+": lambda a, c: c + a, "c*": lambda a, c: c * a, "c-": lambda a, c: c - a,
-    "c/": lambda a, c: c / a, "+c": lambda a, c: a + c, "/c": lambda a, c: a / c,
+    "**2": lambda a, c: a**2,
+    "**-1": lambda a, c: a**-1,
+    "**3": lambda a, c: a**3,
+    "relu": lambda a, c: a.relu(),
+    "neg": lambda a, c: -a,
+    "c+": lambda a, c: c + a,
+    "c*": lambda a, c: c * a,
+    "c-": lambda a, c: c - a,
+    "c/": lambda a, c: c / a,
+    "+c": lambda a, c: a + c,
+    "/c": lambda a, c: a / c,
 }
 
 leaf = st.floats(-3, 3, allow_nan=False).filter(lambda x: abs(x) > 1e-3)
@@ -24,8 +34,11 @@ step = st.one_of(
     st.tuples(st.sampled_from(sorted(BINARY)), st.integers(0, 10**6), st.integers(0, 10**6)),
     st.tuples(st.sampled_from(sorted(UNARY)), st.integers(0, 10**6), leaf),
 )
-program = st.tuples(st.lists(leaf, min_size=1, max_size=5), st.lists(step, min_size=1, max_size=25),
-                    st.integers(1, 4))
+program = st.tuples(
+    st.lists(leaf, min_size=1, max_size=5),
+    st.lists(step, min_size=1, max_size=25),
+    st.integers(1, 4),
+)
 
 
 def grow(pool, steps):

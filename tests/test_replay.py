@@ -1,4 +1,5 @@
 """Replay: recorded graphs re-run in C equal rebuilt graphs bit for bit, and fail safely."""
+
 import gc
 import math
 import random
@@ -20,7 +21,7 @@ from micrograd_c.demo import fused_graph, learning_rate, make_moons
 def build(leaves, steps):
     """The random program over the given leaf Values, summed so that every node is in
     the recorded graph, where eager and replay must raise alike (errors propagate)."""
-    return sum(grow(list(leaves), steps)[len(leaves):], Value(0.0))
+    return sum(grow(list(leaves), steps)[len(leaves) :], Value(0.0))
 
 
 def eager(xs, steps):
@@ -58,7 +59,7 @@ def test_random_graphs_replay_as_rebuilt(prog, batches):
         return  # nothing to record
     rec = record(root, inputs=leaves)
     del root  # the recording does not need the graph it copied
-    for batch in [xs, *[b[:len(xs)] for b in batches]]:
+    for batch in [xs, *[b[: len(xs)] for b in batches]]:
         want, got = eager(batch, steps), replayed(rec, leaves, batch)
         if isinstance(want, type):
             assert got is want
@@ -117,7 +118,7 @@ def test_new_minibatch_without_rebuild():
         rec.backward()
         got = [p.grad for p in model.parameters()]
         model.zero_grad()
-        fresh = losses.mse([model(list(p)) for p in X[start:start + 20]], y[start:start + 20])
+        fresh = losses.mse([model(list(p)) for p in X[start : start + 20]], y[start : start + 20])
         fresh.backward()
         assert value == fresh.data
         assert got == [p.grad for p in model.parameters()]
@@ -154,8 +155,9 @@ def test_set_inputs_converts_any_array_of_real_numbers(kind):
     assert rec.forward() == 12.0 and (a.data, b.data) == (3.0, 4.0)
 
 
-@pytest.mark.parametrize("values, named", [([3 + 1j, 4], "'Zd'"), (["3", "4"], "'1w'"),
-                                           ([b"3", b"4"], "'1s'")])
+@pytest.mark.parametrize(
+    "values, named", [([3 + 1j, 4], "'Zd'"), (["3", "4"], "'1w'"), ([b"3", b"4"], "'1s'")]
+)
 def test_set_inputs_names_the_format_it_cannot_take(values, named):
     np = pytest.importorskip("numpy")
     x = Value(1.0)
@@ -199,7 +201,7 @@ def test_constants_survive_the_graph_and_variables_are_read_live():
     gc.collect()
     micrograd_c.stats()  # frees the recorded graph
     x.data = 4.0
-    assert rec.forward() == 3.0 * 4.0 + 1.0 * 4.0 ** -1
+    assert rec.forward() == 3.0 * 4.0 + 1.0 * 4.0**-1
     rec.backward()
     assert x.grad == 3.0 - 1.0 / 16.0
 
@@ -251,15 +253,17 @@ def test_any_change_to_the_model_is_named_by_forward_and_backward(change):
     rec = record(model([0.3, -0.7]), model=model)
     make(model, s)
     for call in (rec.forward, rec.backward):
-        with pytest.raises(ValueError, match=f"model changed since the graph was recorded: "
-                                             f"{message}; record the graph again"):
+        with pytest.raises(
+            ValueError,
+            match=f"model changed since the graph was recorded: {message}; record the graph again",
+        ):
             call()
 
 
 def test_errors_are_pythons_and_change_no_grad():
     x = Value(1.0)
     y = Value(1.0)
-    rec = record(x ** -1 + y ** 0.5, inputs=[x, y])
+    rec = record(x**-1 + y**0.5, inputs=[x, y])
     rec.set_inputs([0.0, 1.0])
     with pytest.raises(ZeroDivisionError):
         rec.forward()
@@ -286,6 +290,7 @@ def test_bad_arguments():
 def test_a_recording_refuses_pickle_and_copy():
     import copy
     import pickle
+
     rec = record(Value(2.0) * 3)
     for attempt in (pickle.dumps, copy.deepcopy, copy.copy):
         with pytest.raises(TypeError, match="record the graph again"):

@@ -18,6 +18,7 @@ The run lasts MICROGRAD_C_SOAK_SECONDS (default 6) with MICROGRAD_C_SOAK_THREADS
 fails the test as a deadlock, after its stack is printed; if the test itself hangs,
 faulthandler prints every thread's stack and exits. Run with -s to see the counts.
 """
+
 import faulthandler
 import os
 import queue
@@ -32,10 +33,10 @@ from micrograd_c import MLP, Value, losses, optim, record, stats
 
 SECONDS = float(os.environ.get("MICROGRAD_C_SOAK_SECONDS", "6"))
 THREADS = int(os.environ.get("MICROGRAD_C_SOAK_THREADS", "6"))
-GRACE = 90.0       # seconds past the end before a thread still running counts as deadlocked
-SEEDS = range(6)   # jobs of each kind; iterations cycle through them
-BATCHES = 4        # mini-batches replayed per recording
-N = 12             # points per mini-batch
+GRACE = 90.0  # seconds past the end before a thread still running counts as deadlocked
+SEEDS = range(6)  # jobs of each kind; iterations cycle through them
+BATCHES = 4  # mini-batches replayed per recording
+N = 12  # points per mini-batch
 
 
 def points(rng, n):
@@ -58,7 +59,7 @@ MESH_OPS = [
     lambda a, b: (a - b).relu(),
     lambda a, b: a / (b * b + 1),
     lambda a, b: (a * a + 1).log() - b.sigmoid(),
-    lambda a, b: ((a * 0.5).exp() - b ** 2).tanh(),
+    lambda a, b: ((a * 0.5).exp() - b**2).tanh(),
     lambda a, b: ((a * a + 1) ** b).tanh(),
     lambda a, b: 2 * a - 1 / (b.sigmoid() + 1),
 ]
@@ -91,8 +92,9 @@ def own_model_job(seed):
 
     xs = [[Value(0.0), Value(0.0)] for _ in range(N)]
     ts = [Value(0.0) for _ in range(N)]
-    rec = record(losses.mse([model(x) for x in xs], ts), inputs=[v for x in xs for v in x] + ts,
-                 model=model)
+    rec = record(
+        losses.mse([model(x) for x in xs], ts), inputs=[v for x in xs for v in x] + ts, model=model
+    )
     opt = optim.SGD(params, lr=0.05)
     replayed = []
     for _ in range(BATCHES):
@@ -104,8 +106,16 @@ def own_model_job(seed):
         replayed.append((value, [p.grad for p in params]))
         opt.step()
     numbers = (eager, meshed, replayed, [p.data for p in params])
-    handoff = {"loss": loss, "scores": scores, "root": root, "leaves": leaves, "model": model,
-               "rec": rec, "xs": xs, "ts": ts}
+    handoff = {
+        "loss": loss,
+        "scores": scores,
+        "root": root,
+        "leaves": leaves,
+        "model": model,
+        "rec": rec,
+        "xs": xs,
+        "ts": ts,
+    }
     return numbers, handoff
 
 
@@ -143,7 +153,7 @@ def shared_recording(k):
     if k == 0:
         loss = (a * b + c) ** 2 + (a + c).relu() * b - a * c
     else:
-        loss = (a - b * c).relu() * (a + b) + c ** 3 - (b * 2 - 1) ** 2
+        loss = (a - b * c).relu() * (a + b) + c**3 - (b * 2 - 1) ** 2
     return record(loss, inputs=[a, b, c]), [a, b, c], [3.0, -2.0, 5.0]
 
 
@@ -172,8 +182,9 @@ def single_threaded(shared):
     expected = {}
     for seed in SEEDS:
         for kind in ("own", "shared"):
-            numbers, handoff = own_model_job(seed) if kind == "own" else \
-                shared_model_job(seed, shared)
+            numbers, handoff = (
+                own_model_job(seed) if kind == "own" else shared_model_job(seed, shared)
+            )
             expected[kind, seed] = (numbers, handoff["rec"].forward())
             del numbers, handoff
     return expected
@@ -227,8 +238,9 @@ def test_threads_build_replay_and_drop_graphs_with_single_thread_results():
                 drain(t, count)
                 seed = SEEDS[(t * 5 + i // 2) % len(SEEDS)]
                 kind = "own" if (t + i) % 2 == 0 else "shared"
-                numbers, handoff = own_model_job(seed) if kind == "own" else \
-                    shared_model_job(seed, shared)
+                numbers, handoff = (
+                    own_model_job(seed) if kind == "own" else shared_model_job(seed, shared)
+                )
                 assert numbers == expected[kind, seed][0], (t, i, kind, seed)
                 count["graphs built"] += 3 if kind == "own" else 2  # eager ones and recorded
                 count["recordings"] += 1
@@ -257,8 +269,10 @@ def test_threads_build_replay_and_drop_graphs_with_single_thread_results():
     # if this test itself hangs (say, in a C call of this thread), print every stack and exit
     faulthandler.dump_traceback_later(SECONDS + 2 * GRACE, exit=True, file=sys.__stderr__)
     try:
-        threads = [threading.Thread(target=worker, args=(t,), name=f"soak-{t}", daemon=True)
-                   for t in range(THREADS)]
+        threads = [
+            threading.Thread(target=worker, args=(t,), name=f"soak-{t}", daemon=True)
+            for t in range(THREADS)
+        ]
         start = time.monotonic()
         for th in threads:
             th.start()
@@ -274,9 +288,11 @@ def test_threads_build_replay_and_drop_graphs_with_single_thread_results():
         faulthandler.dump_traceback_later(600, exit=True, file=sys.__stderr__)
 
     total = sum(counts, Counter())
-    report = (f"soak: {THREADS} threads, {elapsed:.1f} s; iterations per thread "
-              f"{[c['iterations'] for c in counts]}; "
-              + ", ".join(f"{k} {v}" for k, v in sorted(total.items())))
+    report = (
+        f"soak: {THREADS} threads, {elapsed:.1f} s; iterations per thread "
+        f"{[c['iterations'] for c in counts]}; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(total.items()))
+    )
     print("\n" + report, file=sys.__stderr__ if hung or errors else sys.stdout)
     assert not hung, f"deadlock: {hung} still running {GRACE:.0f} s after the end; {report}"
     assert not errors, "\n".join(errors) + "\n" + report

@@ -1,5 +1,6 @@
 """Differential fuzzing: random programs that build, mutate (.data writes), backpropagate, zero
 and drop graphs, on micrograd_c and on a pure-Python reference, with the same errors and numbers."""
+
 import math
 
 from conftest import close, same
@@ -31,9 +32,9 @@ def ref_op(name, a, b=None):
     if name == "*":
         return Ref(a.data * b.data, (a, b), lambda n: (b.data, a.data))
     if name == "**2":
-        return Ref(a.data ** 2, (a,), lambda n: (2 * a.data ** 1,))
+        return Ref(a.data**2, (a,), lambda n: (2 * a.data**1,))
     if name == "**-1":
-        return Ref(a.data ** -1, (a,), lambda n: (-1 * a.data ** -2,))
+        return Ref(a.data**-1, (a,), lambda n: (-1 * a.data**-2,))
     if name == "relu":
         return Ref(0.0 if a.data < 0 else a.data, (a,), lambda n: (1.0 if n.data > 0 else 0.0,))
     if name == "tanh":
@@ -47,8 +48,16 @@ def ref_op(name, a, b=None):
 
 def ours_op(name, a, b=None):
     """micrograd_c's version of an operation."""
-    return {"+": lambda: a + b, "*": lambda: a * b, "**2": lambda: a ** 2, "**-1": lambda: a ** -1,
-            "relu": a.relu, "tanh": a.tanh, "exp": a.exp, "log": a.log}[name]()
+    return {
+        "+": lambda: a + b,
+        "*": lambda: a * b,
+        "**2": lambda: a**2,
+        "**-1": lambda: a**-1,
+        "relu": a.relu,
+        "tanh": a.tanh,
+        "exp": a.exp,
+        "log": a.log,
+    }[name]()
 
 
 def ref_backward(root):

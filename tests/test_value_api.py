@@ -1,4 +1,5 @@
 """The Value contract with micrograd users (DESIGN.md §3), checked against micrograd."""
+
 import decimal
 import fractions
 
@@ -12,8 +13,26 @@ from micrograd_c import Value
 def build(V):
     """One expression using every micrograd operator and reflected form."""
     a, b = V(3.0), V(-2.0)
-    nodes = [a + b, a * b, a**2, a**-1, a**0.5, b.relu(), a.relu(), -a, a - b, a / b,
-             2 + a, 2 * a, 1 - a, 1 / a, a + 1, a * 2, a - 1, a / 2]
+    nodes = [
+        a + b,
+        a * b,
+        a**2,
+        a**-1,
+        a**0.5,
+        b.relu(),
+        a.relu(),
+        -a,
+        a - b,
+        a / b,
+        2 + a,
+        2 * a,
+        1 - a,
+        1 / a,
+        a + 1,
+        a * 2,
+        a - 1,
+        a / 2,
+    ]
     return a, b, nodes
 
 
@@ -27,8 +46,10 @@ def test_ops_match_micrograd_values_grads_and_op_strings():
         assert sorted(c.data for c in o._prev) == sorted(c.data for c in t._prev)
         o.backward()
         t.backward()
-    assert (a.grad, b.grad) == (pytest.approx(ma.grad, rel=1e-12),
-                                pytest.approx(mb.grad, rel=1e-12))
+    assert (a.grad, b.grad) == (
+        pytest.approx(ma.grad, rel=1e-12),
+        pytest.approx(mb.grad, rel=1e-12),
+    )
 
 
 def test_repr_and_float_deviation():
@@ -37,8 +58,19 @@ def test_repr_and_float_deviation():
     assert Value(0)._op == ""
 
 
-@pytest.mark.parametrize("x", [3, 2.5, True, np.float64(1.5), np.float32(0.5), np.int64(7),
-                               fractions.Fraction(1, 4), decimal.Decimal("0.25")])
+@pytest.mark.parametrize(
+    "x",
+    [
+        3,
+        2.5,
+        True,
+        np.float64(1.5),
+        np.float32(0.5),
+        np.int64(7),
+        fractions.Fraction(1, 4),
+        decimal.Decimal("0.25"),
+    ],
+)
 def test_accepts_real_numbers(x):
     v = Value(x)
     assert v.data == float(x) and type(v.data) is float
@@ -48,9 +80,16 @@ def test_accepts_real_numbers(x):
 # numbers that micrograd combines with a float in float arithmetic (others, such as
 # np.float32 or Decimal, it computes in their own type: README, deviations)
 NUMBERS = [3, -2, 2.5, True, np.float64(1.5), fractions.Fraction(1, 49)]
-OPERATORS = {"+": lambda a, x: a + x, "-": lambda a, x: a - x, "*": lambda a, x: a * x,
-             "/": lambda a, x: a / x, "r+": lambda a, x: x + a, "r-": lambda a, x: x - a,
-             "r*": lambda a, x: x * a, "r/": lambda a, x: x / a}
+OPERATORS = {
+    "+": lambda a, x: a + x,
+    "-": lambda a, x: a - x,
+    "*": lambda a, x: a * x,
+    "/": lambda a, x: a / x,
+    "r+": lambda a, x: x + a,
+    "r-": lambda a, x: x - a,
+    "r*": lambda a, x: x * a,
+    "r/": lambda a, x: x / a,
+}
 
 
 @pytest.mark.parametrize("x", NUMBERS, ids=repr)
@@ -106,8 +145,18 @@ def test_rejects_non_numbers_naming_the_type(x):
 
 def test_reflected_forms_and_numpy_scalars_give_values():
     v = Value(4.0)
-    for r in (2 * v, 1 - v, 1 / v, 2 + v, np.float64(2) * v, np.float64(2) + v,
-              np.float64(1) - v, np.float64(1) / v, v * np.float64(2), 2**v):
+    for r in (
+        2 * v,
+        1 - v,
+        1 / v,
+        2 + v,
+        np.float64(2) * v,
+        np.float64(2) + v,
+        np.float64(1) - v,
+        np.float64(1) / v,
+        v * np.float64(2),
+        2**v,
+    ):
         assert type(r) is Value
     assert (np.float64(2) * v).data == 8.0
     assert (1 - v).data == -3.0 and (1 / v).data == 0.25
@@ -137,7 +186,7 @@ def test_prev_returns_the_same_objects_every_time():
     (prod,) = [p for p in c._prev if p is not a]
     assert c._prev == {prod, a} and prod._prev == {a, b}
     k = (a * 5)._prev
-    const = (a * 5)
+    const = a * 5
     first = const._prev
     assert first == const._prev  # the wrapped constant is one object, every time
     assert sorted(v.data for v in k) == [2.0, 5.0]
@@ -154,6 +203,7 @@ def trace(root):
             for child in v._prev:
                 edges.add((child, v))
                 build(child)
+
     build(root)
     return nodes, edges
 
@@ -163,6 +213,7 @@ def test_identity_traversal_sees_no_duplicates():
         x, y = V(1.5), V(-0.5)
         s = x * y
         return (s + x) * (s - y) / (x + 2)
+
     ours, theirs = trace(expr(Value)), trace(expr(MicroValue))
     assert len(ours[0]) == len(theirs[0]) and len(ours[1]) == len(theirs[1])
     assert sorted(n._op for n in ours[0]) == sorted(n._op for n in theirs[0])
@@ -184,6 +235,7 @@ def test_node_backward_by_hand_equals_backward():
         d = e + 10.0
         r = d.relu()
         return a, b, [r * -2.0, r, d, e]  # reverse topological order
+
     a, b, nodes = expr()
     nodes[0].grad = 1.0
     for node in nodes:  # by hand, node by node, as the lessons do

@@ -1,4 +1,5 @@
 """draw_dot, to_mermaid and the gradient table, on the chapter's §3.2 example."""
+
 from __future__ import annotations
 
 import math
@@ -29,13 +30,16 @@ def shared():
 
 def test_mermaid_is_the_chapters_diagram():
     z, names = chapter()
-    assert to_mermaid(z, names) == """\
+    assert (
+        to_mermaid(z, names)
+        == """\
 graph LR
     x(2.0) --> Mul
     y(3.0) --> Mul
     Mul --> Add
     b(1.0) --> Add
     Add --> z(7.0)"""
+    )
 
 
 def test_mermaid_shows_grads_after_backward():
@@ -73,16 +77,22 @@ def test_grad_table_numbers_for_the_chapter():
     z.backward()
     rows = {g.name: g for g in leaf_gradients(z, names)}
     assert [(n, g.data, g.grad) for n, g in rows.items()] == [
-        ("x", 2.0, 3.0), ("y", 3.0, 2.0), ("b", 1.0, 1.0)]
+        ("x", 2.0, 3.0),
+        ("y", 3.0, 2.0),
+        ("b", 1.0, 1.0),
+    ]
     # ∂z/∂x = y through '*', ∂z/∂y = x through '*', ∂z/∂b = 1 through '+'
     assert [(t.op, t.local, t.parent.grad) for t in rows["x"].terms] == [("*", 3.0, 1.0)]
     assert [(t.op, t.local, t.parent.grad) for t in rows["y"].terms] == [("*", 2.0, 1.0)]
     assert [(t.op, t.local, t.parent.grad) for t in rows["b"].terms] == [("+", 1.0, 1.0)]
-    assert grad_table(z, names) == """\
+    assert (
+        grad_table(z, names)
+        == """\
 leaf  data  grad  grad = Σ parent.grad × ∂parent/∂leaf (op)
 x     2.0   3.0   1.0 × 3.0 (*)
 y     3.0   2.0   1.0 × 2.0 (*)
 b     1.0   1.0   1.0 × 1.0 (+)"""
+    )
     assert grad_table(z, names, markdown=True).splitlines()[2:] == [
         "| x | 2.0 | 3.0 | 1.0 × 3.0 (*) |",
         "| y | 3.0 | 2.0 | 1.0 × 2.0 (*) |",
@@ -90,12 +100,15 @@ b     1.0   1.0   1.0 × 1.0 (+)"""
     ]
 
 
-@pytest.mark.parametrize("build", [
-    lambda x, y: x * x + x,                                   # a leaf used twice by one op
-    lambda x, y: (x * y).tanh() * (x - y) ** 2 / (x + 4),     # '**k', '**-1', sub via * -1
-    lambda x, y: (x.exp() + y.sigmoid()).log() + (x * y).relu() + (-y).relu(),
-    lambda x, y: (x + 2) ** y + 2 ** x,                       # Value ** Value, number ** Value
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x, y: x * x + x,  # a leaf used twice by one op
+        lambda x, y: (x * y).tanh() * (x - y) ** 2 / (x + 4),  # '**k', '**-1', sub via * -1
+        lambda x, y: (x.exp() + y.sigmoid()).log() + (x * y).relu() + (-y).relu(),
+        lambda x, y: (x + 2) ** y + 2**x,  # Value ** Value, number ** Value
+    ],
+)
 def test_every_leaf_grad_is_the_sum_of_its_chain_rule_terms(build):
     x, y = Value(0.7), Value(1.3)
     out = build(x, y)
@@ -104,8 +117,9 @@ def test_every_leaf_grad_is_the_sum_of_its_chain_rule_terms(build):
     assert "x" in {g.name for g in leaves}
     for g in leaves:
         assert g.terms, g
-        assert math.isclose(g.grad, sum(t.parent.grad * t.local for t in g.terms),
-                            rel_tol=1e-12, abs_tol=1e-15), g
+        assert math.isclose(
+            g.grad, sum(t.parent.grad * t.local for t in g.terms), rel_tol=1e-12, abs_tol=1e-15
+        ), g
 
 
 def test_traversal_is_iterative():
@@ -115,7 +129,7 @@ def test_traversal_is_iterative():
         out = out * 1.0001 + 0.1
     out.backward()
     (first, *_constants) = leaf_gradients(out)
-    assert math.isclose(first.grad, 1.0001 ** 20_000, rel_tol=1e-9)
+    assert math.isclose(first.grad, 1.0001**20_000, rel_tol=1e-9)
     assert to_mermaid(out).count("\n") == 4 * 20_000 + 1
 
 

@@ -1,5 +1,6 @@
 """backprop_steps: the steps backward() takes, recorded without changing a grad, against
 backward() itself, bit for bit, on random graphs of every op (Python ops and nn outputs too)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,11 +24,13 @@ def same(a: float, b: float) -> bool:
 
 # ---- ops written in Python, as the micrograd lecture writes them -------------------------------
 
+
 def py_sin(a: Value) -> Value:
     out = Value(math.sin(a.data), (a,), "sin")
 
     def _backward() -> None:
         a.grad += math.cos(a.data) * out.grad
+
     out._backward = _backward
     return out
 
@@ -38,6 +41,7 @@ def py_square(a: Value) -> Value:
 
     def _backward() -> None:
         a.grad += 2 * a.data * out.grad
+
     out._backward = _backward
     return out
 
@@ -50,6 +54,7 @@ def py_sum3(a: Value, b: Value, c: Value) -> Value:
         a.grad += out.grad
         b.grad += out.grad
         c.grad += out.grad
+
     out._backward = _backward
     return out
 
@@ -61,6 +66,7 @@ def py_div_rule(a: Value, b: Value) -> Value:
     def _backward() -> None:
         a.grad += out.grad / 3.0
         b.grad += a.data * out.grad
+
     out._backward = _backward
     return out
 
@@ -79,17 +85,34 @@ def nn_output(a: Value, b: Value) -> Value:
 
 
 BINARY = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b, "**V": lambda a, b: a ** b, "mlp": nn_output,
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**V": lambda a, b: a**b,
+    "mlp": nn_output,
     "py_div_rule": py_div_rule,
 }
 UNARY = {
-    "**2": lambda a: a ** 2, "**3": lambda a: a ** 3, "**-1": lambda a: a ** -1,
-    "**0.5": lambda a: a ** 0.5, "**1.5": lambda a: a ** 1.5, "2**": lambda a: 2 ** a,
-    "relu": lambda a: a.relu(), "tanh": lambda a: a.tanh(), "exp": lambda a: a.exp(),
-    "log": lambda a: a.log(), "sigmoid": lambda a: a.sigmoid(), "neg": lambda a: -a,
-    "x*x": lambda a: a * a, "x+x": lambda a: a + a, "x**x": lambda a: a ** a,
-    "c-": lambda a: 1.5 - a, "/c": lambda a: a / 3, "sin": py_sin, "sq": py_square,
+    "**2": lambda a: a**2,
+    "**3": lambda a: a**3,
+    "**-1": lambda a: a**-1,
+    "**0.5": lambda a: a**0.5,
+    "**1.5": lambda a: a**1.5,
+    "2**": lambda a: 2**a,
+    "relu": lambda a: a.relu(),
+    "tanh": lambda a: a.tanh(),
+    "exp": lambda a: a.exp(),
+    "log": lambda a: a.log(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "neg": lambda a: -a,
+    "x*x": lambda a: a * a,
+    "x+x": lambda a: a + a,
+    "x**x": lambda a: a**a,
+    "c-": lambda a: 1.5 - a,
+    "/c": lambda a: a / 3,
+    "sin": py_sin,
+    "sq": py_square,
     "id": hand_no_rule,
 }
 
@@ -99,8 +122,12 @@ step = st.one_of(
     st.tuples(st.sampled_from(sorted(UNARY)), st.integers(0, 99), st.just(0)),
     st.tuples(st.just("sum3"), st.integers(0, 99), st.integers(0, 99)),
 )
-program = st.tuples(st.lists(leaf, min_size=1, max_size=4), st.lists(step, min_size=1, max_size=12),
-                    st.integers(1, 3), st.booleans())
+program = st.tuples(
+    st.lists(leaf, min_size=1, max_size=4),
+    st.lists(step, min_size=1, max_size=12),
+    st.integers(1, 3),
+    st.booleans(),
+)
 
 
 def build(prog):
@@ -189,10 +216,14 @@ def test_the_chapters_example():
     z = x * y + b
     names = {x: "x", y: "y", b: "b", z: "z"}
     steps = backprop_steps(z, names)
-    assert [(s.name, s.op, s.data, s.grad) for s in steps] == [("z", "+", 7.0, 1.0),
-                                                              ("v2", "*", 6.0, 1.0)]
+    assert [(s.name, s.op, s.data, s.grad) for s in steps] == [
+        ("z", "+", 7.0, 1.0),
+        ("v2", "*", 6.0, 1.0),
+    ]
     assert [(e.name, e.local, e.added, e.grad_before, e.grad_after) for e in steps[1].edges] == [
-        ("x", 3.0, 3.0, 0.0, 3.0), ("y", 2.0, 2.0, 0.0, 2.0)]
+        ("x", 3.0, 3.0, 0.0, 3.0),
+        ("y", 2.0, 2.0, 0.0, 2.0),
+    ]
     assert str(steps[1]) == "v2 (*) grad 1.0: x.grad += 1.0 × 3.0 → 3.0, y.grad += 1.0 × 2.0 → 2.0"
     assert (x.grad, y.grad, b.grad, z.grad) == (0.0, 0.0, 0.0, 0.0)  # nothing changed
 
@@ -202,7 +233,9 @@ def test_a_repeated_child_is_two_edges():
     y = x * x
     (step,) = check(y)
     assert [(e.child, e.local, e.grad_before, e.grad_after) for e in step.edges] == [
-        (x, 3.0, 0.0, 3.0), (x, 3.0, 3.0, 6.0)]
+        (x, 3.0, 0.0, 3.0),
+        (x, 3.0, 3.0, 6.0),
+    ]
 
 
 def test_python_rule_shares_are_what_it_adds():
@@ -263,7 +296,7 @@ def test_labels_name_the_steps():
 def test_a_failing_power_raises_as_backward_does_and_changes_nothing():
     x = Value(0.0)
     w = Value(2.0)
-    root = x ** 0.5 * w  # d(x ** 0.5)/dx = 0.5 * 0.0 ** -0.5: ZeroDivisionError, as micrograd
+    root = x**0.5 * w  # d(x ** 0.5)/dx = 0.5 * 0.0 ** -0.5: ZeroDivisionError, as micrograd
     with pytest.raises(ZeroDivisionError):
         backprop_steps(root)
     assert (x.grad, w.grad, root.grad) == (0.0, 0.0, 0.0)
@@ -271,12 +304,14 @@ def test_a_failing_power_raises_as_backward_does_and_changes_nothing():
 
 # ---- the page, without a browser (tests/test_watch_page.py drives it in one) ---------------------
 
+
 @pytest.mark.parametrize("use_dot", [True, False])
 def test_page_is_one_self_contained_file(use_dot, tmp_path, monkeypatch):
     import json
     import re
 
     from micrograd_c import backprop_html, watch
+
     if use_dot and not watch._dot_available():
         pytest.skip("no graphviz package or `dot`")
     monkeypatch.setattr(watch, "_dot_available", lambda: use_dot)
@@ -287,16 +322,35 @@ def test_page_is_one_self_contained_file(use_dot, tmp_path, monkeypatch):
     assert text == page.html and text.startswith("<!DOCTYPE html>")
     assert not re.search(r"https?:|<link\b|\bsrc=|@import", text)
     assert (x.grad, y.grad, b.grad, z.grad) == (0.0, 0.0, 0.0, 0.0)
-    for element in ("n0", "o2", "e2_0", "e2_1", "r2", "e4_0", "e4_1", "r4", "slider", "prev",
-                    "next", "explain", "rows"):
+    for element in (
+        "n0",
+        "o2",
+        "e2_0",
+        "e2_1",
+        "r2",
+        "e4_0",
+        "e4_1",
+        "r4",
+        "slider",
+        "prev",
+        "next",
+        "explain",
+        "rows",
+    ):
         assert f'id="{element}"' in text, element
-    data = json.loads(re.search(r'<script id="mg-data" type="application/json">(.*?)</script>',
-                                text, re.DOTALL).group(1))
+    data = json.loads(
+        re.search(
+            r'<script id="mg-data" type="application/json">(.*?)</script>', text, re.DOTALL
+        ).group(1)
+    )
     assert [s["name"] for s in data["steps"]] == ["z", "v2"]
     assert [e["formula"] + " = " + e["local"] for e in data["steps"][1]["edges"]] == [
-        "∂(x·y)/∂x = y = 3.0", "∂(x·y)/∂y = x = 2.0"]
+        "∂(x·y)/∂x = y = 3.0",
+        "∂(x·y)/∂y = x = 2.0",
+    ]
     assert data["start"] == ["0.0", "0.0", "0.0", "0.0", "1.0"]
     import html
+
     srcdoc = re.fullmatch(r'<iframe srcdoc="([^"]*)" style="[^"]*"></iframe>', page._repr_html_())
     assert srcdoc and html.unescape(srcdoc.group(1)) == text  # what Jupyter shows inline
 
@@ -304,6 +358,7 @@ def test_page_is_one_self_contained_file(use_dot, tmp_path, monkeypatch):
 @pytest.mark.parametrize("use_dot", [True, False])
 def test_page_escapes_what_it_is_given(use_dot, tmp_path, monkeypatch):
     from micrograd_c import backprop_html, watch
+
     if use_dot and not watch._dot_available():
         pytest.skip("no graphviz package or `dot`")
     monkeypatch.setattr(watch, "_dot_available", lambda: use_dot)
@@ -316,6 +371,7 @@ def test_page_escapes_what_it_is_given(use_dot, tmp_path, monkeypatch):
 
 def test_page_refuses_a_graph_above_the_limit(tmp_path):
     from micrograd_c import backprop_html
+
     v = Value(0.1)
     for _ in range(MAX_NODES):
         v = v.tanh()
@@ -331,6 +387,7 @@ def test_the_tutorials_pictures_and_page_are_there():
     from pathlib import Path
 
     from micrograd_c.watch import chapter_example
+
     docs = Path(__file__).resolve().parents[1] / "docs"
     if not (docs / "images").is_dir():
         pytest.skip("needs the source checkout (an sdist carries only docs/*.md)")
@@ -344,9 +401,13 @@ def test_the_tutorials_pictures_and_page_are_there():
         assert png.startswith(b"\x89PNG") and len(png) < 60_000
     text = (docs / "images" / "backprop-chapter.html").read_text(encoding="utf-8")
     assert not re.search(r"https?:", text)
-    data = json.loads(re.search(r'<script id="mg-data" type="application/json">(.*?)</script>',
-                                text, re.DOTALL).group(1))
+    data = json.loads(
+        re.search(
+            r'<script id="mg-data" type="application/json">(.*?)</script>', text, re.DOTALL
+        ).group(1)
+    )
     z, names = chapter_example()
     assert [(s["name"], s["grad"], [e["after"] for e in s["edges"]]) for s in data["steps"]] == [
         (s.name, str(s.grad), [str(e.grad_after) for e in s.edges])
-        for s in backprop_steps(z, names)]
+        for s in backprop_steps(z, names)
+    ]

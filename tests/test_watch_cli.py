@@ -1,5 +1,5 @@
-"""python -m micrograd_c explain: the chapter's §3.2 example as a page stepping through backward.
-"""
+"""python -m micrograd_c explain: the chapter's §3.2 example as a page stepping through backward."""
+
 import json
 import re
 import subprocess
@@ -10,8 +10,13 @@ from micrograd_c.watch import chapter_example
 
 
 def explain(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "micrograd_c", "explain", *args], cwd=cwd,
-                          check=False, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "explain", *args],
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_explain_writes_the_chapters_example_and_says_where(tmp_path):
@@ -20,12 +25,16 @@ def test_explain_writes_the_chapters_example_and_says_where(tmp_path):
     path = tmp_path / "chapter.html"
     assert run.stdout.startswith(f"wrote {path}: ")
     text = path.read_text(encoding="utf-8")
-    data = json.loads(re.search(r'<script id="mg-data" type="application/json">(.*?)</script>',
-                                text, re.DOTALL).group(1))
+    data = json.loads(
+        re.search(
+            r'<script id="mg-data" type="application/json">(.*?)</script>', text, re.DOTALL
+        ).group(1)
+    )
     z, names = chapter_example()
     assert z.data == 7.0 and sorted(names.values()) == ["b", "x", "y", "z"]
     assert [(s["name"], s["grad"]) for s in data["steps"]] == [
-        (s.name, str(s.grad)) for s in backprop_steps(z, names)]
+        (s.name, str(s.grad)) for s in backprop_steps(z, names)
+    ]
 
 
 def test_explain_writes_backprop_html_by_default(tmp_path):

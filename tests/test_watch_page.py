@@ -4,6 +4,7 @@ backprop_steps names, the grads it records, and which nodes are still pending.
 
 Skips where selenium, Chromium or chromedriver is missing (Debian: apt-get install chromium
 chromium-driver; pip install selenium)."""
+
 from __future__ import annotations
 
 import io
@@ -35,32 +36,43 @@ def browser():
     binary = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
     driver_path = shutil.which("chromedriver")
     if binary is None or driver_path is None:
-        pytest.skip("no Chromium and chromedriver "
-                    "(Debian: apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "no Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1200,700"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,700",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # the browser is not ours to instrument: no sanitizer runtime preloaded into it
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     try:
         driver = webdriver.Chrome(
-            service=webdriver.ChromeService(executable_path=driver_path, env=env), options=options)
+            service=webdriver.ChromeService(executable_path=driver_path, env=env), options=options
+        )
     except WebDriverException as exc:
         pytest.skip(f"Chromium would not start: {exc.msg}")
     driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     yield driver
     driver.quit()
 
 
 def layouts():
     """Graphviz's layout where it can run here, and the page's own always."""
-    dot = pytest.param("dot", marks=pytest.mark.skipif(not watch._dot_available(),
-                                                       reason="no graphviz package or `dot`"))
+    dot = pytest.param(
+        "dot",
+        marks=pytest.mark.skipif(not watch._dot_available(), reason="no graphviz package or `dot`"),
+    )
     return [dot, "own"]
 
 
@@ -83,9 +95,15 @@ def expected_states(steps, root, root_name):
         states = {}
         for name, grad in grads.items():
             before = [q for q in parents.get(name, []) if q <= p]
-            state = ("current" if own.get(name) == p else
-                     "pending" if name != names[root] and not before else
-                     "final" if len(before) == len(parents.get(name, [])) else "partial")
+            state = (
+                "current"
+                if own.get(name) == p
+                else "pending"
+                if name != names[root] and not before
+                else "final"
+                if len(before) == len(parents.get(name, []))
+                else "partial"
+            )
             states[name] = (f"grad {_num(grad)}", state)
         out.append(states)
     return out
@@ -122,13 +140,14 @@ def test_next_through_every_step_of_the_chapters_example(browser, layout, tmp_pa
         got = shown(browser)
         assert {k: tuple(v) for k, v in got.items()} == want[p], f"position {p}"
         current = browser.execute_script(
-            "return [...document.querySelectorAll('g.current[data-name]')]"
-            ".map(g => g.dataset.name)")
+            "return [...document.querySelectorAll('g.current[data-name]')].map(g => g.dataset.name)"
+        )
         assert current == ([steps[p - 1].name] if p else [])
         active = browser.execute_script("return document.querySelectorAll('g.edge.active').length")
         assert active == (len(steps[p - 1].edges) + 1 if p else 0)
         rows = browser.execute_script(
-            "return [...document.querySelectorAll('#rows tr')].filter(r => !r.hidden).length")
+            "return [...document.querySelectorAll('#rows tr')].filter(r => !r.hidden).length"
+        )
         assert rows == p
     explain = by_id("id", "explain").text
     assert "∂(x·y)/∂x = y = 3.0" in explain and "∂(x·y)/∂y = x = 2.0" in explain
@@ -160,8 +179,9 @@ def test_the_page_works_inline_as_jupyter_shows_it(browser, tmp_path):
     z, names = chapter()
     page = backprop_html(z, tmp_path / "backprop.html", names)
     notebook = tmp_path / "notebook.html"  # an output cell: the object's _repr_html_
-    notebook.write_text(f"<!DOCTYPE html><html><body>{page._repr_html_()}</body></html>",
-                        encoding="utf-8")
+    notebook.write_text(
+        f"<!DOCTYPE html><html><body>{page._repr_html_()}</body></html>", encoding="utf-8"
+    )
     browser.get(notebook.resolve().as_uri())
     browser.switch_to.frame(browser.find_element("tag name", "iframe"))
     try:

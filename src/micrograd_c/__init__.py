@@ -1,4 +1,5 @@
 """micrograd_c: micrograd's API with the graph and backward pass in C."""
+
 from ._core import Stats, stats
 from .engine import Value
 from .nn import MLP
@@ -6,8 +7,21 @@ from .replay import Recording, record
 from .viz import draw_dot, grad_table, leaf_gradients, to_mermaid
 from .watch import backprop_html, backprop_steps
 
-__all__ = ["MLP", "Recording", "Stats", "Value", "backprop_html", "backprop_steps", "draw_dot",
-           "grad_table", "install_as_micrograd", "leaf_gradients", "record", "stats", "to_mermaid"]
+__all__ = [
+    "MLP",
+    "Recording",
+    "Stats",
+    "Value",
+    "backprop_html",
+    "backprop_steps",
+    "draw_dot",
+    "grad_table",
+    "install_as_micrograd",
+    "leaf_gradients",
+    "record",
+    "stats",
+    "to_mermaid",
+]
 __version__ = "0.1.0"
 
 
@@ -16,5 +30,7 @@ def install_as_micrograd() -> None:
     import sys
 
     from . import engine, nn
-    sys.modules.update({"micrograd": sys.modules[__name__], "micrograd.engine": engine,
-                        "micrograd.nn": nn})
+
+    sys.modules.update(
+        {"micrograd": sys.modules[__name__], "micrograd.engine": engine, "micrograd.nn": nn}
+    )

@@ -3,6 +3,7 @@
 Each type checks its value when the command line is parsed, before any work: a bad value
 exits with status 2 and one line on stderr, not with a traceback after a long run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,11 +88,12 @@ def image_file(text: str) -> str:
         from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
         raise argparse.ArgumentTypeError(
-            "drawing needs matplotlib: pip install 'micrograd_c[plot]'") from None
+            "drawing needs matplotlib: pip install 'micrograd_c[plot]'"
+        ) from None
     formats = FigureCanvasBase.get_supported_filetypes()
     extension = os.path.splitext(text)[1].lstrip(".").lower()
     if extension not in formats:
         raise argparse.ArgumentTypeError(
-            f"not an image file name: {text!r} (end it in one of ."
-            f"{', .'.join(sorted(formats))})")
+            f"not an image file name: {text!r} (end it in one of .{', .'.join(sorted(formats))})"
+        )
     return output_file(text)

@@ -6,6 +6,7 @@ module matches this source, the one place where C error codes become Python
 exceptions, the views through which Python reads and writes node data and
 grads without a C call, and ``stats()``.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -24,16 +25,19 @@ try:
     from ._cmg import ffi as ffi  # (as: re-exported to the other modules)
     from ._cmg import lib as lib
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
-    raise ImportError(f"micrograd_c's compiled module _cmg is missing or broken ({exc}); "
-                      f"{REBUILD}") from exc
+    raise ImportError(
+        f"micrograd_c's compiled module _cmg is missing or broken ({exc}); {REBUILD}"
+    ) from exc
 
 ABI_VERSION = 16
 NODE_BYTES = 32  # data, grad: doubles 0 and 1 of a node; children: int32s 4 and 5
 CHUNK_BYTES = lib.MG_CHUNK_NODES * NODE_BYTES
 if lib.MG_ABI_VERSION != ABI_VERSION or ffi.sizeof("mg_node") != NODE_BYTES:
-    raise ImportError(f"micrograd_c's compiled module is stale: it does not match this "
-                      f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); "
-                      f"{REBUILD}")
+    raise ImportError(
+        f"micrograd_c's compiled module is stale: it does not match this "
+        f"source (C ABI {lib.MG_ABI_VERSION}, Python expects {ABI_VERSION}); "
+        f"{REBUILD}"
+    )
 
 
 def _source_hash(root: Path) -> str:
@@ -45,16 +49,23 @@ def _source_hash(root: Path) -> str:
 _root = Path(__file__).resolve().parents[2]
 _checkout = (_root / "build_ext.py").is_file() and (_root / "csrc").is_dir()
 if _checkout and ffi.string(lib.mg_build_hash()).decode() != _source_hash(_root):
-    raise ImportError(f"micrograd_c's compiled module is stale: csrc/ or build_ext.py "
-                      f"changed since it was built; {REBUILD}")
+    raise ImportError(
+        f"micrograd_c's compiled module is stale: csrc/ or build_ext.py "
+        f"changed since it was built; {REBUILD}"
+    )
 
 _ERRORS = {
     lib.MG_ENOMEM: (MemoryError, "out of memory for graph nodes"),
     lib.MG_EZERODIV: (ZeroDivisionError, "0.0 cannot be raised to a negative power"),
     lib.MG_EDOMAIN: (ValueError, "math domain error"),
     lib.MG_ERANGE: (OverflowError, "math range error (result too large)"),
-    lib.MG_ECOMPLEX: (ValueError, ("negative number cannot be raised to a fractional power "
-                                   "(Python would give a complex number)")),
+    lib.MG_ECOMPLEX: (
+        ValueError,
+        (
+            "negative number cannot be raised to a fractional power "
+            "(Python would give a complex number)"
+        ),
+    ),
     lib.MG_EINDEX: (RuntimeError, "internal error: not a live graph node"),
     lib.MG_EPYTHON: (TypeError, "the graph has an op written in Python"),
 }
@@ -197,11 +208,11 @@ def child(i: int, k: int) -> int:
 class Stats(NamedTuple):
     """Arena figures for profiling."""
 
-    live: int        # nodes in use
-    capacity: int    # node slots allocated
-    bytes: int       # bytes held by the arena: nodes, bitmap, region table
-    chunks: int      # chunks of slots allocated (65,536 slots each)
-    regions: int     # regions of 64 slots holding live nodes or being filled
+    live: int  # nodes in use
+    capacity: int  # node slots allocated
+    bytes: int  # bytes held by the arena: nodes, bitmap, region table
+    chunks: int  # chunks of slots allocated (65,536 slots each)
+    regions: int  # regions of 64 slots holding live nodes or being filled
 
 
 def stats() -> Stats:

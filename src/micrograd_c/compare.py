@@ -22,6 +22,7 @@ The child is this very file run by path (``python compare.py ENGINE ...``),
 not ``-m micrograd_c.compare``, so that the micrograd run never imports
 micrograd_c; that is why it imports only the standard library.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,6 +60,7 @@ NUMBER = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan
 @dataclass
 class Run:
     """One run of the script in a child process: how it ended, what it printed, what it cost."""
+
     engine: str
     status: int
     stdout: str
@@ -91,15 +93,22 @@ class Run:
 @dataclass
 class Verdict:
     """How the two runs' outputs compare, line by line, on the lines that --ignore leaves."""
+
     agree: int  # lines that agree, counted from the first
     # the first line that differs, as (its number, its text) in each output; None past the end
     difference: tuple[tuple[int, str] | None, tuple[int, str] | None] | None = None
     ignored: tuple[int, int] = (0, 0)  # lines of each output left out
 
 
-def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float = 1e-12,
-        top: int = 10, timeout: float | None = None,
-        ignore: Sequence[str | re.Pattern[str]] = ()) -> int:
+def run(
+    script: str,
+    args: Sequence[str] = (),
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+    top: int = 10,
+    timeout: float | None = None,
+    ignore: Sequence[str | re.Pattern[str]] = (),
+) -> int:
     """Run script with args on micrograd and on micrograd_c, print the report; the exit status.
 
     Each run, the profiled ones too, is stopped after timeout seconds, if given.
@@ -113,8 +122,11 @@ def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float =
     if not os.path.isfile(script):
         print(f"compare: no such file: {script}", file=sys.stderr)
         return USAGE
-    print(f"running `{shlex.join([script, *args])}` on micrograd, then on micrograd_c, "
-          f"each in a fresh process", flush=True)
+    print(
+        f"running `{shlex.join([script, *args])}` on micrograd, then on micrograd_c, "
+        f"each in a fresh process",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as workdir:
         stdin = save_input(workdir)
         runs = [spawn(engine, script, args, workdir, stdin, timeout) for engine in ENGINES]
@@ -126,8 +138,7 @@ def run(script: str, args: Sequence[str] = (), rtol: float = 1e-9, atol: float =
             if top > 0:
                 for engine in ENGINES:
                     stats = os.path.join(workdir, engine + ".prof")
-                    profiled = spawn(engine, script, args, workdir, stdin, timeout,
-                                     profile=stats)
+                    profiled = spawn(engine, script, args, workdir, stdin, timeout, profile=stats)
                     print_profile(profiled, stats, top)
     verdict = compare_outputs(runs[0].stdout, runs[1].stdout, rtol, atol, patterns)
     rules = f"numbers within rtol {rtol:g} or atol {atol:g}, text exactly"
@@ -153,8 +164,15 @@ def save_input(workdir: str) -> str | None:
     return path
 
 
-def spawn(engine: str, script: str, args: Sequence[str], workdir: str, stdin: str | None,
-          timeout: float | None, profile: str = "") -> Run:
+def spawn(
+    engine: str,
+    script: str,
+    args: Sequence[str],
+    workdir: str,
+    stdin: str | None,
+    timeout: float | None,
+    profile: str = "",
+) -> Run:
     """Run script on engine in a child process reading the file stdin (None: no input), stopped
     after timeout seconds (None: no limit), under cProfile to the file profile if profile."""
     report = Path(workdir, engine + ".json")
@@ -162,9 +180,16 @@ def spawn(engine: str, script: str, args: Sequence[str], workdir: str, stdin: st
     command = [sys.executable, __file__, engine, str(report), profile, script, *args]
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
-        child = stack.enter_context(subprocess.Popen(
-            command, stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            errors="replace"))
+        child = stack.enter_context(
+            subprocess.Popen(
+                command,
+                stdin=source,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+        )
         progress = Progress(f"running on {engine}" + (" under cProfile" if profile else ""))
         stack.callback(progress.close)
         stdout, stderr, stopped = wait(child, timeout, progress)
@@ -174,8 +199,9 @@ def spawn(engine: str, script: str, args: Sequence[str], workdir: str, stdin: st
     return run
 
 
-def wait(child: subprocess.Popen[str], timeout: float | None,
-         progress: Progress) -> tuple[str, str, bool]:
+def wait(
+    child: subprocess.Popen[str], timeout: float | None, progress: Progress
+) -> tuple[str, str, bool]:
     """What child printed on stdout and on stderr, once it ended; whether it ran out of time."""
     start = time.monotonic()
     while True:
@@ -248,12 +274,19 @@ def tqdm_bar(label: str, stream: TextIO) -> Any:
     return tqdm(desc=label, file=stream, bar_format="{desc}, {elapsed}", leave=False)
 
 
-def compare_outputs(theirs: str, ours: str, rtol: float, atol: float,
-                    ignore: Sequence[re.Pattern[str]] = ()) -> Verdict:
+def compare_outputs(
+    theirs: str, ours: str, rtol: float, atol: float, ignore: Sequence[re.Pattern[str]] = ()
+) -> Verdict:
     """Compare two outputs line by line, without the lines in which any of ignore matches."""
     lines = [text.splitlines() for text in (theirs, ours)]
-    kept = [[(number, line) for number, line in enumerate(output, 1)
-             if not any(pattern.search(line) for pattern in ignore)] for output in lines]
+    kept = [
+        [
+            (number, line)
+            for number, line in enumerate(output, 1)
+            if not any(pattern.search(line) for pattern in ignore)
+        ]
+        for output in lines
+    ]
     ignored = (len(lines[0]) - len(kept[0]), len(lines[1]) - len(kept[1]))
     for agree, (a, b) in enumerate(zip_longest(*kept)):
         if a is None or b is None or not lines_agree(a[1], b[1], rtol, atol):
@@ -266,8 +299,10 @@ def lines_agree(a: str, b: str, rtol: float, atol: float) -> bool:
     parts_a, parts_b = NUMBER.split(a), NUMBER.split(b)
     if len(parts_a) != len(parts_b):
         return False
-    return all(x == y if k % 2 == 0 else close(float(x), float(y), rtol, atol)
-               for k, (x, y) in enumerate(zip(parts_a, parts_b)))
+    return all(
+        x == y if k % 2 == 0 else close(float(x), float(y), rtol, atol)
+        for k, (x, y) in enumerate(zip(parts_a, parts_b))
+    )
 
 
 def close(x: float, y: float, rtol: float, atol: float) -> bool:
@@ -293,8 +328,11 @@ def print_verdict(verdict: Verdict, rules: str, failed: bool) -> None:
     if verdict.difference is None:
         print(f"\n{head}: agrees ({count(verdict.agree, 'line')}; {rules})")
         return
-    agreed = (f"agrees on the first {count(verdict.agree, 'line')}, then "
-              if failed and verdict.agree else "")
+    agreed = (
+        f"agrees on the first {count(verdict.agree, 'line')}, then "
+        if failed and verdict.agree
+        else ""
+    )
     numbers = [side[0] for side in verdict.difference if side is not None]
     print(f"\n{head}: {agreed}differs at line {per_run(numbers)} ({rules})")
     for engine, side in zip(ENGINES, verdict.difference):
@@ -304,23 +342,31 @@ def print_verdict(verdict: Verdict, rules: str, failed: bool) -> None:
 def print_costs(runs: list[Run]) -> None:
     """Wall time and peak memory of each run, and the speedup."""
     print(f"\n{'':13}{ENGINES[0]:>12}{ENGINES[1]:>14}")
-    print(f"{'wall time':13}{seconds(runs[0].seconds):>12}{seconds(runs[1].seconds):>14}"
-          "   the script alone, without the profiler")
-    print(f"{'peak memory':13}{mebibytes(runs[0].peak_bytes):>12}"
-          f"{mebibytes(runs[1].peak_bytes):>14}   the process's maximum resident set size")
-    print(f"speedup: {runs[0].seconds / runs[1].seconds:.1f}x (micrograd's wall time over "
-          f"micrograd_c's)")
+    print(
+        f"{'wall time':13}{seconds(runs[0].seconds):>12}{seconds(runs[1].seconds):>14}"
+        "   the script alone, without the profiler"
+    )
+    print(
+        f"{'peak memory':13}{mebibytes(runs[0].peak_bytes):>12}"
+        f"{mebibytes(runs[1].peak_bytes):>14}   the process's maximum resident set size"
+    )
+    print(
+        f"speedup: {runs[0].seconds / runs[1].seconds:.1f}x (micrograd's wall time over "
+        f"micrograd_c's)"
+    )
 
 
 def print_profile(run: Run, path: str, top: int) -> None:
     """The top functions by own time from a profiled run's saved stats."""
     if not os.path.exists(path):
-        print(f"\n{run.engine}: the profiled run ended without saving its profile "
-              f"({run.ending()})")
+        print(f"\n{run.engine}: the profiled run ended without saving its profile ({run.ending()})")
         return
     stats = pstats.Stats(path)
-    print(f"\ntop {top} functions by own time on {run.engine} (cProfile, a separate run: "
-          f"{seconds(stats.total_tt)} under the profiler)")  # type: ignore[attr-defined]
+    total: float = stats.total_tt  # type: ignore[attr-defined]
+    print(
+        f"\ntop {top} functions by own time on {run.engine} (cProfile, a separate run: "
+        f"{seconds(total)} under the profiler)"
+    )
     if run.failed:
         print(f"the profiled run {run.ending()}; this is its profile until then")
     print(f"{'own s':>10}{'cumul. s':>10}{'calls':>10}  function")
@@ -373,6 +419,7 @@ def child(engine: str, report: str, profile: str, script: str, args: list[str]) 
     sys.path[0] = os.path.dirname(os.path.realpath(script))
     if engine == "micrograd_c":
         import micrograd_c
+
         micrograd_c.install_as_micrograd()
     else:  # imported before the clock starts, as micrograd_c is
         importlib.import_module("micrograd.engine")
@@ -410,6 +457,7 @@ def peak_rss() -> int:
     except OSError:
         pass
     import resource  # Unix only: imported here so that importing this module works anywhere
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return peak * (1 if sys.platform == "darwin" else 1024)
 

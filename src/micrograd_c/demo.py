@@ -5,6 +5,7 @@
 ``compare=True`` trains micrograd itself side by side from the same seed,
 printing both losses and the speedup.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,15 +28,21 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1337) -> tuple[list
     """Two interleaved half circles with Gaussian noise, labelled -1 and +1 (like sklearn's)."""
     rng = random.Random(seed)
     outer, inner = n // 2, n - n // 2
-    points = [(math.cos(math.pi * k / (outer - 1)), math.sin(math.pi * k / (outer - 1)))
-              for k in range(outer)]
-    points += [(1 - math.cos(math.pi * k / (inner - 1)), 0.5 - math.sin(math.pi * k / (inner - 1)))
-               for k in range(inner)]
+    points = [
+        (math.cos(math.pi * k / (outer - 1)), math.sin(math.pi * k / (outer - 1)))
+        for k in range(outer)
+    ]
+    points += [
+        (1 - math.cos(math.pi * k / (inner - 1)), 0.5 - math.sin(math.pi * k / (inner - 1)))
+        for k in range(inner)
+    ]
     labels = [-1] * outer + [1] * inner
     order = list(range(n))
     rng.shuffle(order)
-    return ([(points[i][0] + rng.gauss(0, noise), points[i][1] + rng.gauss(0, noise))
-             for i in order], [labels[i] for i in order])
+    return (
+        [(points[i][0] + rng.gauss(0, noise), points[i][1] + rng.gauss(0, noise)) for i in order],
+        [labels[i] for i in order],
+    )
 
 
 def learning_rate(k: int, steps: int) -> float:
@@ -49,8 +56,9 @@ def accuracy(scores: Sequence[Any], y: Sequence[int]) -> float:
     return right / len(y)
 
 
-def micrograd_graph(model: Any, X: Sequence[Point], y: Sequence[int],
-                    value: Callable[[float], Any] = Value) -> tuple[Any, list[Any]]:
+def micrograd_graph(
+    model: Any, X: Sequence[Point], y: Sequence[int], value: Callable[[float], Any] = Value
+) -> tuple[Any, list[Any]]:
     """micrograd's demo loss, as its notebook writes it, on any Value class: (loss, scores)."""
     inputs = [list(map(value, xrow)) for xrow in X]
     scores = list(map(model, inputs))
@@ -60,8 +68,9 @@ def micrograd_graph(model: Any, X: Sequence[Point], y: Sequence[int],
     return data_loss + reg_loss, scores
 
 
-def micrograd_loss(model: Any, X: Sequence[Point], y: Sequence[int],
-                   value: Callable[[float], Any] = Value) -> tuple[Any, float]:
+def micrograd_loss(
+    model: Any, X: Sequence[Point], y: Sequence[int], value: Callable[[float], Any] = Value
+) -> tuple[Any, float]:
     """micrograd's demo loss and the accuracy."""
     loss, scores = micrograd_graph(model, X, y, value)
     return loss, accuracy(scores, y)
@@ -79,12 +88,17 @@ def fused_loss(model: MLP, X: Sequence[Point], y: Sequence[int]) -> tuple[Value,
     return loss, accuracy(scores, y)
 
 
-def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
-                    after_step: Callable[[int], object] | None = None
-                    ) -> tuple[list[float], float]:
+def train_micrograd(
+    X: Sequence[Point],
+    y: Sequence[int],
+    steps: int,
+    seed: int,
+    after_step: Callable[[int], object] | None = None,
+) -> tuple[list[float], float]:
     """Train micrograd itself as its demo does, after_step(k) after step k: (losses, seconds)."""
     from micrograd.engine import Value as MicroValue
     from micrograd.nn import MLP as MicroMLP
+
     random.seed(seed)
     model = MicroMLP(2, [16, 16, 1])
     history, start = [], time.perf_counter()
@@ -101,8 +115,13 @@ def train_micrograd(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
     return history, time.perf_counter() - start
 
 
-def run(steps: int = 100, seed: int = 1337, compare: bool = False,
-        plot: str | None = None, replay: bool = False) -> list[tuple[float, float]]:
+def run(
+    steps: int = 100,
+    seed: int = 1337,
+    compare: bool = False,
+    plot: str | None = None,
+    replay: bool = False,
+) -> list[tuple[float, float]]:
     """Train the demo on micrograd_c, printing progress and timing; (loss, accuracy) per step."""
     if steps < 1:
         raise ValueError(f"steps must be 1 or more, not {steps}")
@@ -130,8 +149,10 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
         if k % 10 == 0 or k == steps - 1:
             print(f"step {k:3d}  loss {value:.6f}  accuracy {acc * 100:.0f}%")
     elapsed = time.perf_counter() - start
-    print(f"final accuracy {history[-1][1] * 100:.0f}% after {steps} steps: "
-          f"{elapsed:.2f} s in all, {elapsed / steps * 1e3:.2f} ms per step")
+    print(
+        f"final accuracy {history[-1][1] * 100:.0f}% after {steps} steps: "
+        f"{elapsed:.2f} s in all, {elapsed / steps * 1e3:.2f} ms per step"
+    )
     if compare:
         _compare(X, y, steps, seed, [h[0] for h in history], elapsed)
     if plot:
@@ -140,13 +161,20 @@ def run(steps: int = 100, seed: int = 1337, compare: bool = False,
     return history
 
 
-def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
-             ours: list[float], ours_seconds: float) -> None:
+def _compare(
+    X: Sequence[Point],
+    y: Sequence[int],
+    steps: int,
+    seed: int,
+    ours: list[float],
+    ours_seconds: float,
+) -> None:
     """Train micrograd on the same data and seed; print both losses and the speedup."""
     try:
         with Bar(steps, "training micrograd") as bar:  # on a terminal, with tqdm installed
-            theirs, seconds = train_micrograd(X, y, steps, seed,
-                                              bar.update if bar.bar is not None else None)
+            theirs, seconds = train_micrograd(
+                X, y, steps, seed, bar.update if bar.bar is not None else None
+            )
     except ImportError:
         print("--compare needs micrograd: pip install micrograd==0.1.0")
         return
@@ -154,9 +182,11 @@ def _compare(X: Sequence[Point], y: Sequence[int], steps: int, seed: int,
     for k in range(0, steps, 10):
         print(f"{k:4d}  {ours[k]:.15f}  {theirs[k]:.15f}  {abs(ours[k] - theirs[k]):.1e}")
     worst = max(abs(a - b) for a, b in zip(ours, theirs))
-    print(f"largest loss difference over {steps} steps: {worst:.1e}; micrograd took "
-          f"{seconds:.2f} s ({seconds / steps * 1e3:.1f} ms per step): "
-          f"micrograd_c is {seconds / ours_seconds:.0f}x faster")
+    print(
+        f"largest loss difference over {steps} steps: {worst:.1e}; micrograd took "
+        f"{seconds:.2f} s ({seconds / steps * 1e3:.1f} ms per step): "
+        f"micrograd_c is {seconds / ours_seconds:.0f}x faster"
+    )
 
 
 def figure(figsize: tuple[float, float] = (6, 4)) -> Any:
@@ -181,9 +211,14 @@ def draw(model: MLP, X: Sequence[Point], y: Sequence[int], path: str) -> None:
     grid = [[model([x, yy]).data > 0 for x in xs] for yy in ys]
     ax = fig.subplots()
     ax.contourf(xs, ys, grid, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"])
-    ax.scatter([p[0] for p in X], [p[1] for p in X],
-               c=["#c0392b" if t < 0 else "#2166ac" for t in y], s=18, edgecolors="black",
-               linewidths=0.4)
+    ax.scatter(
+        [p[0] for p in X],
+        [p[1] for p in X],
+        c=["#c0392b" if t < 0 else "#2166ac" for t in y],
+        s=18,
+        edgecolors="black",
+        linewidths=0.4,
+    )
     ax.set_title("micrograd_c: moons decision boundary")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -41,6 +41,7 @@ of ``__del__``, before its ``try``, where only a trace function can raise.
 The arithmetic is micrograd's own, node for node (``a / b`` is
 ``a * b**-1``, ...), so graphs, values and gradients come out as micrograd's.
 """
+
 from __future__ import annotations
 
 import dis
@@ -69,13 +70,23 @@ from ._core import (
 
 _new = object.__new__
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
-_OP_NAMES = {lib.MG_LEAF: "", lib.MG_ADD: "+", lib.MG_MUL: "*", lib.MG_POW: "**",
-             lib.MG_RELU: "ReLU", lib.MG_TANH: "tanh", lib.MG_EXP: "exp", lib.MG_LOG: "log",
-             lib.MG_SIGMOID: "sigmoid", lib.MG_HAND: ""}
+_OP_NAMES = {
+    lib.MG_LEAF: "",
+    lib.MG_ADD: "+",
+    lib.MG_MUL: "*",
+    lib.MG_POW: "**",
+    lib.MG_RELU: "ReLU",
+    lib.MG_TANH: "tanh",
+    lib.MG_EXP: "exp",
+    lib.MG_LOG: "log",
+    lib.MG_SIGMOID: "sigmoid",
+    lib.MG_HAND: "",
+}
 # node index: the Value holding the node's rule written in Python (its _backward); kept
 # across importlib.reload, like _core's state, for the rules assigned before it
-_rules: weakref.WeakValueDictionary[int, Value] = globals().get("_rules",
-                                                                weakref.WeakValueDictionary())
+_rules: weakref.WeakValueDictionary[int, Value] = globals().get(
+    "_rules", weakref.WeakValueDictionary()
+)
 # data writes so far, and as of the last backward: C checks the powers'
 # derivatives before a backward only if data changed since the last one
 _data_writes = _data_writes_seen = 0
@@ -87,8 +98,9 @@ def _as_float(x: Any) -> float | None:
         return x
     if type(x) is int or type(x) is bool:
         return float(x)
-    if hasattr(type(x), "__float__") and not (isinstance(x, numbers.Complex)
-                                              and not isinstance(x, numbers.Real)):
+    if hasattr(type(x), "__float__") and not (
+        isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
+    ):
         return float(x)
     return None
 
@@ -128,11 +140,13 @@ _FROZEN_BEFORE = gc.get_freeze_count()  # (3.12 counts objects of its own, froze
 def _held(i: int) -> bool:
     """Whether a live handle, or the queue of dead ones, holds a reference on node i."""
     if i in dead or gc.get_freeze_count() > _FROZEN_BEFORE:  # frozen handles cannot be
-        return True                                                # searched: keep it
+        return True  # searched: keep it
     # (issubclass of the type: isinstance would read __class__, which some objects compute;
     # a finalized handle, kept alive after its __del__ filed its index, holds nothing)
-    return any(issubclass(type(v), Value) and getattr(v, "_i", None) == i
-               and not gc.is_finalized(v) for v in gc.get_objects())
+    return any(
+        issubclass(type(v), Value) and getattr(v, "_i", None) == i and not gc.is_finalized(v)
+        for v in gc.get_objects()
+    )
 
 
 def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
@@ -151,11 +165,14 @@ def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
     return out
 
 
-def _operator(name: str, spelling: str, both: Callable[[int, int], int] | None,
-              number: Callable[[int, float], int],
-              number_int: Callable[[int, float], int] | None = None,
-              general: Callable[[Value, Any], Value] | None = None
-              ) -> Callable[[Value, Any], Value]:
+def _operator(
+    name: str,
+    spelling: str,
+    both: Callable[[int, int], int] | None,
+    number: Callable[[int, float], int],
+    number_int: Callable[[int, float], int] | None = None,
+    general: Callable[[Value, Any], Value] | None = None,
+) -> Callable[[Value, Any], Value]:
     """Method name of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
 
     It calls C both(self, other) for a Value other (None: return NotImplemented),
@@ -194,12 +211,14 @@ def _operator(name: str, spelling: str, both: Callable[[int, int], int] | None,
             _reclaim(i, out)
             raise
         return out
+
     method.__name__, method.__qualname__ = name, f"Value.{name}"
     return method
 
 
 def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Value]:
     """The method applying C unary operation f."""
+
     def method(self: Value) -> Value:
         i = out = None
         try:
@@ -214,6 +233,7 @@ def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Va
             _reclaim(i, out)
             raise
         return out
+
     method.__name__, method.__qualname__, method.__doc__ = name, f"Value.{name}", doc
     return method
 
@@ -222,9 +242,9 @@ class Value:
     """Stores a single scalar value and its gradient."""
 
     __slots__ = ("_i", "_a", "_b", "_label", "__weakref__", "__dict__")
-    _i: int          # the node's index: this handle owns one reference on it
-    _a: Any          # an operand, the pool, or the children once _prev found them
-    _b: Any          # the other operand, or None
+    _i: int  # the node's index: this handle owns one reference on it
+    _a: Any  # an operand, the pool, or the children once _prev found them
+    _b: Any  # the other operand, or None
     _label: tuple[str, tuple[Any, ...]]  # (op, children) of a Value built by hand
     __array_ufunc__ = None  # numpy scalars then defer to our reflected operators
 
@@ -236,8 +256,9 @@ class Value:
                 raise TypeError(f"a Value's children must be Values, not {type(k).__name__}")
         if hasattr(self, "_i"):  # __init__ run again: the same node becomes this leaf
             if kids:
-                raise TypeError("Value.__init__ cannot be run again with children: "
-                                "make a new Value")
+                raise TypeError(
+                    "Value.__init__ cannot be run again with children: make a new Value"
+                )
             err = lib.mg_reset(self._i, x)
             if err:
                 raise_error(err, "Value")
@@ -264,8 +285,9 @@ class Value:
         elif hasattr(self, "_label"):
             del self._label
 
-    def __del__(self, _dead: array[int] = dead,
-                _release: Callable[[], None] = release_dead) -> None:
+    def __del__(
+        self, _dead: array[int] = dead, _release: Callable[[], None] = release_dead
+    ) -> None:
         try:
             _dead.append(self._i)  # see _core.dead
             if len(_dead) >= DEAD_BATCH:
@@ -353,6 +375,7 @@ class Value:
         return _OP_NAMES[op]
 
     if TYPE_CHECKING:  # what the operators below take and give, for type checkers only
+
         def __add__(self, other: Value | SupportsFloat) -> Value: ...
         def __radd__(self, other: SupportsFloat) -> Value: ...
         def __mul__(self, other: Value | SupportsFloat) -> Value: ...
@@ -364,12 +387,16 @@ class Value:
         def __pow__(self, other: Value | SupportsFloat) -> Value: ...
         def relu(self) -> Value:
             """max(0, self), as micrograd's ReLU."""
+
         def tanh(self) -> Value:
             """The hyperbolic tangent."""
+
         def exp(self) -> Value:
             """e ** self; OverflowError where math.exp raises it."""
+
         def log(self) -> Value:
             """The natural logarithm; ValueError for self <= 0."""
+
         def sigmoid(self) -> Value:
             """1 / (1 + e ** -self), without overflow."""
     else:
@@ -381,8 +408,13 @@ class Value:
         __sub__ = _operator("__sub__", "{0} - {1}", lib.mg_sub, lib.mg_sub_const)
         __rsub__ = _operator("__rsub__", "{1} - {0}", None, lib.mg_rsub)
         # self / other is self * other**-1 (exact for a Fraction); other / self, other * self**-1
-        __truediv__ = _operator("__truediv__", "{0} / {1}", lib.mg_div, lib.mg_div_const,
-                                general=lambda self, other: self * other**-1)
+        __truediv__ = _operator(
+            "__truediv__",
+            "{0} / {1}",
+            lib.mg_div,
+            lib.mg_div_const,
+            general=lambda self, other: self * other**-1,
+        )
         __rtruediv__ = _operator("__rtruediv__", "{1} / {0}", None, lib.mg_rdiv)
         __pow__ = _operator("__pow__", "{0} ** {1}", lib.mg_pow, lib.mg_powf, lib.mg_powi)
         relu = _unary(lib.mg_relu, "relu", "max(0, self), as micrograd's ReLU.")
@@ -445,8 +477,10 @@ class Value:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy a leaf as its data, grad and attributes; a computed Value cannot be."""
         if lib.mg_op(self._i) != lib.MG_LEAF or hasattr(self, "_label"):
-            raise TypeError("only leaf Values can be pickled or copied (its graph lives in C): "
-                            "pickle the leaves, such as model.parameters(), or the .data")
+            raise TypeError(
+                "only leaf Values can be pickled or copied (its graph lives in C): "
+                "pickle the leaves, such as model.parameters(), or the .data"
+            )
         return _leaf, (self.data, self.grad), vars(self) or None
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -573,4 +607,3 @@ def _handle(i: int, pool: _Pool) -> Value:
             lib.mg_decref(i)
         raise
     return out
-

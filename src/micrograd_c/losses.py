@@ -3,6 +3,7 @@
 Each is built from Value operations (the fused ones build the very nodes the
 plain Python expression would), so gradients come from the engine.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,8 +34,11 @@ def svm(scores: Sequence[Value], labels: Sequence[Value | float]) -> Value:
     scores, labels = list(scores), list(labels)  # C trusts no length it did not count
     if len(scores) != len(labels):
         raise ValueError(f"{len(scores)} scores but {len(labels)} labels")
-    if (not scores or not all(isinstance(s, Value) for s in scores)
-            or any(isinstance(y, Value) for y in labels)):
+    if (
+        not scores
+        or not all(isinstance(s, Value) for s in scores)
+        or any(isinstance(y, Value) for y in labels)
+    ):
         return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels)])
     idx = ffi.new("int[]", [s._i for s in scores])
     ys = ffi.new("double[]", [_real(y, "label") for y in labels])
@@ -46,9 +50,11 @@ def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[Value | float
 
     Computed as relu(z) - z*y + log(1 + exp(-|z|)), so no exp overflows.
     """
+
     def term(z: Value, y: Value | float) -> Value:
         magnitude = z.relu() + (-z).relu()
         return z.relu() - z * y + (1 + (-magnitude).exp()).log()
+
     return _mean([term(z, y) for z, y in zip(logits, labels, strict=True)])
 
 

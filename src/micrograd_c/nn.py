@@ -28,6 +28,7 @@ every replay.
 A subclass of Neuron, Layer or MLP, or a layer whose neurons disagree on
 nonlin, runs micrograd's own code.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -65,11 +66,20 @@ class _TrackedDict(dict[str, Any]):
         def wrapper(self: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
             _bump()
             return method(self, *args, **kwargs)
+
         wrapper.__name__ = name
         return wrapper
 
-    for _name in ("__setitem__", "__delitem__", "__ior__", "update", "setdefault", "pop",
-                  "popitem", "clear"):
+    for _name in (
+        "__setitem__",
+        "__delitem__",
+        "__ior__",
+        "update",
+        "setdefault",
+        "pop",
+        "popitem",
+        "clear",
+    ):
         locals()[_name] = _changed(_name)
     del _name, _changed
 
@@ -81,9 +91,9 @@ class _Pack(NamedTuple):
     """An MLP's structure as C arrays for mg_mlp."""
 
     values: tuple[Value, ...]  # the parameters, in micrograd's order
-    params: Any     # int[]: their node indices
-    sizes: Any      # int[]: layer widths, inputs first
-    nonlin: Any     # int[]: ReLU per layer
+    params: Any  # int[]: their node indices
+    sizes: Any  # int[]: layer widths, inputs first
+    nonlin: Any  # int[]: ReLU per layer
     nlayers: int
     nin: int
     nout: int
@@ -104,9 +114,16 @@ def _pack(layers: Sequence[Sequence[Any]]) -> _Pack | None:
     expected = sum(nout * (nin + 1) for nin, nout in itertools.pairwise(sizes))
     if len(values) != expected or not all(isinstance(p, Value) for p in values):
         return None
-    return _Pack(values, ffi.new("int[]", [p._i for p in values]), ffi.new("int[]", sizes),
-                 ffi.new("int[]", [bool(ly[0].nonlin) for ly in layers]), len(layers),
-                 sizes[0], sizes[-1], max(sizes[1:]))
+    return _Pack(
+        values,
+        ffi.new("int[]", [p._i for p in values]),
+        ffi.new("int[]", sizes),
+        ffi.new("int[]", [bool(ly[0].nonlin) for ly in layers]),
+        len(layers),
+        sizes[0],
+        sizes[-1],
+        max(sizes[1:]),
+    )
 
 
 def _forward(pack: _Pack, x: Input) -> list[Value]:
@@ -119,8 +136,16 @@ def _forward(pack: _Pack, x: Input) -> list[Value]:
     out = ffi.new("int[]", [-1] * pack.nout)  # -1 until C hands a reference over
     handles = [_new(Value) for _ in range(pack.nout)]
     try:
-        err = lib.mg_mlp(pack.params, pack.sizes, pack.nonlin, pack.nlayers, nodes, numbers,
-                         ffi.new("int[]", 2 * pack.widest), out)
+        err = lib.mg_mlp(
+            pack.params,
+            pack.sizes,
+            pack.nonlin,
+            pack.nlayers,
+            nodes,
+            numbers,
+            ffi.new("int[]", 2 * pack.widest),
+            out,
+        )
         if err:
             raise_error(err, "nn forward")
         pool = _Pool(pack.values, x)
@@ -198,7 +223,7 @@ class _Snapshot:
     """A model's attribute dicts and lists, copied, for change()."""
 
     def __init__(self, model: Any):
-        self.paths: list[str] = []   # where each holder is, as Python would spell it
+        self.paths: list[str] = []  # where each holder is, as Python would spell it
         self.holders: list[Any] = []  # each module's attribute dict, each list
         self.modules: list[Any] = []
         if isinstance(model, Module):
@@ -209,8 +234,11 @@ class _Snapshot:
     def change(self) -> str | None:
         """What changed since the snapshot, however it was made, or None."""
         if self.holders != self.copies:
-            return next(_difference(path, now, then) + " changed" for path, now, then
-                        in zip(self.paths, self.holders, self.copies) if now != then)
+            return next(
+                _difference(path, now, then) + " changed"
+                for path, now, then in zip(self.paths, self.holders, self.copies)
+                if now != then
+            )
         if list(map(type, self.modules)) != self.types:
             return "a module's class changed"
         return None
@@ -298,8 +326,9 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: list[int]):
         sizes = [nin] + nouts
-        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1)
-                       for i in range(len(nouts))]
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1) for i in range(len(nouts))
+        ]
 
     def __call__(self, x: Input) -> Output:
         """The last layer's output: a Value if it has one neuron, else a list of Values."""

@@ -1,8 +1,9 @@
 """Optimizers (the seed chapter's §2.2): each step and zero_grad is one C call.
 
-    opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
-    history = train(lambda: loss_of(model), opt, max_steps=100, grad_tol=1e-6)
+opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+history = train(lambda: loss_of(model), opt, max_steps=100, grad_tol=1e-6)
 """
+
 from __future__ import annotations
 
 import math
@@ -78,8 +79,13 @@ class SGD(Optimizer):
 
     _arrays = 1  # the velocity
 
-    def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
-                 schedule: Callable[[int], float] | None = None):
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        schedule: Callable[[int], float] | None = None,
+    ):
         super().__init__(params)
         self.lr, self.momentum, self.schedule = lr, momentum, schedule
 
@@ -93,19 +99,37 @@ class Adam(Optimizer):
 
     _arrays = 2  # the first and second moments
 
-    def __init__(self, params: Iterable[Value], lr: float = 0.001,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
         super().__init__(params)
         self.lr, self.betas, self.eps = lr, betas, eps
 
     def _update(self, idx: Any, n: int) -> int:
-        return lib.mg_adam(idx, n, self.lr, self.betas[0], self.betas[1], self.eps,
-                           self.steps + 1, self._state[0], self._state[1])
+        return lib.mg_adam(
+            idx,
+            n,
+            self.lr,
+            self.betas[0],
+            self.betas[1],
+            self.eps,
+            self.steps + 1,
+            self._state[0],
+            self._state[1],
+        )
 
 
-def train(loss: Callable[[], Value], optimizer: Optimizer, max_steps: int,
-          grad_tol: float | None = None,
-          report: Callable[[int, float, float], None] | None = None) -> list[float]:
+def train(
+    loss: Callable[[], Value],
+    optimizer: Optimizer,
+    max_steps: int,
+    grad_tol: float | None = None,
+    report: Callable[[int, float, float], None] | None = None,
+) -> list[float]:
     """Gradient descent until max_steps, or until the gradient norm falls below grad_tol.
 
     Each step: loss(), zero_grad, backward, and (unless stopping) an optimizer

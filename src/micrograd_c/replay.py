@@ -29,6 +29,7 @@ precision or byte order, a strided or 2-D view, numpy objects) is copied
 through the buffer protocol or, item by item, float(); any other format
 (complex, strings) is a TypeError. numpy itself is never imported.
 """
+
 from __future__ import annotations
 
 import sys
@@ -58,25 +59,39 @@ def _python_op(roots: list[Value]) -> str:
 class Recording:
     """The graph under a loss Value, copied once, replayed in C."""
 
-    def __init__(self, loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (),
-                 model: Any = None):
+    def __init__(
+        self,
+        loss: Value,
+        inputs: Iterable[Value] = (),
+        outputs: Iterable[Value] = (),
+        model: Any = None,
+    ):
         inputs, outputs = list(inputs), list(outputs)
         for v in [loss, *inputs, *outputs]:
             if not isinstance(v, Value):
                 raise TypeError(f"record() takes Values, not {type(v).__name__}")
         for v in inputs:
             if lib.mg_op(v._i) != lib.MG_LEAF:
-                raise ValueError(f"inputs must be leaf Values, made with Value(x): {v!r} "
-                                 f"is computed")
+                raise ValueError(
+                    f"inputs must be leaf Values, made with Value(x): {v!r} is computed"
+                )
         release_dead()  # exact reference counts tell constants from variables
         tape = ffi.new("mg_tape **")
-        err = lib.mg_record(loss._i, [v._i for v in outputs], len(outputs),
-                            [v._i for v in inputs], len(inputs), tape)
+        err = lib.mg_record(
+            loss._i,
+            [v._i for v in outputs],
+            len(outputs),
+            [v._i for v in inputs],
+            len(inputs),
+            tape,
+        )
         if err == lib.MG_EPYTHON:
             op = _python_op([loss, *outputs])
-            raise TypeError(f"record() cannot replay the op {op!r}: it is written in Python "
-                            f"(built by hand or given a _backward), and C cannot re-run its "
-                            f"forward; build it from Value operations, or train without record()")
+            raise TypeError(
+                f"record() cannot replay the op {op!r}: it is written in Python "
+                f"(built by hand or given a _backward), and C cannot re-run its "
+                f"forward; build it from Value operations, or train without record()"
+            )
         if err:
             raise_error(err, "record")
         self._tape = ffi.gc(tape[0], lib.mg_tape_free)
@@ -90,8 +105,9 @@ class Recording:
             raise ValueError("this recording is closed")
         change = None if self._model is None else self._model.change()
         if change is not None:
-            raise ValueError(f"the model changed since the graph was recorded: {change}; "
-                             f"record the graph again")
+            raise ValueError(
+                f"the model changed since the graph was recorded: {change}; record the graph again"
+            )
         return self._tape
 
     def close(self) -> None:
@@ -100,8 +116,10 @@ class Recording:
 
     def __reduce__(self) -> Any:
         """Refuse pickling and copying: a recording names live nodes of this process."""
-        raise TypeError("a Recording cannot be pickled or copied: pickle the model (or the leaf "
-                        "Values) and record the graph again")
+        raise TypeError(
+            "a Recording cannot be pickled or copied: pickle the model (or the leaf "
+            "Values) and record the graph again"
+        )
 
     def __len__(self) -> int:
         """The number of nodes recorded."""
@@ -120,7 +138,7 @@ class Recording:
     @property
     def outputs(self) -> list[float]:
         """The extra outputs' values as of the last forward() (or as recorded)."""
-        return list(self._values[1:len(self._values)])
+        return list(self._values[1 : len(self._values)])
 
     def forward(self) -> float:
         """Recompute every node from the leaves' current data; return the loss."""
@@ -141,8 +159,9 @@ class Recording:
         buffer = _doubles(xs)
         if len(buffer) != len(self.inputs):
             raise ValueError(f"set_inputs needs {len(self.inputs)} numbers, got {len(buffer)}")
-        err = lib.mg_tape_set_inputs(self._tape_checked(), ffi.from_buffer("double[]", buffer),
-                                     len(buffer))
+        err = lib.mg_tape_set_inputs(
+            self._tape_checked(), ffi.from_buffer("double[]", buffer), len(buffer)
+        )
         if err:
             raise_error(err, "set_inputs")
 
@@ -183,7 +202,8 @@ def _floats(xs: Any, ndim: int) -> array[float]:
         raise TypeError(f"set_inputs takes real numbers: {exc}") from None
 
 
-def record(loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (),
-           model: Any = None) -> Recording:
+def record(
+    loss: Value, inputs: Iterable[Value] = (), outputs: Iterable[Value] = (), model: Any = None
+) -> Recording:
     """Record the graph under loss (and outputs) for replay: inputs are what set_inputs writes."""
     return Recording(loss, inputs, outputs, model)

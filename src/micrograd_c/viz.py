@@ -10,6 +10,7 @@ Every walk over the graph is iterative (any depth) and by identity over
 ``_prev``: a shared subexpression is one node. Names are stable: a label you
 give, or ``v<k>`` in the order the walk meets the Values (children first).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,15 @@ from .engine import Value, _in_python
 Labels = dict[Value, str] | None
 Graph = dict[Value, list[Value]]  # each Value -> its operands, children first
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_OP_WORDS = {"+": "Add", "*": "Mul", "ReLU": "ReLU", "tanh": "Tanh", "exp": "Exp", "log": "Log",
-             "sigmoid": "Sigmoid"}  # '**k' and '**' are Pow
+_OP_WORDS = {
+    "+": "Add",
+    "*": "Mul",
+    "ReLU": "ReLU",
+    "tanh": "Tanh",
+    "exp": "Exp",
+    "log": "Log",
+    "sigmoid": "Sigmoid",
+}  # '**k' and '**' are Pow
 
 
 def _operands(v: Value) -> list[Value]:
@@ -166,24 +174,37 @@ def leaf_gradients(root: Value, labels: Labels = None) -> list[LeafGradient]:
     for v, operands in graph.items():
         for c, local in zip(operands, _local_derivatives(v, operands)):
             terms[c].append(Term(v, v._op, local))
-    return [LeafGradient(names[v], v.data, v.grad, terms[v]) for v, operands in graph.items()
-            if not operands]
+    return [
+        LeafGradient(names[v], v.data, v.grad, terms[v])
+        for v, operands in graph.items()
+        if not operands
+    ]
 
 
 def grad_table(root: Value, labels: Labels = None, markdown: bool = False) -> GradTable:
     """The leaves' values and gradients, with the local derivatives that produced them."""
     header = ("leaf", "data", "grad", "grad = Σ parent.grad × ∂parent/∂leaf (op)")
-    rows = [(g.name, _num(g.data), _num(g.grad),
-             " + ".join(f"{_num(t.parent.grad)} × {_num(t.local)} ({t.op})" for t in g.terms)
-             or "-") for g in leaf_gradients(root, labels)]
+    rows = [
+        (
+            g.name,
+            _num(g.data),
+            _num(g.grad),
+            " + ".join(f"{_num(t.parent.grad)} × {_num(t.local)} ({t.op})" for t in g.terms) or "-",
+        )
+        for g in leaf_gradients(root, labels)
+    ]
     lines = [header, ("---",) * 4] + rows
     as_markdown = "\n".join("| " + " | ".join(row) + " |" for row in lines)
     if markdown:
         table = GradTable(as_markdown)
     else:
         widths = [max(len(row[k]) for row in [header] + rows) for k in range(3)]
-        table = GradTable("\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths))
-                                    + "  " + row[3] for row in [header] + rows))
+        table = GradTable(
+            "\n".join(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3]
+                for row in [header] + rows
+            )
+        )
     table.markdown = as_markdown
     return table
 
@@ -211,8 +232,9 @@ def to_mermaid(root: Value, labels: Labels = None) -> Mermaid:
         return op_ids[v] + (f'["{v._op}"]' if op_ids[v].startswith(("Pow", "Op")) else "")
 
     def value_node(v: Value) -> str:
-        return names[v] + (f'("{_num(v.data)}, grad {_num(v.grad)}")' if with_grad
-                           else f"({_num(v.data)})")
+        return names[v] + (
+            f'("{_num(v.data)}, grad {_num(v.grad)}")' if with_grad else f"({_num(v.data)})"
+        )
 
     def source(v: Value) -> str:
         return value_node(v) if v in shown else op_node(v)
@@ -233,9 +255,11 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", labels: Labe
     try:
         from graphviz import Digraph
     except ImportError:
-        raise ImportError("draw_dot needs the graphviz package: pip install 'micrograd_c[viz]'; "
-                          "rendering also needs Graphviz's `dot` program on the PATH "
-                          "(apt-get install graphviz, brew install graphviz)") from None
+        raise ImportError(
+            "draw_dot needs the graphviz package: pip install 'micrograd_c[viz]'; "
+            "rendering also needs Graphviz's `dot` program on the PATH "
+            "(apt-get install graphviz, brew install graphviz)"
+        ) from None
     graph = _walk(root)
     names = _names(graph, labels)
     dot = Digraph(format=format, graph_attr={"rankdir": rankdir})

@@ -23,6 +23,7 @@ of more than ``MAX_NODES`` Values are refused: neither a list of steps nor a
 drawing of that size can be followed by eye (use ``backward()`` and
 ``grad_table`` there).
 """
+
 from __future__ import annotations
 
 import html
@@ -46,10 +47,10 @@ class Edge(NamedTuple):
 
     child: Value
     name: str
-    local: float        # ∂node/∂child
-    added: float        # what the rule added to child.grad (node.grad × local, as C computes it)
+    local: float  # ∂node/∂child
+    added: float  # what the rule added to child.grad (node.grad × local, as C computes it)
     grad_before: float  # child.grad just before this edge's addition
-    grad_after: float   # and just after it
+    grad_after: float  # and just after it
 
 
 class Step(NamedTuple):
@@ -59,14 +60,16 @@ class Step(NamedTuple):
     name: str
     op: str
     data: float
-    grad: float          # node.grad when its rule runs: final (the DP guarantee)
-    edges: list[Edge]    # one per child: x*x has two; a rule in Python, one per distinct child
-    python: bool         # whether the rule is written in Python (its _backward)
+    grad: float  # node.grad when its rule runs: final (the DP guarantee)
+    edges: list[Edge]  # one per child: x*x has two; a rule in Python, one per distinct child
+    python: bool  # whether the rule is written in Python (its _backward)
 
     def __str__(self) -> str:
         """The step on one line: the node, its grad, and what it passes to each child."""
-        passes = ", ".join(f"{e.name}.grad += {_num(self.grad)} × {_num(e.local)} → "
-                           f"{_num(e.grad_after)}" for e in self.edges)
+        passes = ", ".join(
+            f"{e.name}.grad += {_num(self.grad)} × {_num(e.local)} → {_num(e.grad_after)}"
+            for e in self.edges
+        )
         passed = passes or "no children"
         return f"{self.name} ({self.op or 'leaf'}) grad {_num(self.grad)}: {passed}"
 
@@ -80,7 +83,8 @@ def _graph(root: Value) -> Graph:
             f"backprop_steps and backprop_html show graphs of at most {MAX_NODES} Values "
             f"(leaves included); this one has more. Steps and a drawing of that size "
             f"cannot be followed by eye: run backward() and look at grad_table, or "
-            f"watch a smaller piece of the graph (one neuron, one term of the loss)") from None
+            f"watch a smaller piece of the graph (one neuron, one term of the loss)"
+        ) from None
 
 
 def _div(x: float, y: float) -> float:
@@ -118,8 +122,12 @@ def _c_rule(v: Value, operands: list[Value], g: float) -> list[tuple[float, floa
         return [(s, s * g), (t, t * g)]
     if op == lib.MG_LOG:
         return [(_div(1.0, a), _div(g, a))]
-    local = {lib.MG_RELU: 1.0 if out > 0.0 else 0.0, lib.MG_TANH: 1.0 - out * out,
-             lib.MG_EXP: out, lib.MG_SIGMOID: out * (1.0 - out)}.get(op)
+    local = {
+        lib.MG_RELU: 1.0 if out > 0.0 else 0.0,
+        lib.MG_TANH: 1.0 - out * out,
+        lib.MG_EXP: out,
+        lib.MG_SIGMOID: out * (1.0 - out),
+    }.get(op)
     if local is None:
         raise RuntimeError(f"internal error: no local derivative known for op {v._op!r}")
     return [(local, local * g)]
@@ -189,7 +197,7 @@ def _steps(root: Value, labels: Labels) -> tuple[Graph, dict[Value, str], list[S
             running = dict(zip(operands, before))
             edges = []
             for k, (c, (local, add)) in enumerate(zip(operands, shares)):
-                last = c not in operands[k + 1:]
+                last = c not in operands[k + 1 :]
                 grad_after = after[c] if last or python else running[c] + add
                 edges.append(Edge(c, names[c], local, add, running[c], grad_after))
                 running[c] = grad_after
@@ -208,13 +216,13 @@ def backprop_steps(root: Value, labels: Labels = None) -> list[Step]:
 
 # --- the page ---------------------------------------------------------------------------------
 
+
 def _k(x: float) -> str:
     """An exponent as written: 2, -1, 0.5."""
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else _num(x)
 
 
-def _formulas(v: Value, operands: list[Value], names: dict[Value, str],
-              python: bool) -> list[str]:
+def _formulas(v: Value, operands: list[Value], names: dict[Value, str], python: bool) -> list[str]:
     """Per edge, the local derivative written out: ∂(x·y)/∂x = y (its value follows)."""
     n = [names[c] for c in operands]
     op = v._op
@@ -233,9 +241,13 @@ def _formulas(v: Value, operands: list[Value], names: dict[Value, str],
         k = float(op[2:])
         slope = f"{_k(k)}·{a}" if k - 1 == 1 else f"{_k(k)}·{a}^{_k(k - 1)}"
         return [f"∂({a}^{_k(k)})/∂{a} = {slope}"]
-    unary = {"ReLU": f"∂relu({a})/∂{a} = [{a} > 0]", "tanh": f"∂tanh({a})/∂{a} = 1 − tanh({a})²",
-             "exp": f"∂exp({a})/∂{a} = exp({a})", "log": f"∂log({a})/∂{a} = 1/{a}",
-             "sigmoid": f"∂σ({a})/∂{a} = σ({a})·(1 − σ({a}))"}
+    unary = {
+        "ReLU": f"∂relu({a})/∂{a} = [{a} > 0]",
+        "tanh": f"∂tanh({a})/∂{a} = 1 − tanh({a})²",
+        "exp": f"∂exp({a})/∂{a} = exp({a})",
+        "log": f"∂log({a})/∂{a} = 1/{a}",
+        "sigmoid": f"∂σ({a})/∂{a} = σ({a})·(1 − σ({a}))",
+    }
     return [unary.get(op, f"∂{op}({a})/∂{a}")]
 
 
@@ -249,7 +261,7 @@ def _expression(v: Value, operands: list[Value], names: dict[Value, str]) -> str
         return f"{n[0]} {'·' if op == '*' else '^' if op == '**' else '+'} {n[1]}"
     if op.startswith("**"):
         return f"{n[0]}^{_k(float(op[2:]))}"
-    return f"{ {'ReLU': 'relu', 'sigmoid': 'σ'}.get(op, op or 'op')}({', '.join(n)})"
+    return f"{ {'ReLU': 'relu', 'sigmoid': 'σ'}.get(op, op or 'op') }({', '.join(n)})"
 
 
 def _dot_available() -> bool:
@@ -274,22 +286,43 @@ def _svg_dot(model: dict[str, Any]) -> str:
         quoted: str = nohtml(text.replace("\\", "\\\\"))
         return quoted
 
-    dot = Digraph(graph_attr={"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.25",
-                              "ranksep": "0.35"},
-                  node_attr={"fontname": "Helvetica", "fontsize": "11"},
-                  edge_attr={"arrowsize": "0.7", "color": "#555555"})
+    dot = Digraph(
+        graph_attr={
+            "rankdir": "LR",
+            "bgcolor": "transparent",
+            "nodesep": "0.25",
+            "ranksep": "0.35",
+        },
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"arrowsize": "0.7", "color": "#555555"},
+    )
     for k, node in enumerate(model["nodes"]):
-        dot.node(f"n{k}", label=label("\n".join(node["lines"])), shape="box",
-                 style="rounded,filled", fillcolor="white", id=f"n{k}")
+        dot.node(
+            f"n{k}",
+            label=label("\n".join(node["lines"])),
+            shape="box",
+            style="rounded,filled",
+            fillcolor="white",
+            id=f"n{k}",
+        )
         if node["operands"]:
-            dot.node(f"o{k}", label=label(node["op"] or "op"), shape="ellipse", style="filled",
-                     fillcolor="white", id=f"o{k}", fontsize="10", margin="0.04,0.02",
-                     width="0.3", height="0.3")
+            dot.node(
+                f"o{k}",
+                label=label(node["op"] or "op"),
+                shape="ellipse",
+                style="filled",
+                fillcolor="white",
+                id=f"o{k}",
+                fontsize="10",
+                margin="0.04,0.02",
+                width="0.3",
+                height="0.3",
+            )
             dot.edge(f"o{k}", f"n{k}", id=f"r{k}")
             for j, c in enumerate(node["operands"]):
                 dot.edge(f"n{c}", f"o{k}", id=f"e{k}_{j}")
     svg: str = dot.pipe(format="svg").decode("utf-8")
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     for pattern in (r"<!--.*?-->", r'\s+xmlns(:\w+)?="[^"]*"'):
         svg = re.sub(pattern, "", svg, flags=re.DOTALL)
     return svg
@@ -309,8 +342,11 @@ def _svg_own(model: dict[str, Any]) -> str:
         width = 7.0 * max(len(line) for line in node["lines"]) + 18
         items[f"n{k}"] = (last - back[k], width, 50.0)
         if node["operands"]:
-            items[f"o{k}"] = (last - back[k] - 1, max(30.0, 7.0 * len(node["op"] or "op") + 16),
-                              26.0)
+            items[f"o{k}"] = (
+                last - back[k] - 1,
+                max(30.0, 7.0 * len(node["op"] or "op") + 16),
+                26.0,
+            )
             preds[f"o{k}"] = [f"n{c}" for c in node["operands"]]
             preds[f"n{k}"] = [f"o{k}"]
     succs: dict[str, list[str]] = {}
@@ -326,8 +362,14 @@ def _svg_own(model: dict[str, Any]) -> str:
     def sweep(cols: range, neighbours: dict[str, list[str]]) -> None:
         for col in cols:
             column = columns[col]
-            key = {name: (sum(rank[m] for m in neighbours[name]) / len(neighbours[name])
-                          if neighbours.get(name) else rank[name]) for name in column}
+            key = {
+                name: (
+                    sum(rank[m] for m in neighbours[name]) / len(neighbours[name])
+                    if neighbours.get(name)
+                    else rank[name]
+                )
+                for name in column
+            }
             column.sort(key=lambda name: key[name])
             for r, name in enumerate(column):
                 rank[name] = float(r)
@@ -349,8 +391,12 @@ def _svg_own(model: dict[str, Any]) -> str:
             y += h + gap_y
         x += width + gap_x
     total_w = x - gap_x + margin
-    out = [(f'<svg width="{total_w:.0f}pt" height="{total_h:.0f}pt" '
-            f'viewBox="0 0 {total_w:.1f} {total_h:.1f}">')]
+    out = [
+        (
+            f'<svg width="{total_w:.0f}pt" height="{total_h:.0f}pt" '
+            f'viewBox="0 0 {total_w:.1f} {total_h:.1f}">'
+        )
+    ]
     font = 'font-family="Helvetica,Arial,sans-serif"'
     for k, node in enumerate(nodes):  # edges first, under the nodes
         if not node["operands"]:
@@ -368,27 +414,35 @@ def _svg_own(model: dict[str, Any]) -> str:
             x2 += inset - items[dst][1] / 2 - 7
             y2 += dy
             dx = max(12.0, (x2 - x1) / 2)
-            out.append(f'<g id="{eid}" class="edge"><path fill="none" stroke="#555555" '
-                       f'd="M{x1:.1f},{y1:.1f} C{x1 + dx:.1f},{y1:.1f} {x2 - dx:.1f},{y2:.1f} '
-                       f'{x2:.1f},{y2:.1f}"/><polygon fill="#555555" stroke="#555555" '
-                       f'points="{x2:.1f},{y2 - 3.5:.1f} {x2 + 7:.1f},{y2:.1f} {x2:.1f},'
-                       f'{y2 + 3.5:.1f}"/></g>')
+            out.append(
+                f'<g id="{eid}" class="edge"><path fill="none" stroke="#555555" '
+                f'd="M{x1:.1f},{y1:.1f} C{x1 + dx:.1f},{y1:.1f} {x2 - dx:.1f},{y2:.1f} '
+                f'{x2:.1f},{y2:.1f}"/><polygon fill="#555555" stroke="#555555" '
+                f'points="{x2:.1f},{y2 - 3.5:.1f} {x2 + 7:.1f},{y2:.1f} {x2:.1f},'
+                f'{y2 + 3.5:.1f}"/></g>'
+            )
     for k, node in enumerate(nodes):
         cx, cy = pos[f"n{k}"]
         w, h = items[f"n{k}"][1], items[f"n{k}"][2]
-        texts = "".join(f'<text text-anchor="middle" x="{cx:.1f}" y="{cy - 10 + 14 * r:.1f}" '
-                        f'{font} font-size="11">{html.escape(line)}</text>'
-                        for r, line in enumerate(node["lines"]))
-        out.append(f'<g id="n{k}" class="node"><title>{html.escape(node["name"])}</title>'
-                   f'<rect x="{cx - w / 2:.1f}" y="{cy - h / 2:.1f}" width="{w:.1f}" '
-                   f'height="{h:.1f}" rx="5" fill="white" stroke="black"/>{texts}</g>')
+        texts = "".join(
+            f'<text text-anchor="middle" x="{cx:.1f}" y="{cy - 10 + 14 * r:.1f}" '
+            f'{font} font-size="11">{html.escape(line)}</text>'
+            for r, line in enumerate(node["lines"])
+        )
+        out.append(
+            f'<g id="n{k}" class="node"><title>{html.escape(node["name"])}</title>'
+            f'<rect x="{cx - w / 2:.1f}" y="{cy - h / 2:.1f}" width="{w:.1f}" '
+            f'height="{h:.1f}" rx="5" fill="white" stroke="black"/>{texts}</g>'
+        )
         if node["operands"]:
             ox, oy = pos[f"o{k}"]
             ow, oh = items[f"o{k}"][1], items[f"o{k}"][2]
-            out.append(f'<g id="o{k}" class="node"><ellipse cx="{ox:.1f}" cy="{oy:.1f}" '
-                       f'rx="{ow / 2:.1f}" ry="{oh / 2:.1f}" fill="white" stroke="black"/>'
-                       f'<text text-anchor="middle" x="{ox:.1f}" y="{oy + 4:.1f}" {font} '
-                       f'font-size="10">{html.escape(node["op"] or "op")}</text></g>')
+            out.append(
+                f'<g id="o{k}" class="node"><ellipse cx="{ox:.1f}" cy="{oy:.1f}" '
+                f'rx="{ow / 2:.1f}" ry="{oh / 2:.1f}" fill="white" stroke="black"/>'
+                f'<text text-anchor="middle" x="{ox:.1f}" y="{oy + 4:.1f}" {font} '
+                f'font-size="10">{html.escape(node["op"] or "op")}</text></g>'
+            )
     out.append("</svg>")
     return "".join(out)
 
@@ -412,21 +466,51 @@ def _model(root: Value, labels: Labels) -> dict[str, Any]:
             touched[c] = p if touched[c] is None else touched[c]
             final[c] = p
             shown[c].append(_num(e.grad_after))
-            edges.append({"child": c, "id": f"e{index[s.node]}_{j}", "name": e.name,
-                          "formula": formula, "local": _num(e.local), "added": _num(e.added),
-                          "before": _num(e.grad_before), "after": _num(e.grad_after)})
-        rows.append({"node": index[s.node], "name": s.name, "op": s.op or "leaf",
-                     "expr": _expression(s.node, [e.child for e in s.edges], names),
-                     "data": _num(s.data), "grad": _num(s.grad), "python": python,
-                     "edges": edges})
+            edges.append(
+                {
+                    "child": c,
+                    "id": f"e{index[s.node]}_{j}",
+                    "name": e.name,
+                    "formula": formula,
+                    "local": _num(e.local),
+                    "added": _num(e.added),
+                    "before": _num(e.grad_before),
+                    "after": _num(e.grad_after),
+                }
+            )
+        rows.append(
+            {
+                "node": index[s.node],
+                "name": s.name,
+                "op": s.op or "leaf",
+                "expr": _expression(s.node, [e.child for e in s.edges], names),
+                "data": _num(s.data),
+                "grad": _num(s.grad),
+                "python": python,
+                "edges": edges,
+            }
+        )
     nodes = []
     for k, (v, operands) in enumerate(graph.items()):
         lines = [names[v], f"data {_num(v.data)}", f"grad {_widest(shown[k])}"]
-        nodes.append({"name": names[v], "op": v._op, "operands": [index[c] for c in operands],
-                      "lines": lines, "step": position.get(v), "touched": touched[k],
-                      "final": final[k]})
-    return {"root": index[root], "rootName": names[root], "nodes": nodes, "start": start,
-            "steps": rows}
+        nodes.append(
+            {
+                "name": names[v],
+                "op": v._op,
+                "operands": [index[c] for c in operands],
+                "lines": lines,
+                "step": position.get(v),
+                "touched": touched[k],
+                "final": final[k],
+            }
+        )
+    return {
+        "root": index[root],
+        "rootName": names[root],
+        "nodes": nodes,
+        "start": start,
+        "steps": rows,
+    }
 
 
 _CSS = """
@@ -629,8 +713,10 @@ class BackpropPage:
 
     def _repr_html_(self) -> str:
         """The page in an iframe (srcdoc: no file or server needed), for Jupyter."""
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
-                f'style="width:100%;height:620px;border:1px solid #ddd"></iframe>')
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
+            f'style="width:100%;height:620px;border:1px solid #ddd"></iframe>'
+        )
 
 
 def backprop_html(root: Value, path: str | Path, labels: Labels = None) -> BackpropPage:

@@ -21,6 +21,7 @@ that memory freed by earlier workloads does not hide growth.
 
     python benchmarks/bench_engine.py [--quick] [--repeats N] [--json FILE]
 """
+
 from __future__ import annotations
 
 import functools
@@ -77,6 +78,7 @@ W5_MESH_OPS, W5_LEAVES = 200, 8
 
 # ---------------------------------------------------------------- the mesh
 
+
 @dataclass
 class Mesh:
     """A compiled expression mesh: build(leaves, relu) returns the values nothing used."""
@@ -88,8 +90,9 @@ class Mesh:
     sinks: int
 
 
-def make_mesh(ops: int, kinds: dict[str, tuple[str, int]], n_leaves: int = LEAVES,
-              seed: int = SEED) -> Mesh:
+def make_mesh(
+    ops: int, kinds: dict[str, tuple[str, int]], n_leaves: int = LEAVES, seed: int = SEED
+) -> Mesh:
     """Straight-line Python source for a random mesh of at least ops operators, compiled."""
     rng = random.Random(seed)
     names = sorted(kinds)
@@ -109,8 +112,13 @@ def make_mesh(ops: int, kinds: dict[str, tuple[str, int]], n_leaves: int = LEAVE
         lines.append(f"    r{k} = {template.format(a=a, b=b)}")
         n_ops, k = n_ops + cost, k + 1
     sinks = [v for v in leaves + [f"r{i}" for i in range(k)] if v not in used]
-    source = "\n".join([f"def mesh(leaves, relu):\n    {', '.join(leaves)}, = leaves",
-                        *lines, f"    return [{', '.join(sinks)}]\n"])
+    source = "\n".join(
+        [
+            f"def mesh(leaves, relu):\n    {', '.join(leaves)}, = leaves",
+            *lines,
+            f"    return [{', '.join(sinks)}]\n",
+        ]
+    )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<mesh of {k} steps>", "exec"), namespace)
     return Mesh(namespace["mesh"], n_ops, k, n_leaves, len(sinks))
@@ -181,8 +189,10 @@ def make_leaves(kind: Kind, n: int = LEAVES, seed: int = SEED) -> list:
 def tree_sum(values: list) -> Any:
     """The sum of values as a balanced tree of +, so its depth is only log2(len)."""
     while len(values) > 1:
-        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
-                  for i in range(0, len(values), 2)]
+        values = [
+            values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+            for i in range(0, len(values), 2)
+        ]
     return values[0]
 
 
@@ -233,8 +243,14 @@ def c_nodes(build: Callable[[], Any]) -> int:
 
 
 # floor_tape.c's op codes: a power by a constant is one op, its exponent in child b
-TAPE_OPS = {lib.MG_LEAF: 0, lib.MG_ADD: 1, lib.MG_MUL: 2, lib.MG_POWI: 3, lib.MG_POWF: 3,
-            lib.MG_RELU: 4}
+TAPE_OPS = {
+    lib.MG_LEAF: 0,
+    lib.MG_ADD: 1,
+    lib.MG_MUL: 2,
+    lib.MG_POWI: 3,
+    lib.MG_POWF: 3,
+    lib.MG_RELU: 4,
+}
 
 
 def tape_input(root: CValue, repeats: int) -> tuple[bytes, list[int]]:
@@ -266,6 +282,7 @@ def recursion_limit(limit: int) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- timing
+
 
 @dataclass
 class Variant:
@@ -304,6 +321,7 @@ def scaled(times: dict[str, list[float]], scale: dict[str, float]) -> dict[str, 
 
 # ---------------------------------------------------------------- workloads
 
+
 def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
     """W1: forward over the mesh; returns the mesh for W2."""
     log(f"W1: compiling a mesh of {sizes.w1_ops:,} operators")
@@ -311,17 +329,24 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
 
     def variant(label: str, kind: Kind, gc_on: bool = True) -> Variant:
         """Build the mesh on fresh leaves of kind."""
-        return Variant(label, lambda leaves: mesh.build(leaves, kind.relu),
-                       lambda: make_leaves(kind), gc_on)
+        return Variant(
+            label, lambda leaves: mesh.build(leaves, kind.relu), lambda: make_leaves(kind), gc_on
+        )
 
     bounds = {BARE_ON: (BARE, True), BARE_OFF: (BARE, False)}
-    t = measure("W1 forward", [variant(label, kind, gc_on) for label, (kind, gc_on)
-                               in {**contenders(), **bounds, FLOATS: (PLAIN, True)}.items()],
-                repeats)
+    t = measure(
+        "W1 forward",
+        [
+            variant(label, kind, gc_on)
+            for label, (kind, gc_on) in {**contenders(), **bounds, FLOATS: (PLAIN, True)}.items()
+        ],
+        repeats,
+    )
     floats = t.pop(FLOATS)
     us = 1e6 / mesh.ops
-    figure = Figure("w1", f"W1 forward ({mesh.ops:,} ops)", "µs/op",
-                    scaled(t, dict.fromkeys(t, us)))
+    figure = Figure(
+        "w1", f"W1 forward ({mesh.ops:,} ops)", "µs/op", scaled(t, dict.fromkeys(t, us))
+    )
     report.figures.append(figure)
     vs_on, vs_off = figure.ratio(C_ON, MG_ON), figure.ratio(C_ON, MG_OFF)
     report.target("W1 forward ≥ 40x micrograd GC on", vs_on >= 40, f"{vs_on:.1f}x")
@@ -334,11 +359,13 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
         f"{figure.ratio(BARE_OFF, MG_OFF):.1f}x with the GC off on both sides. Targets above "
         f"these are out of reach of a facade whose operators are Python methods returning a "
         f"new object that holds its operands; "
-        f"the difference to micrograd_c's row is what the C call and the reclamation cost.")
+        f"the difference to micrograd_c's row is what the C call and the reclamation cost."
+    )
 
     before = micrograd_c.stats().live
-    values, theirs, ours = (mesh.build(make_leaves(kind), kind.relu)
-                            for kind in (PLAIN, MICROGRAD, OURS))
+    values, theirs, ours = (
+        mesh.build(make_leaves(kind), kind.relu) for kind in (PLAIN, MICROGRAD, OURS)
+    )
     nodes = micrograd_c.stats().live - before
     diff = max(abs(m.data - c.data) for m, c in zip(theirs, ours))
     report.notes.append(
@@ -347,14 +374,21 @@ def bench_w1(report: Report, sizes: Sizes, repeats: int) -> Mesh:
         f"Harness floor, the same compiled code on plain floats: "
         f"{harness.spread([s * us for s in floats])} µs/op. Forward values equal micrograd's "
         f"(max |diff| {diff:.3g}); all finite and within [-1, 1]: "
-        f"{all(abs(x) <= 1 for x in values)}.")
-    report.raw["w1"] = {"ops": mesh.ops, "steps": mesh.steps, "c_nodes": nodes, "seconds": t,
-                        "floats_seconds": floats}
+        f"{all(abs(x) <= 1 for x in values)}."
+    )
+    report.raw["w1"] = {
+        "ops": mesh.ops,
+        "steps": mesh.steps,
+        "c_nodes": nodes,
+        "seconds": t,
+        "floats_seconds": floats,
+    }
     return mesh
 
 
-def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
-             floor_source: str | None = None) -> None:
+def bench_w2(
+    report: Report, mesh: Mesh, sizes: Sizes, repeats: int, floor_source: str | None = None
+) -> None:
     """W2: backward on the W1 graph for every engine, on a big graph for micrograd_c and its floor.
 
     floor_source names W3's floor.c; W2's floor_tape.c is taken from beside it.
@@ -372,8 +406,11 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
         nodes[TORCH] = torch_nodes(build_graph(timed[TORCH][0], mesh)[0])
     copies = math.ceil(sizes.w2_nodes / nodes[C_ON])
     nodes[C_BIG] = c_nodes(lambda: build_graph(OURS, mesh, copies))
-    tape = floor.compiled(report, (Path(floor_source).parent if floor_source else
-                                   floor.SOURCE.parent) / floor.TAPE, "W2's C floor")
+    tape = floor.compiled(
+        report,
+        (Path(floor_source).parent if floor_source else floor.SOURCE.parent) / floor.TAPE,
+        "W2's C floor",
+    )
     floors, floor_notes = [], []
     if tape is not None:
         floor_variant, nodes[FLOOR], note = floor_w2(tape, build_graph(OURS, mesh, copies)[0])
@@ -385,11 +422,21 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
         return Variant(label, lambda g: g[0].backward(), lambda: build_graph(kind, mesh, n), gc_on)
 
     with recursion_limit(limit):
-        t = measure("W2 backward", [*(variant(label, kind, gc_on)
-                                      for label, (kind, gc_on) in timed.items()),
-                                    variant(C_BIG, OURS, n=copies), *floors], repeats)
-    figure = Figure("w2", f"W2 backward (W1 graph; big graph {nodes[C_BIG]:,} nodes)", "ns/node",
-                    scaled(t, {label: 1e9 / n for label, n in nodes.items()}))
+        t = measure(
+            "W2 backward",
+            [
+                *(variant(label, kind, gc_on) for label, (kind, gc_on) in timed.items()),
+                variant(C_BIG, OURS, n=copies),
+                *floors,
+            ],
+            repeats,
+        )
+    figure = Figure(
+        "w2",
+        f"W2 backward (W1 graph; big graph {nodes[C_BIG]:,} nodes)",
+        "ns/node",
+        scaled(t, {label: 1e9 / n for label, n in nodes.items()}),
+    )
     report.figures.append(figure)
     report.notes.append(
         f"W2: the W1 mesh with all its unused values summed by a balanced tree; each engine "
@@ -398,19 +445,31 @@ def bench_w2(report: Report, mesh: Mesh, sizes: Sizes, repeats: int,
         + f"micrograd_c {nodes[C_ON]:,} (a leaf holds each ** exponent). The big graph is "
         f"{copies} copies of the mesh. micrograd's graph is {depth:,} deep, so its recursion "
         f"limit was raised to {limit:,} (default {sys.getrecursionlimit():,}). Leaf grads match "
-        f"micrograd's: max relative difference {check:.2g}.")
+        f"micrograd's: max relative difference {check:.2g}."
+    )
     report.notes += floor_notes
     big_ns = figure.median(C_BIG)
     beside = f"; the C floor on the same graph: {figure.median(FLOOR):.1f}" if tape else ""
     worst = min(figure.ratio(C_ON, MG_OFF), figure.ratio(C_BIG, MG_OFF))
-    report.target("W2 backward ≤ 10 ns/node (micrograd_c, ~1M nodes)", big_ns <= 10,
-                  f"{big_ns:.1f} ns/node{beside}")
-    report.target("W2 backward ≥ 60x micrograd per node", worst >= 60,
-                  f"{figure.ratio(C_ON, MG_OFF):.1f}x on the W1 graph, "
-                  f"{figure.ratio(C_BIG, MG_OFF):.1f}x on the big graph (vs GC off; the lower "
-                  f"one counts)")
-    report.raw["w2"] = {"micrograd_depth": depth, "nodes": nodes, "copies": copies,
-                        "seconds": t, "grad_rel_diff": check}
+    report.target(
+        "W2 backward ≤ 10 ns/node (micrograd_c, ~1M nodes)",
+        big_ns <= 10,
+        f"{big_ns:.1f} ns/node{beside}",
+    )
+    report.target(
+        "W2 backward ≥ 60x micrograd per node",
+        worst >= 60,
+        f"{figure.ratio(C_ON, MG_OFF):.1f}x on the W1 graph, "
+        f"{figure.ratio(C_BIG, MG_OFF):.1f}x on the big graph (vs GC off; the lower "
+        f"one counts)",
+    )
+    report.raw["w2"] = {
+        "micrograd_depth": depth,
+        "nodes": nodes,
+        "copies": copies,
+        "seconds": t,
+        "grad_rel_diff": check,
+    }
 
 
 def floor_w2(tape: floor.Floor, root: CValue) -> tuple[Variant, int, str]:
@@ -420,13 +479,18 @@ def floor_w2(tape: floor.Floor, root: CValue) -> tuple[Variant, int, str]:
     root.backward()
     ours = sum(doubles_of(i)[(i & MASK) * 4 + 1] for i in nodes)
     theirs = math.nan if out["grad_sum"] is None else out["grad_sum"]  # None: not finite
-    note = (f"W2's C floor: benchmarks/floor_tape.c, one reverse sweep in plain C over the big "
-            f"graph's {out['nodes']:,} nodes laid out in topological order (a hand-written tape: "
-            f"no search from the root, no Python), run afresh in each repeat, timing itself; "
-            f"the sum of all its grads is micrograd_c's to a relative "
-            f"{abs(theirs - ours) / abs(ours):.2g}.")
-    return (Variant(FLOOR, lambda _: tape.run(data)["seconds"][0], self_timed=True),
-            out["nodes"], note)
+    note = (
+        f"W2's C floor: benchmarks/floor_tape.c, one reverse sweep in plain C over the big "
+        f"graph's {out['nodes']:,} nodes laid out in topological order (a hand-written tape: "
+        f"no search from the root, no Python), run afresh in each repeat, timing itself; "
+        f"the sum of all its grads is micrograd_c's to a relative "
+        f"{abs(theirs - ours) / abs(ours):.2g}."
+    )
+    return (
+        Variant(FLOOR, lambda _: tape.run(data)["seconds"][0], self_timed=True),
+        out["nodes"],
+        note,
+    )
 
 
 def backward_check(mg_graph: tuple[Any, list], c_graph: tuple[Any, list], limit: int) -> float:
@@ -435,8 +499,11 @@ def backward_check(mg_graph: tuple[Any, list], c_graph: tuple[Any, list], limit:
     with recursion_limit(limit):
         m_root.backward()
     c_root.backward()
-    return max(abs(m.grad - c.grad) / max(abs(m.grad), 1e-300)
-               for m, c in zip(m_leaves, c_leaves) if m.grad or c.grad)
+    return max(
+        abs(m.grad - c.grad) / max(abs(m.grad), 1e-300)
+        for m, c in zip(m_leaves, c_leaves)
+        if m.grad or c.grad
+    )
 
 
 def chain(cls: type, n: int) -> tuple[Any, Any]:
@@ -449,6 +516,7 @@ def chain(cls: type, n: int) -> tuple[Any, Any]:
 
 def micrograd_chain_limit() -> int:
     """The most chain steps micrograd's backward survives at the default recursion limit."""
+
     def ok(n: int) -> bool:
         """Whether backward on an n-step chain returns."""
         try:
@@ -468,14 +536,19 @@ def task_w4(depth: int, repeats: int) -> dict:
     """In a fresh process: build micrograd_c's chain of the given depth and time backward."""
     n = depth // 2
     build_s, (x0, x) = harness.timed(lambda: chain(CValue, n), gc_on=True)
-    result = {"iterations": n, "depth": 2 * n + 1, "build_s": build_s,
-              "live": micrograd_c.stats().live}
+    result = {
+        "iterations": n,
+        "depth": 2 * n + 1,
+        "build_s": build_s,
+        "live": micrograd_c.stats().live,
+    }
     log(f"W4: chain of {2 * n + 1:,} nodes built; first backward")
     try:
         # the first pass alone gives the closed-form grad; later ones accumulate
         result.update(first_s=harness.timed(x.backward, gc_on=True)[0], grad=x0.grad)
-        result["seconds"] = measure("W4 backward", [Variant(C_ON, lambda g: g.backward(),
-                                                            lambda: x)], repeats)[C_ON]
+        result["seconds"] = measure(
+            "W4 backward", [Variant(C_ON, lambda g: g.backward(), lambda: x)], repeats
+        )[C_ON]
     except Exception as exc:  # reported, not raised: surviving is what W4 measures
         result["error"] = f"{type(exc).__name__}: {exc}"
     return result
@@ -492,18 +565,35 @@ def bench_w4(report: Report, sizes: Sizes, repeats: int) -> None:
     mg_cell = f"{mg_depth:,} (RecursionError at {mg_depth + 2:,})"
     title, unit = "W4 deepest chain that backward survives", "nodes"
     if "error" in r:
-        report.figures.append(Figure("w4", title, unit, {MG_ON: [mg_depth]}, {
-            MG_ON: mg_cell, C_ON: f"{r['depth']:,}: {r['error']}"}, higher_is_better=True))
+        report.figures.append(
+            Figure(
+                "w4",
+                title,
+                unit,
+                {MG_ON: [mg_depth]},
+                {MG_ON: mg_cell, C_ON: f"{r['depth']:,}: {r['error']}"},
+                higher_is_better=True,
+            )
+        )
         report.target(f"W4 backward on a {r['depth']:,}-node chain", False, r["error"])
         return
     n = r["iterations"]
-    report.figures.append(Figure(
-        "w4", title, unit, {MG_ON: [mg_depth], C_ON: [r["depth"]]},
-        {MG_ON: mg_cell, C_ON: f"{r['depth']:,}, the most tried; backward "
-                               f"{harness.spread(r['seconds'])} s"}, higher_is_better=True))
-    expected = 1.0001 ** n
+    report.figures.append(
+        Figure(
+            "w4",
+            title,
+            unit,
+            {MG_ON: [mg_depth], C_ON: [r["depth"]]},
+            {
+                MG_ON: mg_cell,
+                C_ON: f"{r['depth']:,}, the most tried; backward {harness.spread(r['seconds'])} s",
+            },
+            higher_is_better=True,
+        )
+    )
+    expected = 1.0001**n
     rel = abs(r["grad"] - expected) / expected
-    tolerance = n * 2.0 ** -52  # one rounding per multiplication along the chain
+    tolerance = n * 2.0**-52  # one rounding per multiplication along the chain
     report.notes.append(
         f"W4: {n:,} steps of x = x*1.0001 + 0.1 make a path of {r['depth']:,} nodes "
         f"({r['live']:,} C nodes with the constants), built in {r['build_s']:.1f} s; the first "
@@ -511,10 +601,13 @@ def bench_w4(report: Report, sizes: Sizes, repeats: int) -> None:
         f"{harness.spread(r['seconds'])} s = "
         f"{statistics.median(r['seconds']) * 1e9 / r['live']:.1f} ns/node. x0.grad = "
         f"{r['grad']:.6g} vs 1.0001**{n:,} = {expected:.6g}, relative error {rel:.2g} (bound "
-        f"n·2^-52 = {tolerance:.2g}). micrograd's limit is its recursion, whatever the GC does.")
-    report.target(f"W4 backward on a {r['depth']:,}-node chain, grad = 1.0001**n",
-                  rel <= tolerance, f"backward OK, relative error {rel:.2g} "
-                                    f"(bound {tolerance:.2g})")
+        f"n·2^-52 = {tolerance:.2g}). micrograd's limit is its recursion, whatever the GC does."
+    )
+    report.target(
+        f"W4 backward on a {r['depth']:,}-node chain, grad = 1.0001**n",
+        rel <= tolerance,
+        f"backward OK, relative error {rel:.2g} (bound {tolerance:.2g})",
+    )
 
 
 def task_w5(engine: str, mode: str, nodes: int) -> dict:
@@ -529,8 +622,14 @@ def task_w5(engine: str, mode: str, nodes: int) -> dict:
     root, _ = build_graph(kind, mesh, copies)
     rss1, py1, c1 = harness.rss_bytes(), tracemalloc.get_traced_memory()[0], micrograd_c.stats()
     tracemalloc.stop()
-    result = {"rss": rss1 - rss0, "py": py1 - py0, "c": c1.bytes - c0.bytes,
-              "live": c1.live - c0.live, "capacity": c1.capacity, "c_total": c1.bytes}
+    result = {
+        "rss": rss1 - rss0,
+        "py": py1 - py0,
+        "c": c1.bytes - c0.bytes,
+        "live": c1.live - c0.live,
+        "capacity": c1.capacity,
+        "c_total": c1.bytes,
+    }
     if engine == "micrograd":
         result["nodes"] = graph_shape(root)[0]
     else:
@@ -546,23 +645,42 @@ def bench_w5(report: Report, sizes: Sizes) -> None:
     for engine in KINDS:
         for mode in ("tracemalloc", "rss"):
             log(f"W5: {engine}, {mode}, fresh process")
-            r[engine, mode] = harness.in_fresh_process(task_w5, engine=engine, mode=mode,
-                                                       nodes=sizes.w5_nodes)
+            r[engine, mode] = harness.in_fresh_process(
+                task_w5, engine=engine, mode=mode, nodes=sizes.w5_nodes
+            )
     report.raw["w5"] = {f"{e}/{m}": v for (e, m), v in r.items()}
-    mg, c, mg_rss, c_rss = (r["micrograd", "tracemalloc"], r["micrograd_c", "tracemalloc"],
-                            r["micrograd", "rss"], r["micrograd_c", "rss"])
+    mg, c, mg_rss, c_rss = (
+        r["micrograd", "tracemalloc"],
+        r["micrograd_c", "tracemalloc"],
+        r["micrograd", "rss"],
+        r["micrograd_c", "rss"],
+    )
     mg_b, c_b = (mg["py"] + mg["c"]) / mg["nodes"], (c["py"] + c["c"]) / c["nodes"]
     mg_rb, c_rb = mg_rss["rss"] / mg_rss["nodes"], c_rss["rss"] / c_rss["nodes"]
     c_only = c["c"] / c["nodes"]
     per_slot = c["c_total"] / c["capacity"]
     scratch = (c["c_after_backward"] - c["c"]) / c["nodes"]
     report.figures += [
-        Figure("w5", f"W5 memory with facades, tracemalloc + C ({c['nodes']:,} nodes)", "B/node",
-               {MG_OFF: [mg_b], C_OFF: [c_b]}),
-        Figure("w5_rss", "W5 memory with facades, RSS delta", "B/node",
-               {MG_OFF: [mg_rb], C_OFF: [c_rb]}),
-        Figure("w5_c", "W5 memory in C without facades (+ backward scratch)", "B/node",
-               {C_OFF: [c_only]}, {C_OFF: f"{harness.fmt(c_only)} (+{harness.fmt(scratch)})"})]
+        Figure(
+            "w5",
+            f"W5 memory with facades, tracemalloc + C ({c['nodes']:,} nodes)",
+            "B/node",
+            {MG_OFF: [mg_b], C_OFF: [c_b]},
+        ),
+        Figure(
+            "w5_rss",
+            "W5 memory with facades, RSS delta",
+            "B/node",
+            {MG_OFF: [mg_rb], C_OFF: [c_rb]},
+        ),
+        Figure(
+            "w5_c",
+            "W5 memory in C without facades (+ backward scratch)",
+            "B/node",
+            {C_OFF: [c_only]},
+            {C_OFF: f"{harness.fmt(c_only)} (+{harness.fmt(scratch)})"},
+        ),
+    ]
     report.notes.append(
         f"W5: copies of a {W5_MESH_OPS}-op mesh over {W5_LEAVES} leaves of Value-Value `*`, "
         f"`+` and relu(), so both engines make the same nodes (micrograd {mg['nodes']:,} by "
@@ -572,12 +690,19 @@ def bench_w5(report: Report, sizes: Sizes) -> None:
         f"is {c['py'] / c['nodes']:.0f} B/node, its C side {c_only:.1f} B/node: "
         f"{per_slot:.1f} B per allocated slot (node, backward bitmap, region and chunk tables) "
         f"plus the unused rest of the last 64Ki-node chunk. A backward adds {scratch:.1f} "
-        f"B/node (it needs no sort scratch).")
-    report.target("W5 ≤ 200 B/node facades included", c_b <= 200 and c_rb <= 200,
-                  f"{c_b:.0f} B (tracemalloc + C), {c_rb:.0f} B (RSS)")
-    report.target("W5 ≤ 48 B/node without facade", c_only <= 48,
-                  f"{c_only:.1f} B ({per_slot:.1f} B per slot); {c_only + scratch:.1f} B "
-                  f"counting the backward scratch")
+        f"B/node (it needs no sort scratch)."
+    )
+    report.target(
+        "W5 ≤ 200 B/node facades included",
+        c_b <= 200 and c_rb <= 200,
+        f"{c_b:.0f} B (tracemalloc + C), {c_rb:.0f} B (RSS)",
+    )
+    report.target(
+        "W5 ≤ 48 B/node without facade",
+        c_only <= 48,
+        f"{c_only:.1f} B ({per_slot:.1f} B per slot); {c_only + scratch:.1f} B "
+        f"counting the backward scratch",
+    )
 
 
 def task_flat(iterations: int, ops: int) -> dict:
@@ -596,8 +721,15 @@ def task_flat(iterations: int, ops: int) -> dict:
 
     def sample(point: str, i: int) -> None:
         """RSS and live nodes now."""
-        samples.append({"point": point, "iteration": i, "rss": harness.rss_bytes(),
-                        "live": micrograd_c.stats().live})
+        samples.append(
+            {
+                "point": point,
+                "iteration": i,
+                "rss": harness.rss_bytes(),
+                "live": micrograd_c.stats().live,
+            }
+        )
+
     sample("start", 0)
     for i in range(1, iterations + 1):
         root = build_graph(OURS, mesh)[0]  # the previous graph dies only now
@@ -620,27 +752,44 @@ def bench_flat(report: Report, sizes: Sizes) -> None:
     start = time.perf_counter()
     r = harness.in_fresh_process(task_flat, iterations=sizes.flat_cycles, ops=sizes.flat_ops)
     report.raw["flat"] = r
-    report.sections.append(["RSS flatness (micrograd_c, GC off):", "", *harness.table(
-        ["point", "iteration", "RSS (MiB)", "stats().live"],
-        [[p["point"], f"{p['iteration']:,}", f"{p['rss'] / 2**20:.1f}", f"{p['live']:,}"]
-         for p in r["samples"]])])
+    report.sections.append(
+        [
+            "RSS flatness (micrograd_c, GC off):",
+            "",
+            *harness.table(
+                ["point", "iteration", "RSS (MiB)", "stats().live"],
+                [
+                    [p["point"], f"{p['iteration']:,}", f"{p['rss'] / 2**20:.1f}", f"{p['live']:,}"]
+                    for p in r["samples"]
+                ],
+            ),
+        ]
+    )
     first, last = r["samples"][1], r["samples"][-1]
     growth = last["rss"] - first["rss"]
     tenth = max(1, len(r["backward_seconds"]) // 10)
-    early, late = (statistics.median(s) / r["nodes"] * 1e9
-                   for s in (r["backward_seconds"][:tenth], r["backward_seconds"][-tenth:]))
+    early, late = (
+        statistics.median(s) / r["nodes"] * 1e9
+        for s in (r["backward_seconds"][:tenth], r["backward_seconds"][-tenth:])
+    )
     report.notes.append(
         f"RSS flatness: {sizes.flat_cycles:,} cycles of building the W1-style mesh of "
         f"{r['ops']:,} ops ({r['nodes']:,} C nodes), backward, drop, with the GC disabled, in a "
         f"fresh process ({time.perf_counter() - start:.0f} s). Each graph is dropped only once "
         f"the next is built, as in a training loop. Backward, median of the first and of the "
-        f"last {tenth:,} cycles: {early:.1f} and {late:.1f} ns/node.")
-    report.target("RSS flat over build/backward/drop cycles, GC off",
-                  growth <= 2**20 and last["live"] == r["samples"][0]["live"],
-                  f"RSS {growth / 2**20:+.2f} MiB from the 1st cycle to the last, live "
-                  f"{r['samples'][0]['live']} → {last['live']}")
-    report.target("backward as fast once slots were reused (last cycles ≤ 1.25x the first)",
-                  late <= 1.25 * early, f"{late / early:.2f}x ({early:.1f} → {late:.1f} ns/node)")
+        f"last {tenth:,} cycles: {early:.1f} and {late:.1f} ns/node."
+    )
+    report.target(
+        "RSS flat over build/backward/drop cycles, GC off",
+        growth <= 2**20 and last["live"] == r["samples"][0]["live"],
+        f"RSS {growth / 2**20:+.2f} MiB from the 1st cycle to the last, live "
+        f"{r['samples'][0]['live']} → {last['live']}",
+    )
+    report.target(
+        "backward as fast once slots were reused (last cycles ≤ 1.25x the first)",
+        late <= 1.25 * early,
+        f"{late / early:.2f}x ({early:.1f} → {late:.1f} ns/node)",
+    )
 
 
 def task_survivors(steps: int) -> dict:
@@ -664,9 +813,15 @@ def task_survivors(steps: int) -> dict:
         kept += [leaf, leaf * 0.5 + loss.data]
         loss = None
     end = micrograd_c.stats()
-    return {"steps": steps, "kept": len(kept), "graph_nodes": graph, "bytes": end.bytes,
-            "bytes_at_start": start.bytes, "live": end.live - start.live,
-            "rss": harness.rss_bytes()}
+    return {
+        "steps": steps,
+        "kept": len(kept),
+        "graph_nodes": graph,
+        "bytes": end.bytes,
+        "bytes_at_start": start.bytes,
+        "live": end.live - start.live,
+        "rss": harness.rss_bytes(),
+    }
 
 
 def task_peak(nodes: int, facades: bool) -> dict:
@@ -692,8 +847,13 @@ def task_peak(nodes: int, facades: bool) -> dict:
     else:
         lib.mg_decref(x)
     after = harness.rss_bytes()
-    return {"before": before, "peak": peak, "after": after, "live": live,
-            "kept": (after - before) / (peak - before)}
+    return {
+        "before": before,
+        "peak": peak,
+        "after": after,
+        "live": live,
+        "kept": (after - before) / (peak - before),
+    }
 
 
 def bench_arena(report: Report, sizes: Sizes) -> None:
@@ -703,16 +863,26 @@ def bench_arena(report: Report, sizes: Sizes) -> None:
     peaks = {}
     for facades in (True, False):
         log(f"arena: a peak of {sizes.peak_nodes:,} nodes freed, {'Values' if facades else 'C'}")
-        peaks[facades] = harness.in_fresh_process(task_peak, nodes=sizes.peak_nodes,
-                                                  facades=facades)
+        peaks[facades] = harness.in_fresh_process(
+            task_peak, nodes=sizes.peak_nodes, facades=facades
+        )
     report.raw["arena"] = {"survivors": s, "peak_values": peaks[True], "peak_c": peaks[False]}
     mib = s["bytes"] / 2**20
     values, c_only = (100 * peaks[k]["kept"] for k in (True, False))
     report.figures += [
-        Figure("survivors", f"Arena after {s['steps']:,} steps keeping 2 Values each "
-                            f"({s['kept']:,} kept)", "MiB", {C_ON: [mib]}),
-        Figure("peak_kept", f"RSS kept after a {peaks[True]['live']:,}-node peak is freed",
-               "% of the growth", {C_ON: [values], f"{C_ON}, C calls only": [c_only]})]
+        Figure(
+            "survivors",
+            f"Arena after {s['steps']:,} steps keeping 2 Values each ({s['kept']:,} kept)",
+            "MiB",
+            {C_ON: [mib]},
+        ),
+        Figure(
+            "peak_kept",
+            f"RSS kept after a {peaks[True]['live']:,}-node peak is freed",
+            "% of the growth",
+            {C_ON: [values], f"{C_ON}, C calls only": [c_only]},
+        ),
+    ]
     report.notes.append(
         f"Arena: an MLP(4, [16, 16, 1]) training loop, in a fresh process, builds and drops a "
         f"{s['graph_nodes']:,}-node graph a step and keeps a new leaf and a computed Value a "
@@ -720,16 +890,24 @@ def bench_arena(report: Report, sizes: Sizes) -> None:
         f"after {s['steps']:,} steps ({s['live']:,} live nodes kept). Peak: a chain x = x + 1.0 "
         f"of {peaks[True]['live']:,} nodes, in a fresh process with the GC off, built through "
         f"Values (which hold their operands, so every facade lives until the end) or through C "
-        f"calls alone, then freed; RSS (MiB) before, at the peak, after: " + "; ".join(
-            f"{label} {p['before'] / 2**20:.0f}, {p['peak'] / 2**20:.0f}, "
-            f"{p['after'] / 2**20:.0f}" for label, p in (("Values", peaks[True]),
-                                                          ("C calls", peaks[False]))) + ".")
-    report.target("arena ≤ 32 MiB after 3,000 steps keeping 2 Values a step",
-                  mib <= 32 if s["steps"] >= 3_000 else None, f"{mib:.1f} MiB")
-    report.target("RSS kept after a peak is freed ≤ 20% of the peak's growth",
-                  max(values, c_only) <= 20 if sizes.peak_nodes >= 1_000_000 else None,
-                  f"{values:.1f}% through Values, {c_only:.1f}% through C calls alone (the "
-                  f"arena keeps up to 8 MiB of empty chunks: a smaller peak stays)")
+        f"calls alone, then freed; RSS (MiB) before, at the peak, after: "
+        + "; ".join(
+            f"{label} {p['before'] / 2**20:.0f}, {p['peak'] / 2**20:.0f}, {p['after'] / 2**20:.0f}"
+            for label, p in (("Values", peaks[True]), ("C calls", peaks[False]))
+        )
+        + "."
+    )
+    report.target(
+        "arena ≤ 32 MiB after 3,000 steps keeping 2 Values a step",
+        mib <= 32 if s["steps"] >= 3_000 else None,
+        f"{mib:.1f} MiB",
+    )
+    report.target(
+        "RSS kept after a peak is freed ≤ 20% of the peak's growth",
+        max(values, c_only) <= 20 if sizes.peak_nodes >= 1_000_000 else None,
+        f"{values:.1f}% through Values, {c_only:.1f}% through C calls alone (the "
+        f"arena keeps up to 8 MiB of empty chunks: a smaller peak stays)",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -741,9 +919,13 @@ def main(argv: list[str] | None = None) -> None:
     with harness.stages(6) as done:  # a bar with the time left, on a terminal, with tqdm
         mesh = bench_w1(report, sizes, repeats)
         done()
-        for stage in (lambda: bench_w2(report, mesh, sizes, repeats, args.floor),
-                      lambda: bench_w4(report, sizes, repeats), lambda: bench_w5(report, sizes),
-                      lambda: bench_flat(report, sizes), lambda: bench_arena(report, sizes)):
+        for stage in (
+            lambda: bench_w2(report, mesh, sizes, repeats, args.floor),
+            lambda: bench_w4(report, sizes, repeats),
+            lambda: bench_w5(report, sizes),
+            lambda: bench_flat(report, sizes),
+            lambda: bench_arena(report, sizes),
+        ):
             stage()
             done()
     harness.finish(report, args.json)

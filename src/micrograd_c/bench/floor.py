@@ -8,6 +8,7 @@ sources are in the source checkout, not in the wheel: from an installed
 package, pass ``--floor FILE.c`` (W3's; W2's is then looked for beside it);
 without a compiler the floors are skipped.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,22 +39,32 @@ class Floor:
 
     def __init__(self, source: Path = SOURCE):
         if not source.is_file():
-            raise Unavailable(f"{source} not found (the floors are in the source checkout, not "
-                              f"in the installed package; --floor FILE.c names floor.c)")
+            raise Unavailable(
+                f"{source} not found (the floors are in the source checkout, not "
+                f"in the installed package; --floor FILE.c names floor.c)"
+            )
         compiler = find_compiler()
         if compiler is None:
             raise Unavailable("no C compiler (cc or gcc) on the PATH")
         self._dir = tempfile.TemporaryDirectory(prefix="micrograd_c-floor-")
         self.program = str(Path(self._dir.name) / "floor")
-        built = subprocess.run([compiler, *FLAGS, str(source), "-o", self.program, "-lm"],
-                               check=False, capture_output=True, text=True)
+        built = subprocess.run(
+            [compiler, *FLAGS, str(source), "-o", self.program, "-lm"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         if built.returncode:
             raise Unavailable(f"{source} did not compile: {built.stderr.strip()}")
 
     def run(self, data: str | bytes, *args: str) -> dict[str, Any]:
         """A fresh run with these arguments on data (its stdin): the JSON it prints."""
-        done = subprocess.run([self.program, *args], check=False, capture_output=True,
-                              input=data.encode() if isinstance(data, str) else data)
+        done = subprocess.run(
+            [self.program, *args],
+            check=False,
+            capture_output=True,
+            input=data.encode() if isinstance(data, str) else data,
+        )
         if done.returncode:
             why = done.stderr.decode(errors="replace").strip()
             raise RuntimeError(f"the C floor failed: {why}")
@@ -68,4 +79,3 @@ def compiled(report: Report, source: Path, what: str) -> Floor | None:
         log(f"{what} skipped: {why}")
         report.notes.append(f"{what} skipped: {why}.")
         return None
-

@@ -1,4 +1,5 @@
 """What every benchmark shares: sizes, the progress line, fresh processes, the report."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,12 @@ MG_ON, MG_OFF = "micrograd, GC on", "micrograd, GC off"
 TORCH = "PyTorch 0-d float64 tensors"
 FLOOR = "C floor: plain C in benchmarks/ (W2 floor_tape.c, W3 floor.c)"
 C_ON, C_OFF = "micrograd_c", "micrograd_c, GC off"
-BASELINES = {MG_ON: "micrograd GC on", MG_OFF: "micrograd GC off", TORCH: "PyTorch",
-             FLOOR: "C floor"}  # the ratio columns, by contender label
+BASELINES = {
+    MG_ON: "micrograd GC on",
+    MG_OFF: "micrograd GC off",
+    TORCH: "PyTorch",
+    FLOOR: "C floor",
+}  # the ratio columns, by contender label
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,24 @@ class Sizes:
     peak_nodes: int  # nodes of the peak freed for the RSS kept after it
 
 
-FULL = Sizes("full", 5, 100_000, 1_000_000, 1.0, 10_000_000, 500_000, 10_000, 5_000, 1_000, 100,
-             3_000, 5_000_000)
-QUICK = Sizes("quick", 3, 10_000, 200_000, 0.2, 1_000_000, 120_000, 1_000, 5_000, 200, 20,
-              3_000, 5_000_000)
+FULL = Sizes(
+    "full",
+    5,
+    100_000,
+    1_000_000,
+    1.0,
+    10_000_000,
+    500_000,
+    10_000,
+    5_000,
+    1_000,
+    100,
+    3_000,
+    5_000_000,
+)
+QUICK = Sizes(
+    "quick", 3, 10_000, 200_000, 0.2, 1_000_000, 120_000, 1_000, 5_000, 200, 20, 3_000, 5_000_000
+)
 SMOKE = Sizes("smoke", 1, 2_000, 20_000, 0.0, 10_000, 5_000, 10, 1_000, 20, 3, 30, 100_000)
 
 # The progress line's clock: a fresh process keeps the one of the run that started it.
@@ -103,15 +122,22 @@ def add_options(parser: argparse.ArgumentParser, quick_help: str, floor: bool = 
     """The options every benchmark takes, and --floor for those that run the C floor."""
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests' size
-    parser.add_argument("--repeats", type=positive_int,
-                        help=f"timed repeats (default {FULL.repeats}; {QUICK.repeats} with "
-                             f"--quick)")
-    parser.add_argument("--json", metavar="FILE", type=output_file,
-                        help="also write the raw numbers to FILE")
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        help=f"timed repeats (default {FULL.repeats}; {QUICK.repeats} with --quick)",
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", type=output_file, help="also write the raw numbers to FILE"
+    )
     if floor:
-        parser.add_argument("--floor", metavar="FILE.c", type=existing_file,
-                            help="the C floor's source (default: benchmarks/floor.c of the "
-                                 "source checkout this package runs from)")
+        parser.add_argument(
+            "--floor",
+            metavar="FILE.c",
+            type=existing_file,
+            help="the C floor's source (default: benchmarks/floor.c of the "
+            "source checkout this package runs from)",
+        )
 
 
 def arguments(doc: str, quick_help: str, floor: bool = False) -> argparse.ArgumentParser:
@@ -130,9 +156,13 @@ def sizes_of(args: argparse.Namespace) -> tuple[Sizes, int]:
 def in_fresh_process(task: Callable[..., dict], **kwargs: Any) -> dict:
     """task(**kwargs), a module-level function, run in a new interpreter; its JSON result."""
     code = "import sys; from micrograd_c.bench.harness import child; child(*sys.argv[1:])"
-    done = subprocess.run([sys.executable, "-c", code, task.__module__, task.__name__,
-                           json.dumps(kwargs)], stdout=subprocess.PIPE, text=True, check=True,
-                          env={**os.environ, "MICROGRAD_C_BENCH_START": str(_START)})
+    done = subprocess.run(
+        [sys.executable, "-c", code, task.__module__, task.__name__, json.dumps(kwargs)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        env={**os.environ, "MICROGRAD_C_BENCH_START": str(_START)},
+    )
     return json.loads(done.stdout)
 
 
@@ -178,13 +208,16 @@ def cpu_model() -> str:
 def versions() -> dict[str, str]:
     """Versions of Python and of every package measured."""
     torch = import_torch()
-    return {"python": f"{platform.python_implementation()} {platform.python_version()}",
-            "micrograd_c": metadata.version("micrograd_c"),
-            "micrograd": metadata.version("micrograd"),
-            "torch": torch.__version__ if torch else "absent"}
+    return {
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "micrograd_c": metadata.version("micrograd_c"),
+        "micrograd": metadata.version("micrograd"),
+        "torch": torch.__version__ if torch else "absent",
+    }
 
 
 # ---------------------------------------------------------------- the report
+
 
 def count(n: int, noun: str) -> str:
     """'1 step', '2 steps'."""
@@ -207,8 +240,11 @@ def spread(xs: list[float]) -> str:
 
 def table(head: list[str], rows: list[list[str]]) -> list[str]:
     """A markdown table's lines."""
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-            *("| " + " | ".join(r) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
 
 
 @dataclass
@@ -263,12 +299,14 @@ class Report:
     def header(self) -> str:
         """Which command, machine, Python and packages made the figures, and how to read them."""
         v = versions()
-        return (f"Made by `{self.command}` on {self.date}, {self.sizes.name} sizes: "
-                f"{cpu_model()}, {os.cpu_count()} cores, {v['python']}, micrograd_c "
-                f"{v['micrograd_c']}, micrograd {v['micrograd']}, torch {v['torch']}. Cells "
-                f"are median (min–max) of {count(self.repeats, 'repeat')}; a ratio is how many "
-                f"times faster (smaller, deeper) the row is than the column's baseline, from "
-                f"medians.")
+        return (
+            f"Made by `{self.command}` on {self.date}, {self.sizes.name} sizes: "
+            f"{cpu_model()}, {os.cpu_count()} cores, {v['python']}, micrograd_c "
+            f"{v['micrograd_c']}, micrograd {v['micrograd']}, torch {v['torch']}. Cells "
+            f"are median (min–max) of {count(self.repeats, 'repeat')}; a ratio is how many "
+            f"times faster (smaller, deeper) the row is than the column's baseline, from "
+            f"medians."
+        )
 
     def table(self) -> list[str]:
         """The figures as one markdown table, a row per workload and contender."""
@@ -277,38 +315,80 @@ class Report:
         for f in self.figures:
             for k, label in enumerate(f.labels()):
                 ratios = [f.ratio(label, b) for b in baselines]
-                rows.append([f"{f.title}, {f.unit}" if k == 0 else "", label,
-                             f.cells.get(label) or spread(f.samples[label]),
-                             *("—" if r is None else f"{fmt(r)}x" for r in ratios)])
-        return table(["workload", "contender", "median (min–max)",
-                      *(f"vs {BASELINES[b]}" for b in baselines)], rows)
+                rows.append(
+                    [
+                        f"{f.title}, {f.unit}" if k == 0 else "",
+                        label,
+                        f.cells.get(label) or spread(f.samples[label]),
+                        *("—" if r is None else f"{fmt(r)}x" for r in ratios),
+                    ]
+                )
+        return table(
+            [
+                "workload",
+                "contender",
+                "median (min–max)",
+                *(f"vs {BASELINES[b]}" for b in baselines),
+            ],
+            rows,
+        )
 
     def render(self) -> str:
         """The report as markdown: header, table, notes, extra tables, targets."""
-        lines = [self.header(), "", *self.table(), "", "Notes:", "",
-                 *(f"- {n}" for n in self.notes)]
+        lines = [
+            self.header(),
+            "",
+            *self.table(),
+            "",
+            "Notes:",
+            "",
+            *(f"- {n}" for n in self.notes),
+        ]
         for section in self.sections:
             lines += ["", *section]
         if self.targets:
-            lines += ["", "Targets:", "", *(
-                f"- {'SKIP' if ok is None else 'PASS' if ok else 'FAIL'}  {name}: {detail}"
-                for name, ok, detail in self.targets)]
+            lines += [
+                "",
+                "Targets:",
+                "",
+                *(
+                    f"- {'SKIP' if ok is None else 'PASS' if ok else 'FAIL'}  {name}: {detail}"
+                    for name, ok, detail in self.targets
+                ),
+            ]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         """The raw numbers: every sample, median and ratio, with the machine and sizes."""
         baselines = self.baselines()
         return {
-            "header": self.header(), "date": self.date, "command": self.command,
-            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
-                        "platform": platform.platform()},
-            "versions": versions(), "sizes": asdict(self.sizes), "repeats": self.repeats,
-            "figures": {f.key: {
-                "title": f.title, "unit": f.unit, "higher_is_better": f.higher_is_better,
-                "samples": f.samples, "median": {c: f.median(c) for c in f.samples},
-                "ratios": {c: {b: f.ratio(c, b) for b in baselines if b in f.samples}
-                           for c in f.samples}} for f in self.figures},
-            "details": self.raw}
+            "header": self.header(),
+            "date": self.date,
+            "command": self.command,
+            "machine": {
+                "cpu": cpu_model(),
+                "cores": os.cpu_count(),
+                "platform": platform.platform(),
+            },
+            "versions": versions(),
+            "sizes": asdict(self.sizes),
+            "repeats": self.repeats,
+            "figures": {
+                f.key: {
+                    "title": f.title,
+                    "unit": f.unit,
+                    "higher_is_better": f.higher_is_better,
+                    "samples": f.samples,
+                    "median": {c: f.median(c) for c in f.samples},
+                    "ratios": {
+                        c: {b: f.ratio(c, b) for b in baselines if b in f.samples}
+                        for c in f.samples
+                    },
+                }
+                for f in self.figures
+            },
+            "details": self.raw,
+        }
 
 
 def finish(report: Report, json_path: str | None) -> None:

@@ -23,6 +23,7 @@ fused training steps.
 
     python benchmarks/bench_nn.py [--quick] [--repeats N] [--json FILE] [--profile]
 """
+
 from __future__ import annotations
 
 import cProfile
@@ -64,8 +65,13 @@ EAGER = "micrograd_c eager: micrograd's code on micrograd_c.nn"
 FUSED = "micrograd_c fused: nn + losses + optim.SGD"
 REPLAY = "micrograd_c replay: recorded once, forward + backward in C"
 GAUGE = "gauge"
-SHORT = {**BASELINES, ENGINE: "engine under micrograd's nn.py", EAGER: "eager", FUSED: "fused",
-         REPLAY: "replay"}
+SHORT = {
+    **BASELINES,
+    ENGINE: "engine under micrograd's nn.py",
+    EAGER: "eager",
+    FUSED: "fused",
+    REPLAY: "replay",
+}
 # DESIGN.md section 4, measured on the development machine, for comparison
 DESIGN_MS = {MG_ON: 1525, MG_OFF: 98, TORCH: 569, FLOOR: 0.42}
 
@@ -78,6 +84,7 @@ def demo_lr(k: int) -> float:
 
 
 # ---------------------------------------------------------------- the contenders
+
 
 @contextmanager
 def micrograd_nn_values(param: Callable[[float], Any]) -> Iterator[None]:
@@ -110,10 +117,14 @@ def micrograd_update(model: Any, lr: float) -> None:
         p.data -= lr * p.grad
 
 
-def demo_trainer(model: Any, value: Callable[[float], Any],
-                 zero_grad: Callable[[Any], None] = micrograd_zero_grad,
-                 update: Callable[[Any, float], None] = micrograd_update) -> Step:
+def demo_trainer(
+    model: Any,
+    value: Callable[[float], Any],
+    zero_grad: Callable[[Any], None] = micrograd_zero_grad,
+    update: Callable[[Any, float], None] = micrograd_update,
+) -> Step:
     """micrograd's notebook step on model, its inputs made by value each step as the demo does."""
+
     def step(k: int) -> Any:
         """One demo step at learning rate demo_lr(k)."""
         total = micrograd_graph(model, X, Y, value)[0]
@@ -121,6 +132,7 @@ def demo_trainer(model: Any, value: Callable[[float], Any],
         total.backward()
         update(model, demo_lr(k))
         return total
+
     return step
 
 
@@ -166,6 +178,7 @@ def fused_trainer(mark: Callable[[str], None] = lambda phase: None) -> Step:
         opt.step()
         mark("update")
         return total
+
     return step
 
 
@@ -182,6 +195,7 @@ def replay_trainer() -> Step:
         rec.backward()
         opt.step()
         return loss
+
     return step
 
 
@@ -197,14 +211,18 @@ class Contender:
 
 def contenders() -> list[Contender]:
     """Every Python contender that can run here; one more is a trainer and a line here."""
-    found = [Contender(MG_ON, lambda: demo_trainer(seeded_mlp(), MgValue), 3),
-             Contender(MG_OFF, lambda: demo_trainer(seeded_mlp(), MgValue), 10, False)]
+    found = [
+        Contender(MG_ON, lambda: demo_trainer(seeded_mlp(), MgValue), 3),
+        Contender(MG_OFF, lambda: demo_trainer(seeded_mlp(), MgValue), 10, False),
+    ]
     if harness.import_torch() is not None:
         found.append(Contender(TORCH, torch_trainer, 5))
-    found += [Contender(ENGINE, lambda: demo_trainer(seeded_mlp(param=CValue), CValue), 10),
-              Contender(EAGER, lambda: demo_trainer(seeded_mlp(CMLP), CValue), 20),
-              Contender(FUSED, fused_trainer, 20),
-              Contender(REPLAY, replay_trainer, 1_000)]
+    found += [
+        Contender(ENGINE, lambda: demo_trainer(seeded_mlp(param=CValue), CValue), 10),
+        Contender(EAGER, lambda: demo_trainer(seeded_mlp(CMLP), CValue), 20),
+        Contender(FUSED, fused_trainer, 20),
+        Contender(REPLAY, replay_trainer, 1_000),
+    ]
     return found
 
 
@@ -281,6 +299,7 @@ def make_floor(report: Report, source: str | None) -> FloorRunner | None:
 
 # ---------------------------------------------------------------- measurements
 
+
 def gauge() -> float:
     """Seconds for a fixed pure-Python loop of 1M float additions: how fast the machine is now."""
     start, x = time.perf_counter(), 0.0
@@ -289,8 +308,9 @@ def gauge() -> float:
     return time.perf_counter() - start
 
 
-def measure(runners: list[Runner | FloorRunner], steps: dict[str, int],
-            repeats: int) -> dict[str, list[float]]:
+def measure(
+    runners: list[Runner | FloorRunner], steps: dict[str, int], repeats: int
+) -> dict[str, list[float]]:
     """Seconds per step, the mean of each repeat, for every runner, and the gauge per repeat."""
     per_step: dict[str, list[float]] = {r.label: [] for r in runners}
     per_step[GAUGE] = []
@@ -300,8 +320,10 @@ def measure(runners: list[Runner | FloorRunner], steps: dict[str, int],
     for k in range(repeats):
         per_step[GAUGE].append(gauge())
         for r in runners:
-            log(f"W3 step: {r.label}, repeat {k + 1}/{repeats}, "
-                f"{harness.count(steps[r.label], 'step')}")
+            log(
+                f"W3 step: {r.label}, repeat {k + 1}/{repeats}, "
+                f"{harness.count(steps[r.label], 'step')}"
+            )
             gc.collect()
             per_step[r.label].append(r.mean_step(steps[r.label]))
     gc.collect()
@@ -376,8 +398,13 @@ def task_flat(steps: int) -> dict:
     step = fused_trainer()
     gc.collect()
     gc.disable()
-    marks = {0: "start", 1: "after 1st", WARM_STEPS: f"after {WARM_STEPS}th", steps // 2: "middle",
-             steps: "end"}
+    marks = {
+        0: "start",
+        1: "after 1st",
+        WARM_STEPS: f"after {WARM_STEPS}th",
+        steps // 2: "middle",
+        steps: "end",
+    }
 
     def sample(point: str, k: int) -> dict:
         """RSS, live nodes and arena capacity now (stats() also frees the pending dead)."""
@@ -400,15 +427,21 @@ def task_flat(steps: int) -> dict:
 
 # ---------------------------------------------------------------- report
 
-def bench_steps(report: Report, sizes: Sizes, repeats: int,
-                floor_runner: FloorRunner | None) -> None:
+
+def bench_steps(
+    report: Report, sizes: Sizes, repeats: int, floor_runner: FloorRunner | None
+) -> None:
     """Time every contender's step: the W3 figure, the fused phases and the speed targets."""
     runners = [Runner(c) for c in contenders()] + ([floor_runner] if floor_runner else [])
     steps = {r.label: max(1, round(r.steps * sizes.w3_share)) for r in runners}
     t = measure(runners, steps, repeats)
     gauges = t.pop(GAUGE)
-    figure = Figure("w3", "W3 moons training step", "ms/step",
-                    {label: [s * 1e3 for s in seconds] for label, seconds in t.items()})
+    figure = Figure(
+        "w3",
+        "W3 moons training step",
+        "ms/step",
+        {label: [s * 1e3 for s in seconds] for label, seconds in t.items()},
+    )
     report.figures.append(figure)
 
     phases = fused_phases(sizes.phase_steps)
@@ -419,25 +452,34 @@ def bench_steps(report: Report, sizes: Sizes, repeats: int,
         "while it runs; every other row runs with the GC on. Steps timed per repeat: "
         + ", ".join(f"{SHORT[label]} {n}" for label, n in steps.items())
         + ". DESIGN.md section 4 measured, in ms: "
-        + ", ".join(f"{SHORT[label]} {ms}" for label, ms in DESIGN_MS.items()) + ".")
+        + ", ".join(f"{SHORT[label]} {ms}" for label, ms in DESIGN_MS.items())
+        + "."
+    )
     report.notes.append(
         f"Machine gauge, a pure-Python loop of 1M float additions timed before each repeat: "
         f"{harness.spread([g * 1e3 for g in gauges])} ms; its spread shows how steady the "
-        f"machine was.")
+        f"machine was."
+    )
     report.notes.append(
         f"Where the fused step's time goes (median ms per phase over {sizes.phase_steps} "
         f"steps, timed apart): "
         + ", ".join(f"{phase} {s * 1e3:.3f}" for phase, s in phases.items())
         + f"; sum {sum(phases.values()) * 1e3:.2f} ms. Dropping the loss only queues the "
         f"graph's facades for release; backward() releases the queue first, so its phase "
-        f"includes freeing the previous step's graph in C.")
+        f"includes freeing the previous step's graph in C."
+    )
     report.raw.update(seconds_per_step=t, gauge_seconds=gauges, fused_phases=phases)
 
     x = figure.ratio(REPLAY, FLOOR)
-    report.target("replayed step within 1.3x of the C floor", None if x is None else 1 / x <= 1.3,
-                  "no C floor here" if x is None else f"{1 / x:.2f}x the floor's time "
-                  f"({harness.fmt(figure.median(REPLAY))} ms vs "
-                  f"{harness.fmt(figure.median(FLOOR))} ms)")
+    report.target(
+        "replayed step within 1.3x of the C floor",
+        None if x is None else 1 / x <= 1.3,
+        "no C floor here"
+        if x is None
+        else f"{1 / x:.2f}x the floor's time "
+        f"({harness.fmt(figure.median(REPLAY))} ms vs "
+        f"{harness.fmt(figure.median(FLOOR))} ms)",
+    )
     x = figure.ratio(REPLAY, MG_OFF)
     report.target("replayed step ≥ 200x faster than micrograd GC off", x >= 200, f"{x:,.1f}x")
     for ref, goal in ((MG_ON, 600), (MG_OFF, 60), (TORCH, 250)):
@@ -446,8 +488,12 @@ def bench_steps(report: Report, sizes: Sizes, repeats: int,
         if x is None:
             report.target(name, None, "torch does not import here")
         else:
-            report.target(name, x >= goal, f"{x:,.1f}x ({harness.fmt(figure.median(ref))} ms vs "
-                                           f"{harness.fmt(figure.median(FUSED))} ms)")
+            report.target(
+                name,
+                x >= goal,
+                f"{x:,.1f}x ({harness.fmt(figure.median(ref))} ms vs "
+                f"{harness.fmt(figure.median(FUSED))} ms)",
+            )
 
 
 def bench_trajectory(report: Report, floor_runner: FloorRunner | None) -> None:
@@ -462,32 +508,42 @@ def bench_trajectory(report: Report, floor_runner: FloorRunner | None) -> None:
         histories[label] = trajectory(contender, TRAJECTORY_STEPS)
     if floor_runner:  # its schedule spans the steps it runs: 100 make the demo's
         histories[FLOOR] = floor_runner.run(100)["losses"][:TRAJECTORY_STEPS]
-    diffs = {label: max(abs(a - b) for a, b in zip(reference, h))
-             for label, h in histories.items()}
+    diffs = {label: max(abs(a - b) for a, b in zip(reference, h)) for label, h in histories.items()}
     report.notes.append(
         f"Loss trajectories over the first {TRAJECTORY_STEPS} steps, lr = 1 - 0.9 k/100, from "
         f"{reference[0]:.12f} to {reference[-1]:.12f} in micrograd (GC off); the largest "
         f"|difference| from micrograd: "
-        + ", ".join(f"{SHORT.get(label, label)} {d:.2g}" for label, d in diffs.items()) + ".")
+        + ", ".join(f"{SHORT.get(label, label)} {d:.2g}" for label, d in diffs.items())
+        + "."
+    )
     report.raw["trajectory"] = {"micrograd": reference, "max_abs_diff": diffs}
-    report.target(f"fused loss trajectory = micrograd's (GC off) within {TOLERANCE:g}, "
-                  f"{TRAJECTORY_STEPS} steps",  # all(), not max(): max() skips a nan
-                  all(abs(a - b) <= TOLERANCE for a, b in zip(reference, histories[FUSED])),
-                  f"max |difference| {diffs[FUSED]:.2g}")
+    report.target(
+        f"fused loss trajectory = micrograd's (GC off) within {TOLERANCE:g}, "
+        f"{TRAJECTORY_STEPS} steps",  # all(), not max(): max() skips a nan
+        all(abs(a - b) <= TOLERANCE for a, b in zip(reference, histories[FUSED])),
+        f"max |difference| {diffs[FUSED]:.2g}",
+    )
 
 
 def bench_nodes(report: Report, floor_runner: FloorRunner | None) -> None:
     """How many nodes one step builds in each engine."""
     by_label = {c.label: c for c in contenders()}
-    counts = {"micrograd": graph_shape(first_step(by_label[MG_OFF]).last)[0],
-              **{SHORT.get(label, label): c_nodes(lambda c=c: first_step(c))
-                 for label, c in by_label.items()
-                 if label not in BASELINES and label != REPLAY}}  # replay: fused's graph
+    counts = {
+        "micrograd": graph_shape(first_step(by_label[MG_OFF]).last)[0],
+        **{
+            SHORT.get(label, label): c_nodes(lambda c=c: first_step(c))
+            for label, c in by_label.items()
+            if label not in BASELINES and label != REPLAY
+        },
+    }  # replay: fused's graph
     if floor_runner:
         counts[SHORT[FLOOR]] = floor_runner.run(1)["nodes"]
-    report.notes.append("Nodes in one step's graph, parameters included (micrograd's by walking "
-                        "_prev, micrograd_c's by stats().live, the floor's as it counts them): "
-                        + ", ".join(f"{k} {n:,}" for k, n in counts.items()) + ".")
+    report.notes.append(
+        "Nodes in one step's graph, parameters included (micrograd's by walking "
+        "_prev, micrograd_c's by stats().live, the floor's as it counts them): "
+        + ", ".join(f"{k} {n:,}" for k, n in counts.items())
+        + "."
+    )
     report.raw["nodes"] = counts
 
 
@@ -499,10 +555,24 @@ def bench_flat(report: Report, sizes: Sizes) -> None:
     r = harness.in_fresh_process(task_flat, steps=steps)
     report.raw["flat"] = r
     report.sections.append(
-        ["RSS flatness (micrograd_c fused training, GC off, fresh process):", "", *harness.table(
-            ["point", "step", "RSS (MiB)", "stats().live", "stats().capacity"],
-            [[p["point"], f"{p['step']:,}", f"{p['rss'] / 2**20:.1f}", f"{p['live']:,}",
-              f"{p['capacity']:,}"] for p in r["samples"]])])
+        [
+            "RSS flatness (micrograd_c fused training, GC off, fresh process):",
+            "",
+            *harness.table(
+                ["point", "step", "RSS (MiB)", "stats().live", "stats().capacity"],
+                [
+                    [
+                        p["point"],
+                        f"{p['step']:,}",
+                        f"{p['rss'] / 2**20:.1f}",
+                        f"{p['live']:,}",
+                        f"{p['capacity']:,}",
+                    ]
+                    for p in r["samples"]
+                ],
+            ),
+        ]
+    )
     *sampled, dropped = r["samples"]
     at = {p["step"]: p for p in sampled}  # by step: two marks may fall on one step
     warm, mid, end = at[WARM_STEPS], at[steps // 2], at[steps]
@@ -513,37 +583,46 @@ def bench_flat(report: Report, sizes: Sizes) -> None:
         f"{r['loss']:.6f}, {time.perf_counter() - start:.0f} s. The arena grows during the "
         f"first steps, to {warm['capacity']:,} slots for {end['live']:,} live nodes; RSS "
         f"{(warm['rss'] - at[0]['rss']) / 2**20:+.1f} MiB by step {WARM_STEPS}, then "
-        f"{growth / 2**20:+.2f} MiB to the end.")
-    report.target(f"RSS flat over {steps:,} fused training steps, GC off",
-                  growth <= 2**20 and end["capacity"] == warm["capacity"]
-                  and mid["live"] == end["live"] and dropped["live"] == at[0]["live"],
-                  f"RSS {growth / 2**20:+.2f} MiB and arena capacity {warm['capacity']:,} → "
-                  f"{end['capacity']:,} from step {WARM_STEPS} to {steps:,}; live "
-                  f"{mid['live']:,} at the middle and {end['live']:,} at the end, "
-                  f"{at[0]['live']:,} before the first step and {dropped['live']:,} "
-                  f"after the last graph is dropped")
+        f"{growth / 2**20:+.2f} MiB to the end."
+    )
+    report.target(
+        f"RSS flat over {steps:,} fused training steps, GC off",
+        growth <= 2**20
+        and end["capacity"] == warm["capacity"]
+        and mid["live"] == end["live"]
+        and dropped["live"] == at[0]["live"],
+        f"RSS {growth / 2**20:+.2f} MiB and arena capacity {warm['capacity']:,} → "
+        f"{end['capacity']:,} from step {WARM_STEPS} to {steps:,}; live "
+        f"{mid['live']:,} at the middle and {end['live']:,} at the end, "
+        f"{at[0]['live']:,} before the first step and {dropped['live']:,} "
+        f"after the last graph is dropped",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """benchmarks/bench_nn.py: W3 for every contender, trajectories, nodes, RSS, targets."""
     parser = harness.arguments(__doc__, "smaller sizes and 3 repeats, 1-2 minutes", floor=True)
-    parser.add_argument("--profile", action="store_true",
-                        help="also print a cProfile of fused steps on stderr")
+    parser.add_argument(
+        "--profile", action="store_true", help="also print a cProfile of fused steps on stderr"
+    )
     args = parser.parse_args(argv)
     sizes, repeats = harness.sizes_of(args)
     load = os.getloadavg()[0]
     report = Report("python benchmarks/bench_nn.py", sizes, repeats)
     floor_runner = make_floor(report, args.floor)
     with harness.stages(4 + args.profile) as done:  # a bar with the time left, on a terminal
-        for stage in (lambda: bench_trajectory(report, floor_runner),
-                      lambda: bench_nodes(report, floor_runner),
-                      lambda: bench_steps(report, sizes, repeats, floor_runner),
-                      lambda: bench_flat(report, sizes)):
+        for stage in (
+            lambda: bench_trajectory(report, floor_runner),
+            lambda: bench_nodes(report, floor_runner),
+            lambda: bench_steps(report, sizes, repeats, floor_runner),
+            lambda: bench_flat(report, sizes),
+        ):
             stage()
             done()
         if args.profile:
             profile_fused(20)
             done()
-    report.notes.append(f"1-minute load average {load:.2f} at the start and "
-                        f"{os.getloadavg()[0]:.2f} at the end.")
+    report.notes.append(
+        f"1-minute load average {load:.2f} at the start and {os.getloadavg()[0]:.2f} at the end."
+    )
     harness.finish(report, args.json)
