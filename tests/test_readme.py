@@ -1,6 +1,6 @@
-"""The README's replay example runs as written, and replays what rebuilding computes."""
-import random
-from array import array
+"""The README's code runs as written: every ```python block, in order, in one namespace; the
+ten-line example prints what its comments say, and the drop-in switch gives micrograd_c."""
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,16 +8,46 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_replay_example_runs():
+@pytest.fixture
+def keep_micrograd():
+    """Put back sys.modules' micrograd entries, which install_as_micrograd() replaces."""
+    def ours():
+        return {k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")}
+    before = ours()
+    yield
+    for name in ours():
+        if name not in before:
+            del sys.modules[name]
+    sys.modules.update(before)
+
+
+def test_readme_code_blocks_run(tmp_path, monkeypatch, capsys, keep_micrograd):
     if not README.exists():
         pytest.skip("needs the source checkout")
+    pytest.importorskip("graphviz")  # the example draws with draw_dot (the viz extra)
+    import re
+
+    import micrograd_c
+    monkeypatch.chdir(tmp_path)
     text = README.read_text(encoding="utf-8")
-    block = text.split("### Replay: record the graph once")[1].split("```python")[1].split("```")[0]
-    random.seed(0)
-    batches = [array("d", [random.uniform(-1, 1) for _ in range(96)]) for _ in range(3)]
-    ns = {"batches": batches}
-    exec(compile(block, "README.md", "exec"), ns)
-    from micrograd_c import losses
-    model, xs = ns["model"], ns["xs"]
-    fresh = losses.mse([model([v.data for v in x]) for x in xs], [v.data for v in ns["ys"]])
-    assert ns["rec"].forward() == fresh.data  # the last batch, after the last step
+    fence = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+    found = [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in fence.finditer(text)]
+    assert len(found) >= 3, "the imports, the ten-line example, the drop-in switch"
+    namespace: dict = {"__name__": "readme"}
+    for line, code in found:
+        exec(compile("\n" * (line - 1) + code, str(README), "exec"), namespace)  # noqa: S102
+    printed = capsys.readouterr().out.splitlines()
+    assert "Value(data=7.0, grad=1.0) 3.0 2.0 1.0" in printed and "337" in printed
+    example = next(code for _, code in found if "MLP(2, [16, 16, 1])" in code)
+    assert len(example.strip().splitlines()) <= 12  # a ten-line example, give or take
+    assert namespace["Value"] is micrograd_c.Value and sys.modules["micrograd"] is micrograd_c
+    # each commented print shows what it prints
+    for comment in re.findall(r"^print\(.*?\)\s+# (.*)$", "".join(c for _, c in found), re.M):
+        assert comment in printed, comment
+
+
+def test_the_micrograd_modules_are_back_after_the_readme(keep_micrograd):
+    """install_as_micrograd() in the README test must not leak into the oracle tests."""
+    mg = pytest.importorskip("micrograd.engine")
+    import micrograd_c
+    assert mg.Value is not micrograd_c.Value
