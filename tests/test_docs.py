@@ -3,6 +3,7 @@ docs/testing.md runs, in order, one namespace per page (the README's: tests/test
 tutorials': tests/test_tutorial.py); every fence names a known language; every relative link in
 README.md and docs/*.md reaches a file in the repository, and every #anchor a heading there; no
 page names an issue number or a path outside the repository."""
+
 from __future__ import annotations
 
 import re
@@ -28,15 +29,19 @@ def run_blocks(path: Path) -> dict:
     """Run path's python blocks in order in one namespace; tracebacks name the page's lines."""
     namespace: dict = {"__name__": "__docs__"}
     for line, code in blocks(path, "python"):
-        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102
+        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)
     return namespace
 
 
 @pytest.fixture
 def keep_micrograd():
     """Put back sys.modules' micrograd entries, which install_as_micrograd() replaces."""
+
     def ours():
-        return {k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")}
+        return {
+            k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")
+        }
+
     before = ours()
     yield
     for name in ours():
@@ -51,8 +56,9 @@ def _checkout():
         pytest.skip("needs the source checkout")
 
 
-@pytest.mark.parametrize("name", [p for p in PAGES if p.startswith("docs/")
-                                  and not Path(p).name.startswith("tutorial")])
+@pytest.mark.parametrize(
+    "name", [p for p in PAGES if p.startswith("docs/") and not Path(p).name.startswith("tutorial")]
+)
 def test_code_blocks_run(name, tmp_path, monkeypatch, keep_micrograd):
     pytest.importorskip("graphviz")  # draw_dot's examples (the viz extra)
     monkeypatch.chdir(tmp_path)  # files the examples write land here
@@ -60,6 +66,7 @@ def test_code_blocks_run(name, tmp_path, monkeypatch, keep_micrograd):
     if name == "docs/api.md":
         # the replay example replayed what rebuilding the graph computes, bit for bit
         from micrograd_c import losses
+
         model, xs, ys, rec = (namespace[k] for k in ("model", "xs", "ys", "rec"))
         fresh = losses.mse([model([v.data for v in x]) for x in xs], [v.data for v in ys])
         assert rec.forward() == fresh.data
@@ -114,8 +121,9 @@ def anchors(path: Path) -> set[str]:
 
 
 def prose_lines(path: Path) -> list[str]:
-    text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"),
-                  flags=re.DOTALL | re.MULTILINE)
+    text = re.sub(
+        r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE
+    )
     return text.splitlines()
 
 
@@ -130,8 +138,10 @@ def test_the_link_checker_sees_links():
     assert "docs/api.md" in links("README.md")
     assert "images/backprop-chapter.html" in links("docs/tutorial.md")
     assert slug("Training: `nn`, losses, optimizers") == "training-nn-losses-optimizers"
-    assert slug("6. Adding your own operation, as the micrograd lecture does") == \
-        "6-adding-your-own-operation-as-the-micrograd-lecture-does"
+    assert (
+        slug("6. Adding your own operation, as the micrograd lecture does")
+        == "6-adding-your-own-operation-as-the-micrograd-lecture-does"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -146,8 +156,13 @@ def test_relative_links_reach_files_and_headings(page):
             assert anchor in anchors(path), f"{page}: {link}: no such heading in {path.name}"
 
 
-OUTSIDE = [r"(?i)\bissues?\s*#?\d+", r"(?<![\w&/])#\d+\b", r"\.\./", r"(?i)\bshared/",
-           r"(?i)design notes"]
+OUTSIDE = [
+    r"(?i)\bissues?\s*#?\d+",
+    r"(?<![\w&/])#\d+\b",
+    r"\.\./",
+    r"(?i)\bshared/",
+    r"(?i)design notes",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -1,4 +1,5 @@
 """docs/walkthrough.ipynb runs from top to bottom without an error, and is saved with outputs."""
+
 import json
 import shutil
 from pathlib import Path
@@ -32,8 +33,9 @@ def test_the_notebook_runs(tmp_path):
     from jupyter_client.kernelspec import NoSuchKernel
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     try:
         client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
     except NoSuchKernel:

@@ -1,5 +1,6 @@
 """The pictures in docs/images/: there, small, what they claim to be, linked from the README and
 the tutorials, and remade by docs/images/make.py."""
+
 import re
 import shutil
 import subprocess
@@ -29,8 +30,18 @@ def test_the_pngs_are_small_pngs(name):
 def test_the_graph_is_the_chapter_example_with_its_grads():
     svg = ET.parse(IMAGES / "chapter-graph.svg").getroot()
     text = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
-    for shown in ("x", "y", "b", "z", "data 2.0000", "grad 3.0000", "grad 2.0000",
-                  "data 7.0000", "*", "+"):
+    for shown in (
+        "x",
+        "y",
+        "b",
+        "z",
+        "data 2.0000",
+        "grad 3.0000",
+        "grad 2.0000",
+        "data 7.0000",
+        "*",
+        "+",
+    ):
         assert shown in text.split() or shown in text, shown
 
 
@@ -47,8 +58,11 @@ def test_make_py_remakes_the_graph_and_the_moons(tmp_path):
     pytest.importorskip("matplotlib")
     if shutil.which("dot") is None:
         pytest.skip("needs Graphviz's dot program")
-    done = subprocess.run([sys.executable, str(IMAGES / "make.py"), "graph", "moons",
-                           "--out", str(tmp_path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(IMAGES / "make.py"), "graph", "moons", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "chapter-graph.svg").read_bytes().count(b"grad 3.0000") == 1
     assert (tmp_path / "moons.png").read_bytes().startswith(b"\x89PNG")
@@ -56,7 +70,10 @@ def test_make_py_remakes_the_graph_and_the_moons(tmp_path):
 
 
 def test_make_py_refuses_an_unknown_picture(tmp_path):
-    done = subprocess.run([sys.executable, str(IMAGES / "make.py"), "nope", "--out",
-                           str(tmp_path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(IMAGES / "make.py"), "nope", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "no picture named nope" in done.stderr
     assert not list(tmp_path.iterdir())

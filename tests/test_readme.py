@@ -1,5 +1,6 @@
 """The README's code runs as written: every ```python block, in order, in one namespace; the
 ten-line example prints what its comments say, and the drop-in switch gives micrograd_c."""
+
 import sys
 from pathlib import Path
 
@@ -11,8 +12,12 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 @pytest.fixture
 def keep_micrograd():
     """Put back sys.modules' micrograd entries, which install_as_micrograd() replaces."""
+
     def ours():
-        return {k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")}
+        return {
+            k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")
+        }
+
     before = ours()
     yield
     for name in ours():
@@ -28,6 +33,7 @@ def test_readme_code_blocks_run(tmp_path, monkeypatch, capsys, keep_micrograd):
     import re
 
     import micrograd_c
+
     monkeypatch.chdir(tmp_path)
     text = README.read_text(encoding="utf-8")
     fence = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -35,7 +41,7 @@ def test_readme_code_blocks_run(tmp_path, monkeypatch, capsys, keep_micrograd):
     assert len(found) >= 3, "the imports, the ten-line example, the drop-in switch"
     namespace: dict = {"__name__": "readme"}
     for line, code in found:
-        exec(compile("\n" * (line - 1) + code, str(README), "exec"), namespace)  # noqa: S102
+        exec(compile("\n" * (line - 1) + code, str(README), "exec"), namespace)
     printed = capsys.readouterr().out.splitlines()
     assert "Value(data=7.0, grad=1.0) 3.0 2.0 1.0" in printed and "337" in printed
     example = next(code for _, code in found if "MLP(2, [16, 16, 1])" in code)
@@ -50,4 +56,5 @@ def test_the_micrograd_modules_are_back_after_the_readme(keep_micrograd):
     """install_as_micrograd() in the README test must not leak into the oracle tests."""
     mg = pytest.importorskip("micrograd.engine")
     import micrograd_c
+
     assert mg.Value is not micrograd_c.Value

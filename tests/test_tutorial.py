@@ -1,5 +1,6 @@
 """The tutorials cannot rot: every ```python block runs, in order, in one namespace, and every
 ```mermaid or ```text block (an output shown to the reader) is printed by them."""
+
 from __future__ import annotations
 
 import re

@@ -15,6 +15,7 @@ Graphviz's `dot` program on the PATH. Each picture is made by the library's own 
 
 A PNG over 150 KB is reduced to a 256-colour palette.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ def graph(out: Path) -> Path:
 def moons(out: Path) -> Path:
     """The decision boundary of the moons demo, drawn by `demo --plot`."""
     path = out / "moons.png"
-    subprocess.run([sys.executable, "-m", "micrograd_c", "demo", "--plot", str(path)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "demo", "--plot", str(path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return small(path)
 
 
@@ -53,8 +57,11 @@ def bench(out: Path, full: bool = False) -> Path:
     """The benchmark's ratio chart, drawn by `bench --plot` (quick sizes unless full)."""
     path = out / "bench.png"
     quick = [] if full else ["--quick"]
-    subprocess.run([sys.executable, "-m", "micrograd_c", "bench", *quick, "--plot", str(path)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "bench", *quick, "--plot", str(path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return small(path)
 
 
@@ -66,8 +73,9 @@ def notebook(out: Path) -> Path:
     source = DOCS / "walkthrough.ipynb"
     nb = nbformat.read(source, as_version=4)
     with tempfile.TemporaryDirectory() as cwd:  # the files the notebook writes go here
-        NotebookClient(nb, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": cwd}}).execute()
+        NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": cwd}}
+        ).execute()
     path = out / source.name if out != HERE else source
     nbformat.write(nb, path)
     return path
@@ -85,10 +93,18 @@ def small(path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pictures", nargs="*", metavar="PICTURE",
-                        help=f"any of {', '.join(PICTURES)} (default: all)")
-    parser.add_argument("--out", type=Path, default=HERE,
-                        help="where to write them (default: docs/images/, the notebook in docs/)")
+    parser.add_argument(
+        "pictures",
+        nargs="*",
+        metavar="PICTURE",
+        help=f"any of {', '.join(PICTURES)} (default: all)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HERE,
+        help="where to write them (default: docs/images/, the notebook in docs/)",
+    )
     parser.add_argument("--full", action="store_true", help="the benchmark at its full sizes")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.pictures) - set(PICTURES))
