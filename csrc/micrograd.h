@@ -23,9 +23,6 @@
 
 /* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
 
-/* Bumped whenever this header changes in a way Python must know about. */
-#define MG_ABI_VERSION 16
-
 /* Nodes per chunk: chunks never move, so Python may read them directly. */
 #define MG_CHUNK_SHIFT 16
 #define MG_CHUNK_NODES (1 << MG_CHUNK_SHIFT)

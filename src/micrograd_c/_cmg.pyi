@@ -13,7 +13,6 @@ ffi: Any
 _Ptr = Any  # a cffi pointer or array (cdata), or a list cffi converts for the call
 
 class _Lib:
-    MG_ABI_VERSION: int
     MG_CHUNK_SHIFT: int
     MG_CHUNK_NODES: int
     MG_REGION_SHIFT: int
