@@ -1,4 +1,5 @@
-"""Progress bars with the time left: on a terminal with tqdm installed, and otherwise nothing."""
+"""Progress with the time left: a tqdm bar on a terminal, a plain line there without tqdm, and
+otherwise nothing."""
 
 import importlib.util
 import io
@@ -38,15 +39,33 @@ def test_a_bar_on_a_terminal_shows_steps_and_the_time_left():
     assert "<00:00" in shown  # elapsed<remaining
 
 
-@pytest.mark.parametrize("case", ["not a terminal", "no tqdm"])
-def test_without_a_terminal_or_tqdm_nothing_is_shown(case, request):
-    stream = io.StringIO() if case == "not a terminal" else Terminal()
-    if case == "no tqdm":
-        request.getfixturevalue("no_tqdm")
+def test_without_a_terminal_nothing_is_shown():
+    stream = io.StringIO()
     with Bar(3, "work", stream) as bar:
         bar.update()
         bar.note("x")
-    assert bar.bar is None and stream.getvalue() == ""
+    assert not bar.shown and stream.getvalue() == ""
+
+
+def test_on_a_terminal_without_tqdm_a_plain_line_shows_steps_and_the_time_left(no_tqdm):
+    stream = Terminal()
+    with Bar(3, "work", stream) as bar:
+        bar.update()
+        assert bar.shown and bar.bar is None
+        bar.note("half way")
+        shown = stream.getvalue()
+    assert "work: 1/3, about " in shown and " s left" in shown and "half way" in shown
+    assert shown.startswith("\r\x1b[K") and stream.getvalue().endswith("\r\x1b[K")  # wiped
+
+
+def test_in_a_notebook_tqdm_auto_draws_it(monkeypatch):
+    auto = pytest.importorskip("tqdm.auto")
+    made = []
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # as in a Jupyter kernel
+    monkeypatch.setattr(auto, "tqdm", lambda **kwargs: made.append(kwargs) or None)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a kernel's stderr is no terminal
+    Bar(5, "work")
+    assert made and made[0]["total"] == 5
 
 
 def compare_run(monkeypatch, capsys, stderr):
@@ -64,14 +83,14 @@ def test_demo_compare_shows_micrograds_training_on_a_terminal(monkeypatch, capsy
     assert "training micrograd" not in out and "micrograd took" in out
 
 
-@pytest.mark.parametrize("case", ["not a terminal", "no tqdm"])
-def test_demo_compare_shows_nothing_more_otherwise(monkeypatch, capsys, case, request):
-    if case == "no tqdm":
-        request.getfixturevalue("no_tqdm")
-    out, err = compare_run(
-        monkeypatch, capsys, io.StringIO() if case == "not a terminal" else Terminal()
-    )
+def test_demo_compare_shows_nothing_more_without_a_terminal(monkeypatch, capsys):
+    out, err = compare_run(monkeypatch, capsys, io.StringIO())
     assert err == "" and "micrograd took" in out
+
+
+def test_demo_compare_shows_a_plain_line_on_a_terminal_without_tqdm(monkeypatch, capsys, no_tqdm):
+    out, err = compare_run(monkeypatch, capsys, Terminal())
+    assert "training micrograd: 1/2" in err and "micrograd took" in out
 
 
 def test_bench_stages_bar_takes_the_progress_lines_on_a_terminal(monkeypatch):
@@ -99,8 +118,9 @@ def test_bench_stages_change_nothing_otherwise(monkeypatch, capsys, case, reques
     lines = stream.getvalue()
     if case == "not a terminal":  # a line per event, as before
         assert lines.startswith("[bench ") and lines.endswith("] W1 mesh\n")
-    else:  # the line rewritten in place, as before
-        assert lines.startswith("\r\x1b[K[bench ") and "W1 mesh" in lines and "%" not in lines
+    else:  # without tqdm, the plain line: the count, the time left, the last event
+        assert lines.startswith("\r\x1b[Kbench: 0/2, [bench ") and "W1 mesh" in lines
+        assert "bench: 1/2, about " in lines and "%" not in lines
 
 
 def ab_module():

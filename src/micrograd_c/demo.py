@@ -171,10 +171,8 @@ def _compare(
 ) -> None:
     """Train micrograd on the same data and seed; print both losses and the speedup."""
     try:
-        with Bar(steps, "training micrograd") as bar:  # on a terminal, with tqdm installed
-            theirs, seconds = train_micrograd(
-                X, y, steps, seed, bar.update if bar.bar is not None else None
-            )
+        with Bar(steps, "training micrograd") as bar:  # on a terminal, or in a notebook
+            theirs, seconds = train_micrograd(X, y, steps, seed, bar.update if bar.shown else None)
     except ImportError:
         print("--compare needs micrograd: pip install micrograd==0.1.0")
         return

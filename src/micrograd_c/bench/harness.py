@@ -96,7 +96,7 @@ _bar: Bar | None = None  # the bar of the stages() running, if any
 
 @contextmanager
 def stages(total: int) -> Iterator[Callable[[], None]]:
-    """A bar over a run's stages with the time left (on a terminal, with tqdm); yields its step."""
+    """A bar over a run's stages with the time left (on a terminal); yields its step."""
     global _bar
     _bar = Bar(total, "bench")
     try:
@@ -109,8 +109,8 @@ def stages(total: int) -> Iterator[Callable[[], None]]:
 def log(message: str) -> None:
     """The progress line on stderr: rewritten in place on a terminal, a line per event if not."""
     line = f"[bench {time.time() - _START:6.1f}s] {message}"
-    if _bar is not None and _bar.bar is not None:
-        _bar.note(line)  # beside the bar
+    if _bar is not None and _bar.shown:
+        _bar.note(line)  # beside the bar, or after the plain line's count
     elif sys.stderr.isatty():
         width = shutil.get_terminal_size().columns - 1
         print(f"\r\x1b[K{line[:width]}", end="", file=sys.stderr, flush=True)
