@@ -61,7 +61,13 @@ def test_on_a_terminal_without_tqdm_a_plain_line_shows_steps_and_the_time_left(n
 def test_in_a_notebook_tqdm_auto_draws_it(monkeypatch):
     auto = pytest.importorskip("tqdm.auto")
     made = []
-    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # as in a Jupyter kernel
+
+    class ZMQInteractiveShell:  # what get_ipython() gives in a Jupyter kernel
+        pass
+
+    ipython = type(sys)("IPython")
+    ipython.get_ipython = ZMQInteractiveShell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
     monkeypatch.setattr(auto, "tqdm", lambda **kwargs: made.append(kwargs) or None)
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # a kernel's stderr is no terminal
     Bar(5, "work")

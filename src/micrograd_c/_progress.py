@@ -14,8 +14,10 @@ from typing import Any, TextIO
 
 
 def _in_notebook(stream: TextIO) -> bool:
-    """Whether stream is a Jupyter kernel's stderr (where tqdm.auto draws a widget)."""
-    return "ipykernel" in sys.modules and stream is sys.stderr
+    """Whether stream is the stderr of a running Jupyter kernel (where tqdm.auto draws a widget)."""
+    ipython = sys.modules.get("IPython")  # (imported by the kernel: never imported here)
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    return stream is sys.stderr and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class Bar:
