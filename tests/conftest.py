@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -61,3 +62,20 @@ def oracle():
         return ours
 
     return check
+
+
+@pytest.fixture
+def keep_micrograd():
+    """Put back sys.modules' micrograd entries, which install_as_micrograd() replaces."""
+
+    def ours():
+        return {
+            k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")
+        }
+
+    before = ours()
+    yield
+    for name in ours():
+        if name not in before:
+            del sys.modules[name]
+    sys.modules.update(before)

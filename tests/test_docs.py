@@ -7,7 +7,6 @@ page names an issue number or a path outside the repository."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,23 +30,6 @@ def run_blocks(path: Path) -> dict:
     for line, code in blocks(path, "python"):
         exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)
     return namespace
-
-
-@pytest.fixture
-def keep_micrograd():
-    """Put back sys.modules' micrograd entries, which install_as_micrograd() replaces."""
-
-    def ours():
-        return {
-            k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")
-        }
-
-    before = ours()
-    yield
-    for name in ours():
-        if name not in before:
-            del sys.modules[name]
-    sys.modules.update(before)
 
 
 @pytest.fixture(autouse=True)

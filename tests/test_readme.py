@@ -9,23 +9,6 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.fixture
-def keep_micrograd():
-    """Put back sys.modules' micrograd entries, which install_as_micrograd() replaces."""
-
-    def ours():
-        return {
-            k: v for k, v in sys.modules.items() if k == "micrograd" or k.startswith("micrograd.")
-        }
-
-    before = ours()
-    yield
-    for name in ours():
-        if name not in before:
-            del sys.modules[name]
-    sys.modules.update(before)
-
-
 def test_readme_code_blocks_run(tmp_path, monkeypatch, capsys, keep_micrograd):
     if not README.exists():
         pytest.skip("needs the source checkout")
