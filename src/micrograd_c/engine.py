@@ -250,7 +250,7 @@ class Value:
 
     def __init__(self, data: SupportsFloat, _children: Iterable[Value] = (), _op: str = ""):
         x = _real(data, "Value data")
-        kids = tuple(_children)
+        kids = tuple(_children) if _children else ()  # (a leaf, the common case: no copy)
         for k in kids:
             if not isinstance(k, Value):
                 raise TypeError(f"a Value's children must be Values, not {type(k).__name__}")
@@ -455,7 +455,7 @@ class Value:
         holder = _rules.get(self._i)  # another handle on the same node got one
         if holder is not None and holder is not self:
             return holder._backward
-        return _nothing if lib.mg_op(self._i) == lib.MG_HAND else self._apply_rule
+        return _nothing if hasattr(self, "_label") else self._apply_rule  # built by hand, or C's
 
     @_backward.setter
     def _backward(self, fn: Callable[[], None]) -> None:
