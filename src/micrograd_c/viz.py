@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from ._core import MASK, child, doubles_of, lib
 from .engine import Value, _in_python
 
 Labels = dict[Value, str] | None
@@ -90,6 +92,18 @@ def _num(x: float) -> str:
     return s if any(c in s for c in ".ena") else s + ".0"
 
 
+def _run_rule(v: Value, operands: list[Value], fn: Callable[[], None], g: float) -> list[float]:
+    """What one run of v's Python rule fn adds to each operand's grad, v.grad being g.
+
+    It leaves v.grad at g and each operand's grad at what was added: the caller puts them back.
+    """
+    for u in operands:
+        u.grad = 0.0
+    v.grad = g
+    fn()
+    return [u.grad for u in operands]
+
+
 def _probe(v: Value, operands: list[Value]) -> list[float]:
     """∂v/∂operand of a rule written in Python: what one run of it adds when v.grad is 1.
 
@@ -97,14 +111,56 @@ def _probe(v: Value, operands: list[Value]) -> list[float]:
     """
     saved = [(u, u.grad) for u in [v, *operands]]
     try:
-        for u in operands:
-            u.grad = 0.0
-        v.grad = 1.0
-        v._backward()
-        return [u.grad for u in operands]
+        return _run_rule(v, operands, v._backward, 1.0)
     finally:
         for u, grad in reversed(saved):
             u.grad = grad
+
+
+def _div(x: float, y: float) -> float:
+    """x / y as C's doubles divide: ±inf or nan for y == 0 instead of ZeroDivisionError."""
+    if y != 0 or math.isnan(y):
+        return x / y
+    if x == 0 or math.isnan(x):
+        return math.nan
+    return math.copysign(math.inf, x) * math.copysign(1.0, y)
+
+
+def _pow_slope(x: float, k: float) -> float:
+    """k * x ** (k - 1), as csrc/mg_rules.h's mg_pow_slope (called only once C's succeeded)."""
+    return k * (x if k - 1.0 == 1.0 else x ** (k - 1.0))
+
+
+def _c_rule(v: Value, operands: list[Value], g: float) -> list[tuple[float, float]]:
+    """(∂v/∂operand, what the C rule adds to its grad) per operand, as mg_rules.h computes them."""
+    op = lib.mg_op(v._i)
+    out, a = v.data, operands[0].data
+    if op == lib.MG_ADD:
+        return [(1.0, g), (1.0, g)]
+    if op == lib.MG_MUL:
+        b = operands[1].data
+        return [(b, b * g), (a, a * g)]
+    if op in (lib.MG_POWI, lib.MG_POWF):
+        k = child(v._i, 1)
+        s = _pow_slope(a, doubles_of(k)[(k & MASK) * 4])
+        return [(s, s * g)]
+    if op == lib.MG_POW:
+        b = operands[1].data
+        s = _pow_slope(a, b)
+        log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
+        t = 0.0 if a == 0.0 and b >= 0.0 else out * log_a
+        return [(s, s * g), (t, t * g)]
+    if op == lib.MG_LOG:
+        return [(_div(1.0, a), _div(g, a))]
+    local = {
+        lib.MG_RELU: 1.0 if out > 0.0 else 0.0,
+        lib.MG_TANH: 1.0 - out * out,
+        lib.MG_EXP: out,
+        lib.MG_SIGMOID: out * (1.0 - out),
+    }.get(op)
+    if local is None:
+        raise RuntimeError(f"internal error: no local derivative known for op {v._op!r}")
+    return [(local, local * g)]
 
 
 def _local_derivatives(v: Value, operands: list[Value]) -> list[float]:
@@ -113,22 +169,7 @@ def _local_derivatives(v: Value, operands: list[Value]) -> list[float]:
         return []
     if _in_python(v):
         return _probe(v, operands)
-    ops, out, op = [c.data for c in operands], v.data, v._op
-    if op == "+":
-        return [1.0, 1.0]
-    if op == "*":
-        return [ops[1], ops[0]]
-    if op == "**":  # Value ** Value: the exponent's is out * log(base), 0 at base 0
-        base, k = ops
-        log_base = math.log(base) if base > 0 else 0.0 if base == 0 else math.nan
-        return [k * base ** (k - 1), out * log_base]
-    if op.startswith("**"):
-        k = float(op[2:])
-        return [k * ops[0] ** (k - 1)]
-    if op == "log":
-        return [1 / ops[0]]
-    unary = {"ReLU": float(out > 0), "tanh": 1 - out**2, "exp": out, "sigmoid": out * (1 - out)}
-    return [unary[op]]
+    return [local for local, _ in _c_rule(v, operands, 1.0)]
 
 
 class Term(NamedTuple):

@@ -35,9 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._core import MASK, child, doubles_of, ffi, lib, raise_error
+from ._core import ffi, lib, raise_error
 from .engine import Value, _in_python, _nothing
-from .viz import Graph, Labels, TooBig, _names, _num, _walk
+from .viz import Graph, Labels, TooBig, _c_rule, _names, _num, _run_rule, _walk
 
 MAX_NODES = 200  # Values (leaves included) a graph may have for backprop_steps and backprop_html
 
@@ -87,65 +87,10 @@ def _graph(root: Value) -> Graph:
         ) from None
 
 
-def _div(x: float, y: float) -> float:
-    """x / y as C's doubles divide: ±inf or nan for y == 0 instead of ZeroDivisionError."""
-    if y != 0 or math.isnan(y):
-        return x / y
-    if x == 0 or math.isnan(x):
-        return math.nan
-    return math.copysign(math.inf, x) * math.copysign(1.0, y)
-
-
-def _pow_slope(x: float, k: float) -> float:
-    """k * x ** (k - 1), as csrc/mg_rules.h's mg_pow_slope (called only once C's succeeded)."""
-    return k * (x if k - 1.0 == 1.0 else x ** (k - 1.0))
-
-
-def _c_rule(v: Value, operands: list[Value], g: float) -> list[tuple[float, float]]:
-    """(∂v/∂operand, what the C rule adds to its grad) per operand, as mg_rules.h computes them."""
-    op = lib.mg_op(v._i)
-    out, a = v.data, operands[0].data
-    if op == lib.MG_ADD:
-        return [(1.0, g), (1.0, g)]
-    if op == lib.MG_MUL:
-        b = operands[1].data
-        return [(b, b * g), (a, a * g)]
-    if op in (lib.MG_POWI, lib.MG_POWF):
-        k = child(v._i, 1)
-        s = _pow_slope(a, doubles_of(k)[(k & MASK) * 4])
-        return [(s, s * g)]
-    if op == lib.MG_POW:
-        b = operands[1].data
-        s = _pow_slope(a, b)
-        log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
-        t = 0.0 if a == 0.0 and b >= 0.0 else out * log_a
-        return [(s, s * g), (t, t * g)]
-    if op == lib.MG_LOG:
-        return [(_div(1.0, a), _div(g, a))]
-    local = {
-        lib.MG_RELU: 1.0 if out > 0.0 else 0.0,
-        lib.MG_TANH: 1.0 - out * out,
-        lib.MG_EXP: out,
-        lib.MG_SIGMOID: out * (1.0 - out),
-    }.get(op)
-    if local is None:
-        raise RuntimeError(f"internal error: no local derivative known for op {v._op!r}")
-    return [(local, local * g)]
-
-
 def _rule(v: Value) -> Callable[[], None] | None:
     """v's rule written in Python, if it has one that can change anything; else None."""
     fn = v._backward
     return None if fn is _nothing else fn
-
-
-def _shares(v: Value, operands: list[Value], fn: Callable[[], None], g: float) -> list[float]:
-    """What one run of v's Python rule adds to each operand's grad, v.grad being g."""
-    for u in operands:
-        u.grad = 0.0
-    v.grad = g
-    fn()
-    return [u.grad for u in operands]
 
 
 def _steps(root: Value, labels: Labels) -> tuple[Graph, dict[Value, str], list[Step]]:
@@ -182,8 +127,8 @@ def _steps(root: Value, labels: Labels) -> tuple[Graph, dict[Value, str], list[S
                     shares = [(0.0, 0.0)] * len(operands)
                 else:
                     everything = [(u, u.grad) for u in graph]  # a rule may touch any grad
-                    locals_ = _shares(v, operands, fn, 1.0)
-                    added = locals_ if g == 1.0 else _shares(v, operands, fn, g)
+                    locals_ = _run_rule(v, operands, fn, 1.0)
+                    added = locals_ if g == 1.0 else _run_rule(v, operands, fn, g)
                     for u, grad in everything:
                         u.grad = grad
                     shares = list(zip(locals_, added))
