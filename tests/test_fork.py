@@ -108,6 +108,35 @@ def test_fork_while_another_thread_runs_backward():
     assert child_work() == 0  # and the parent is as usable as before
 
 
+def python_op(v: Value) -> Value:
+    """v passed through an op written in Python (its rule adds out.grad to v.grad)."""
+    out = Value(v.data, (v,), "same")
+    out._backward = lambda: setattr(v, "grad", v.grad + out.grad)  # (a cycle: the GC frees it)
+    return out
+
+
+def test_fork_while_another_thread_walks_a_graph_with_python_rules():
+    root = python_op(chain(400_000)) * 2.0  # the stepped walk: C, then Python, then C again
+    pids = []
+    with Busy(root):
+        for _ in range(20):
+            time.sleep(0.005)
+            pid = os.fork()
+            if pid == 0:  # the child: never returns into pytest
+                code = 3
+                try:
+                    x = Value(1.5)
+                    y = python_op(x * 3.0) * 2.0
+                    y.backward()
+                    code = child_work() or (0 if x.grad == 6.0 else 1)
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+    failed, hung = reap(pids)
+    assert (failed, hung) == (0, 0), f"of 20 children, {failed} failed and {hung} hung"
+    assert child_work() == 0
+
+
 def train(seed: int) -> list:
     """A small MLP trained a few SGD steps; its losses."""
     random.seed(seed)

@@ -524,3 +524,16 @@ def test_a_rule_whose_handle_is_gone_leaves_the_nodes_own_rule_as_backprop_steps
     z.backward()
     assert x.grad == 3 * 2 * 6.0  # y's own rule ran
     assert [s.grad for s in steps] == [z.grad, y.grad]
+
+
+def test_a_children_list_changed_after_it_was_handed_over_changes_nothing():
+    a, b, c = Value(1.0), Value(2.0), Value(3.0)
+    kids = [a, b]
+    out = Value(5.0, kids, "hand")
+    out._backward = lambda: [setattr(k, "grad", k.grad + out.grad) for k in (a, b)] and None
+    kids.append(c)
+    kids[0] = c
+    del kids
+    assert out._prev == {a, b}
+    (out * 2).backward()
+    assert (a.grad, b.grad, c.grad) == (2.0, 2.0, 0.0)
