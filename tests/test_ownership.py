@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import micrograd_c
-from micrograd_c import MLP, Value, _core, engine, losses, optim, stats
+from micrograd_c import MLP, Value, _core, _handles, engine, losses, optim, stats
 
 PACKAGE = str(Path(micrograd_c.__file__).parent)
 
@@ -240,7 +240,7 @@ def test_prev_reports_an_error_from_c(monkeypatch: pytest.MonkeyPatch) -> None:
             return _core.lib.MG_EINDEX
 
     out = model([a, b])
-    monkeypatch.setattr(engine, "lib", Failing())
+    monkeypatch.setattr(_handles, "lib", Failing())
     with pytest.raises(RuntimeError, match="_prev"):
         _ = out._prev
 

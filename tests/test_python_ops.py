@@ -511,12 +511,12 @@ def test_init_again_forgets_an_assigned_rule():
 
 
 def test_a_rule_whose_handle_is_gone_leaves_the_nodes_own_rule_as_backprop_steps_shows():
-    from micrograd_c import backprop_steps, engine
+    from micrograd_c import _handles, backprop_steps
 
     x = Value(2.0)
     y = x * 3
     z = y * y
-    other = engine._handle(y._i, engine._Pool(()))  # a second handle on y's node
+    other = _handles._handle(y._i, _handles.Pool(()))  # a second handle on y's node
     other._backward = lambda: None
     del other  # its rule goes with it (no cycle: the rule does not name it)
     gc.collect()

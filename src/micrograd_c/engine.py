@@ -1,72 +1,54 @@
 """Value: micrograd's scalar autograd API, with the graph kept in C.
 
-A Value is a thin handle on one node of the C arena: ``_i`` is the node's
-index, and the Value owns one reference on it, given back by ``__del__`` (in
-batches: see ``_core.dead``). The node keeps its own children alive in C.
+The idea is micrograd's: each operation makes a node that remembers its
+children, and backward() walks the nodes in reverse topological order,
+adding each node's grad, times its local derivative, into its children's
+grads. Here the nodes live in C, so the idea is in two short C files:
+csrc/mg_ops.c computes each op's value (``a * b`` is ``mg_mul``), and
+csrc/mg_rules.h holds each op's local chain rule, the statements micrograd's
+``_backward`` closures run (``case MG_MUL: a->grad += b->data * g; ...``).
+Nodes sit in creation order, so backward needs no sort: csrc/mg_backward.c
+sweeps them newest first, in one C call.
 
-``_a`` and ``_b`` hold the Values an operation was applied to (None for a
-plain number). They keep those handles alive, so that ``_prev`` can hand
-back the very objects the node was built from: it looks the node's C
-children up among them by index (in a ``_Pool``), and makes a new handle
-only for a child that never had one (a number wrapped on the fly, as
-micrograd's ``Value(other)``, the inner node of ``a - b``, which is
-``a + (b * -1)``, or a node made inside a fused nn kernel). A new handle
-shares the pool, so the search goes on below it and each node gets one
-handle. Once found, the children (a ``_Kids`` tuple) replace the operands in
-``_a``, published with no call between test and store, so racing threads get
-the same answer. A fused kernel's outputs hold the pool itself in ``_a``. The
-pool holds only weak references to the handles it makes, so no handle is
-ever part of a reference cycle: graphs go when their last handle does, with
-the cyclic GC off.
+This file is the Python side: a Value is a handle on one C node (``_i``, its
+index; see _handles.py for how it owns a reference), and its operators call C.
+``.data`` and ``.grad`` are read and written in place, through views of the
+arena's memory. docs/design.md tells the whole story.
 
-Ops written in Python. A Value built by hand, ``Value(x, (a, b), 'op')``, is
-a C node too (MG_HAND, its children linked in C so that backward reaches
-them in order), and keeps its children and op in ``_label`` for ``_prev``
-and ``_op``. Assigning ``_backward`` on any Value stores the callable in the
-Value's ``__dict__``, files the Value in ``_rules`` by node index, and tells
-C that the node's rule is Python's. A backward over such a graph is walked
-in steps (``_walk``): C applies its rules in order up to the next Python
-rule, which runs here, with no lock held, then C goes on. Graphs without
-Python rules still take one C call.
+What a Value holds besides ``_i``, for ``_prev`` to hand back the very
+objects a node was built from:
 
-Handing a reference over. Python can raise between any two bytecodes (Ctrl-C,
-a trace function, a failed allocation), so every call that makes a node runs
-in a ``try`` whose handler passes what it knows to ``_reclaim``: the index,
-if it was stored, and the handle, if made. The handle's ``_i`` is always
-stored last, and a handle that has it owns the reference; otherwise C's
-per-thread record of the last reference handed out (csrc/mg_handoff.c) says
-which node an exception may have lost. One place is left: the first bytecode
-of ``__del__``, before its ``try``, where only a trace function can raise.
+======================  =======================================================
+``_a`` holds            when
+======================  =======================================================
+an operand Value        made by an operator (``_b``: the other operand, or None)
+a ``Pool``             made by a fused kernel (nn, losses), or by ``_prev``
+a ``Kids`` tuple       once ``_prev`` has found the children
+None                    a leaf, or a Value built by hand
+======================  =======================================================
 
-The arithmetic is micrograd's own, node for node (``a / b`` is
-``a * b**-1``, ...), so graphs, values and gradients come out as micrograd's.
+A Value built by hand, ``Value(x, (a, b), 'op')``, is a C node too (its
+children linked in C, so backward reaches them in order); its op and
+children are kept in ``_label``. Assigning ``_backward`` on any Value files
+it in ``_rules`` and tells C that the node's rule is Python's: backward over
+such a graph is walked in steps (``_walk``), C applying its rules up to each
+Python rule, which runs here with no lock held.
+
+The arithmetic is micrograd's own, node for node (``a - b`` is
+``a + (b * -1)``, ``a / b`` is ``a * b**-1``), so graphs, values and
+gradients come out as micrograd's.
 """
 
 from __future__ import annotations
 
-import dis
-import gc
 import numbers
-import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
-if TYPE_CHECKING:
-    from array import array
-
-from ._core import (
-    DEAD_BATCH,
-    MASK,
-    SHIFT,
-    child,
-    dead,
-    doubles,
-    doubles_of,
-    ffi,
-    lib,
-    raise_error,
-    release_dead,
-)
+from ._core import MASK, SHIFT, child, doubles, doubles_of, lib, raise_error, release_dead
+from ._handles import Handle, Kids, Pool
+from ._handles import reclaim as _reclaim
+from ._python_rules import nothing, rules, walk
 
 _new = object.__new__
 _ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
@@ -82,11 +64,6 @@ _OP_NAMES = {
     lib.MG_SIGMOID: "sigmoid",
     lib.MG_HAND: "",
 }
-# node index: the Value holding the node's rule written in Python (its _backward); kept
-# across importlib.reload, like _core's state, for the rules assigned before it
-_rules: weakref.WeakValueDictionary[int, Value] = globals().get(
-    "_rules", weakref.WeakValueDictionary()
-)
 # data writes so far, and as of the last backward: C checks the powers'
 # derivatives before a backward only if data changed since the last one
 _data_writes = _data_writes_seen = 0
@@ -113,43 +90,7 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _reclaim(i: int | None, out: Value | None) -> None:
-    """Give back the reference a node-making C call handed out, if an exception lost it.
-
-    Every handler around such a call runs this. i is what the call returned,
-    None if the exception came before it was stored; out is the handle meant
-    to take it, None if not made. A handle that has its index owns it. With
-    no stored i, the call may have returned and its result been dropped
-    unseen: C's record of the last reference this thread was handed says
-    which node that would be, and a search of the live handles (rare: only
-    after an exception) says whether anything holds it.
-    """
-    if out is not None and hasattr(out, "_i"):
-        return
-    if i is None:
-        i = lib.mg_handed_last()
-        if i < 0 or _held(i):
-            return
-    if i >= 0:
-        lib.mg_decref(i)
-
-
-_FROZEN_BEFORE = gc.get_freeze_count()  # (3.12 counts objects of its own, frozen before any Value)
-
-
-def _held(i: int) -> bool:
-    """Whether a live handle, or the queue of dead ones, holds a reference on node i."""
-    if i in dead or gc.get_freeze_count() > _FROZEN_BEFORE:  # frozen handles cannot be
-        return True  # searched: keep it
-    # (issubclass of the type: isinstance would read __class__, which some objects compute;
-    # a finalized handle, kept alive after its __del__ filed its index, holds nothing)
-    return any(
-        issubclass(type(v), Value) and getattr(v, "_i", None) == i and not gc.is_finalized(v)
-        for v in gc.get_objects()
-    )
-
-
-def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
+def _adopt(make: Callable[[], int], pool: Pool, what: str) -> Value:
     """A Value on the node make() returns (a C call handing over one reference, or an error)."""
     i = out = None
     try:
@@ -165,6 +106,27 @@ def _adopt(make: Callable[[], int], pool: _Pool, what: str) -> Value:
     return out
 
 
+def _field(offset: int, name: str, doc: str) -> property:
+    """A property over double `offset` of the node (0: data, 1: grad), read and written in place."""
+
+    def get(self: Value) -> float:
+        i = self._i
+        try:
+            return doubles[i >> SHIFT][(i & MASK) * 4 + offset]
+        except IndexError:  # a chunk made since the views were last refreshed
+            return doubles_of(i)[(i & MASK) * 4 + offset]
+
+    def put(self: Value, value: SupportsFloat) -> None:
+        i = self._i
+        x = value if type(value) is float else _real(value, name)
+        try:
+            doubles[i >> SHIFT][(i & MASK) * 4 + offset] = x
+        except IndexError:
+            doubles_of(i)[(i & MASK) * 4 + offset] = x
+
+    return property(get, put, doc=doc)
+
+
 def _operator(
     name: str,
     spelling: str,
@@ -173,12 +135,14 @@ def _operator(
     number_int: Callable[[int, float], int] | None = None,
     general: Callable[[Value, Any], Value] | None = None,
 ) -> Callable[[Value, Any], Value]:
-    """Method name of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
+    """Method `name` of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
 
-    It calls C both(self, other) for a Value other (None: return NotImplemented),
-    number(self, x) for a real number x, or number_int if x is int-like and that
-    differs; general(self, other), if given, takes over for numbers that are
-    neither int nor float. The first branches are the hottest path there is.
+    Its C calls: both(self, other) for a Value other (None: NotImplemented),
+    number(self, x) for a real number x, number_int(self, x) for an int-like
+    x, and general(self, other) for any other real number. The table in
+    Value says which operators use the last two. One closure per operator,
+    not a shared function each method calls: on this, the hottest path there
+    is, a second Python call would cost a seventh more per operation.
     """
     number_int = number_int or number
 
@@ -238,11 +202,10 @@ def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Va
     return method
 
 
-class Value:
+class Value(Handle):
     """Stores a single scalar value and its gradient."""
 
-    __slots__ = ("_i", "_a", "_b", "_label", "__weakref__", "__dict__")
-    _i: int  # the node's index: this handle owns one reference on it
+    __slots__ = ("_a", "_b", "_label", "__weakref__", "__dict__")
     _a: Any  # an operand, the pool, or the children once _prev found them
     _b: Any  # the other operand, or None
     _label: tuple[str, tuple[Any, ...]]  # (op, children) of a Value built by hand
@@ -262,8 +225,8 @@ class Value:
             err = lib.mg_reset(self._i, x)
             if err:
                 raise_error(err, "Value")
-            if vars(self).pop("_backward", None) is not None and _rules.get(self._i) is self:
-                del _rules[self._i]  # (C forgot the rule too)
+            if vars(self).pop("_backward", None) is not None and rules.get(self._i) is self:
+                del rules[self._i]  # (C forgot the rule too)
         else:
             i = None
             try:
@@ -285,58 +248,6 @@ class Value:
         elif hasattr(self, "_label"):
             del self._label
 
-    def __del__(
-        self, _dead: array[int] = dead, _release: Callable[[], None] = release_dead
-    ) -> None:
-        try:
-            _dead.append(self._i)  # see _core.dead
-            if len(_dead) >= DEAD_BATCH:
-                _release()
-        except AttributeError:  # __init__ failed before a node was made
-            pass
-        except BaseException as exc:  # unraisable here: Python prints it and goes on
-            if not _filed(exc):
-                lib.mg_decref(self._i)
-            raise
-
-    @property
-    def data(self) -> float:
-        """The value."""
-        i = self._i
-        try:
-            return doubles[i >> SHIFT][(i & MASK) * 4]
-        except IndexError:
-            return doubles_of(i)[(i & MASK) * 4]
-
-    @data.setter
-    def data(self, value: SupportsFloat) -> None:
-        global _data_writes
-        i = self._i
-        x = value if type(value) is float else _real(value, "data")
-        try:
-            doubles[i >> SHIFT][(i & MASK) * 4] = x
-        except IndexError:
-            doubles_of(i)[(i & MASK) * 4] = x
-        _data_writes += 1
-
-    @property
-    def grad(self) -> float:
-        """The gradient accumulated by backward()."""
-        i = self._i
-        try:
-            return doubles[i >> SHIFT][(i & MASK) * 4 + 1]
-        except IndexError:
-            return doubles_of(i)[(i & MASK) * 4 + 1]
-
-    @grad.setter
-    def grad(self, value: SupportsFloat) -> None:
-        i = self._i
-        x = value if type(value) is float else _real(value, "grad")
-        try:
-            doubles[i >> SHIFT][(i & MASK) * 4 + 1] = x
-        except IndexError:
-            doubles_of(i)[(i & MASK) * 4 + 1] = x
-
     @property
     def _prev(self) -> set[Value]:
         """The Values this one was computed from, as micrograd's set."""
@@ -347,16 +258,16 @@ class Value:
         label: tuple[str, tuple[Any, ...]] | None = getattr(self, "_label", None)
         if label is not None:
             return list(label[1])
-        if self._a.__class__ is _Kids:  # found before
+        if self._a.__class__ is Kids:  # found before
             return list(self._a)
-        pool = self._a if type(self._a) is _Pool else _Pool((self._a, self._b))
+        pool = self._a if type(self._a) is Pool else Pool((self._a, self._b))
         kids = []  # (a loop: a comprehension would hold self in a cell)
         for k in range(_ARITY.get(lib.mg_op(self._i), 1)):
             kids.append(pool.find(child(self._i, k)))
-        found = _Kids(kids)
+        found = Kids(kids)
         # Publish, unless another thread did meanwhile: no call comes between the
         # test and the store, so no other thread runs there, and all get one answer.
-        if self._a.__class__ is not _Kids:
+        if self._a.__class__ is not Kids:
             self._a = found
         self._b = None
         return list(self._a)
@@ -374,8 +285,16 @@ class Value:
             return f"**{int(exponent) if op == lib.MG_POWI else exponent}"
         return _OP_NAMES[op]
 
-    if TYPE_CHECKING:  # what the operators below take and give, for type checkers only
+    if TYPE_CHECKING:  # what the properties and operators below take and give
 
+        @property
+        def data(self) -> float: ...
+        @data.setter
+        def data(self, value: SupportsFloat) -> None: ...
+        @property
+        def grad(self) -> float: ...
+        @grad.setter
+        def grad(self, value: SupportsFloat) -> None: ...
         def __add__(self, other: Value | SupportsFloat) -> Value: ...
         def __radd__(self, other: SupportsFloat) -> Value: ...
         def __mul__(self, other: Value | SupportsFloat) -> Value: ...
@@ -385,21 +304,18 @@ class Value:
         def __truediv__(self, other: Value | SupportsFloat) -> Value: ...
         def __rtruediv__(self, other: SupportsFloat) -> Value: ...
         def __pow__(self, other: Value | SupportsFloat) -> Value: ...
-        def relu(self) -> Value:
-            """max(0, self), as micrograd's ReLU."""
+        def relu(self) -> Value: ...
+        def tanh(self) -> Value: ...
+        def exp(self) -> Value: ...
+        def log(self) -> Value: ...
+        def sigmoid(self) -> Value: ...
 
-        def tanh(self) -> Value:
-            """The hyperbolic tangent."""
-
-        def exp(self) -> Value:
-            """e ** self; OverflowError where math.exp raises it."""
-
-        def log(self) -> Value:
-            """The natural logarithm; ValueError for self <= 0."""
-
-        def sigmoid(self) -> Value:
-            """1 / (1 + e ** -self), without overflow."""
     else:
+        # Each operator: its C calls for a Value, and for a number. Two have more: ** by an
+        # int is its own op (micrograd's _op says '**2', not '**2.0'), and / by a number other
+        # than int or float (a Fraction) is micrograd's self * other**-1, exactly.
+        data = _field(0, "data", "The value.")
+        grad = _field(1, "grad", "The gradient accumulated by backward().")
         __add__ = _operator("__add__", "{0} + {1}", lib.mg_add, lib.mg_add_const)
         __radd__ = _operator("__radd__", "{1} + {0}", lib.mg_add, lib.mg_add_const)
         __mul__ = _operator("__mul__", "{0} * {1}", lib.mg_mul, lib.mg_mul_const)
@@ -438,7 +354,7 @@ class Value:
         if err:
             if err != lib.MG_IN_PYTHON:
                 raise_error(err, "backward")
-            _walk(self._i)
+            walk(self._i)
 
     def _apply_rule(self) -> None:
         """Apply this node's local chain rule once, as micrograd's closure does."""
@@ -452,17 +368,17 @@ class Value:
         fn: Callable[[], None] | None = vars(self).get("_backward")
         if fn is not None:
             return fn
-        holder = _rules.get(self._i)  # another handle on the same node got one
+        holder = rules.get(self._i)  # another handle on the same node got one
         if holder is not None and holder is not self:
             return holder._backward
-        return _nothing if hasattr(self, "_label") else self._apply_rule  # built by hand, or C's
+        return nothing if hasattr(self, "_label") else self._apply_rule  # built by hand, or C's
 
     @_backward.setter
     def _backward(self, fn: Callable[[], None]) -> None:
         if not callable(fn):
             raise TypeError(f"_backward must be callable, not {type(fn).__name__}")
         vars(self)["_backward"] = fn
-        _rules[self._i] = self
+        rules[self._i] = self
         release_dead()  # parents already dropped would make C count this node stale
         err = lib.mg_set_python(self._i)
         if err:
@@ -489,121 +405,8 @@ class Value:
             setattr(self, name, value)
 
 
-def _in_python(v: Value) -> bool:
-    """Whether v's rule is written in Python: built by hand, or given a _backward."""
-    return hasattr(v, "_label") or _rules.get(v._i) is not None
-
-
-def _nothing() -> None:
-    """The rule of a Value built by hand until one is assigned, as micrograd's."""
-
-
-def _walk(root: int) -> None:
-    """backward() over a graph with rules written in Python: C applies its own between them.
-
-    An exception from a Python rule propagates at once: the nodes before it
-    in the order (and the rule itself, up to where it raised) have added to
-    their children's grads, the rest have not.
-    """
-    walk = ffi.gc(ffi.new("mg_walk *"), lib.mg_walk_end)  # ended, at the latest, when dropped
-    try:
-        err = lib.mg_walk_start(root, walk)
-        if err:
-            raise_error(err, "backward")
-        k = lib.mg_walk_next(walk)
-        while k >= 0:
-            holder = _rules.get(k)
-            if holder is not None:
-                holder._backward()
-            else:  # its handle, and the rule with it, are gone: the node's own rule (if any)
-                err = lib.mg_node_backward(k)
-                if err:
-                    raise_error(err, "backward")
-            k = lib.mg_walk_next(walk)
-        if k != lib.MG_WALK_END:
-            raise_error(k, "backward")
-    finally:
-        lib.mg_walk_end(walk)
-
-
-def _call_offset(code: Any) -> int:
-    """The bytecode offset of the first call in code."""
-    return next(ins.offset for ins in dis.get_instructions(code) if ins.opname.startswith("CALL"))
-
-
-_DEL_APPEND = _call_offset(Value.__del__.__code__)
-
-
-def _filed(exc: BaseException) -> bool:
-    """Whether Value.__del__ had filed its index when exc interrupted it.
-
-    Before the append's call, it had not. At the call, it had, unless the
-    append itself failed (MemoryError); an interrupt there comes after the
-    call returns.
-    """
-    tb = exc.__traceback__
-    lasti = tb.tb_lasti if tb is not None else -1
-    return lasti > _DEL_APPEND or (lasti == _DEL_APPEND and not isinstance(exc, MemoryError))
-
-
 def _leaf(data: float, grad: float) -> Value:
     """A new leaf with this data and grad (unpickling)."""
     v = Value(data)
     v.grad = grad
     return v
-
-
-class _Kids(tuple[Any, ...]):
-    """A node's children as _prev found them, kept in place of its operands."""
-
-    __slots__ = ()
-
-
-class _Pool:
-    """The Values a graph was built from, by node index: where _prev finds children.
-
-    It holds the Values it was given, and only weak references to the handles
-    it makes (each held by its parent, which asked _prev for it, and holding
-    the pool to find its own children): so no handle and pool form a cycle,
-    and a handle made once is found again while anything holds it.
-    """
-
-    __slots__ = ("groups", "_given", "_made")
-
-    def __init__(self, *groups: Sequence[Any]):
-        self.groups = groups  # sequences of Values (other items are ignored)
-        self._given: dict[int, Value] | None = None
-        self._made: dict[int, Any] = {}  # node index: weakref.ref to the handle made for it
-
-    def find(self, i: int) -> Value:
-        """The Value for node i: one the graph was built from, or a new handle on it."""
-        if self._given is None:
-            self._given = {v._i: v for g in self.groups for v in g if isinstance(v, Value)}
-        made = self._made.get(i)
-        found = self._given.get(i) or (made and made())
-        if found is None:
-            new = _handle(i, self)
-            found = self._made.setdefault(i, weakref.ref(new))()  # a racing thread's, if first
-            if found is None:  # the one there had died
-                self._made[i] = weakref.ref(new)
-                found = new
-        return found
-
-
-def _handle(i: int, pool: _Pool) -> Value:
-    """A new handle on live node i, taking a reference of its own."""
-    before = out = None
-    try:
-        before = lib.mg_handed_count()  # node i may have other handles: count, not search
-        err = lib.mg_incref(i)
-        if err:
-            raise_error(err, "_prev")
-        out = _new(Value)
-        out._a, out._b = pool, None
-        out._i = i  # last: from here on, the handle owns the reference
-    except BaseException:
-        taken = before is not None and lib.mg_handed_count() != before
-        if taken and not hasattr(out, "_i"):
-            lib.mg_decref(i)
-        raise
-    return out

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import SupportsFloat, cast
 
 from ._core import ffi, lib
-from .engine import Value, _adopt, _Pool, _real
+from ._handles import Pool
+from .engine import Value, _adopt, _real
 
 
 def _mean(terms: Sequence[Value]) -> Value:
@@ -42,7 +43,7 @@ def svm(scores: Sequence[Value], labels: Sequence[Value | float]) -> Value:
         return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels)])
     idx = ffi.new("int[]", [s._i for s in scores])
     ys = ffi.new("double[]", [_real(y, "label") for y in labels])
-    return _adopt(lambda: lib.mg_svm(idx, ys, len(scores)), _Pool(scores), "svm")
+    return _adopt(lambda: lib.mg_svm(idx, ys, len(scores)), Pool(scores), "svm")
 
 
 def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[Value | float]) -> Value:
@@ -73,4 +74,4 @@ def l2(params: Sequence[Value]) -> Value:
     if not params or not all(isinstance(p, Value) for p in params):
         return cast(Value, sum(p * p for p in params))
     idx = ffi.new("int[]", [p._i for p in params])
-    return _adopt(lambda: lib.mg_dot(idx, idx, len(params)), _Pool(params), "l2")
+    return _adopt(lambda: lib.mg_dot(idx, idx, len(params)), Pool(params), "l2")

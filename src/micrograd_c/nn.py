@@ -37,7 +37,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from ._core import ffi, lib, raise_error
-from .engine import Value, _new, _Pool, _real
+from ._handles import Pool
+from .engine import Value, _new, _real
 
 Input = Sequence[Value | float]
 Output: TypeAlias = Any
@@ -148,7 +149,7 @@ def _forward(pack: _Pack, x: Input) -> list[Value]:
         )
         if err:
             raise_error(err, "nn forward")
-        pool = _Pool(pack.values, x)
+        pool = Pool(pack.values, x)
         for h, i in zip(handles, out):
             h._a, h._b = pool, None
             h._i = i  # last: from here on, the handle owns the reference

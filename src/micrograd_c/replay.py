@@ -39,7 +39,8 @@ from typing import Any
 
 from . import nn
 from ._core import ffi, lib, raise_error, release_dead
-from .engine import Value, _rules
+from ._python_rules import rules
+from .engine import Value
 
 
 def _python_op(roots: list[Value]) -> str:
@@ -50,7 +51,7 @@ def _python_op(roots: list[Value]) -> str:
         if v._i in seen:
             continue
         seen.add(v._i)
-        if hasattr(v, "_label") or v._i in _rules:
+        if hasattr(v, "_label") or v._i in rules:
             return v._op
         todo.extend(v._children())
     return "?"  # (the graph changed meanwhile)

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._core import MASK, child, doubles_of, lib
-from .engine import Value, _in_python
+from ._python_rules import in_python
+from .engine import Value
 
 Labels = dict[Value, str] | None
 Graph = dict[Value, list[Value]]  # each Value -> its operands, children first
@@ -38,7 +39,7 @@ _OP_WORDS = {
 def _operands(v: Value) -> list[Value]:
     """v's operands, in order; each once where its rule is written in Python (micrograd's set)."""
     operands = v._children()
-    return list(dict.fromkeys(operands)) if _in_python(v) else operands
+    return list(dict.fromkeys(operands)) if in_python(v) else operands
 
 
 class TooBig(ValueError):
@@ -167,7 +168,7 @@ def _local_derivatives(v: Value, operands: list[Value]) -> list[float]:
     """∂v/∂operand for each of v's operands, as the engine applies them."""
     if not operands:
         return []
-    if _in_python(v):
+    if in_python(v):
         return _probe(v, operands)
     return [local for local, _ in _c_rule(v, operands, 1.0)]
 

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ._core import ffi, lib, raise_error
-from .engine import Value, _in_python, _nothing
+from ._python_rules import in_python, nothing
+from .engine import Value
 from .viz import Graph, Labels, TooBig, _c_rule, _names, _num, _run_rule, _walk
 
 MAX_NODES = 200  # Values (leaves included) a graph may have for backprop_steps and backprop_html
@@ -90,7 +91,7 @@ def _graph(root: Value) -> Graph:
 def _rule(v: Value) -> Callable[[], None] | None:
     """v's rule written in Python, if it has one that can change anything; else None."""
     fn = v._backward
-    return None if fn is _nothing else fn
+    return None if fn is nothing else fn
 
 
 def _steps(root: Value, labels: Labels) -> tuple[Graph, dict[Value, str], list[Step]]:
@@ -99,7 +100,7 @@ def _steps(root: Value, labels: Labels) -> tuple[Graph, dict[Value, str], list[S
     names = _names(graph, labels)
     by_index: dict[int, Value] = {}
     for v in graph:
-        if v._i not in by_index or _in_python(v):  # (one handle per node: this is a guard)
+        if v._i not in by_index or in_python(v):  # (one handle per node: this is a guard)
             by_index[v._i] = v
     saved = [(v, v.grad) for v in graph]
     steps: list[Step] = []
@@ -116,7 +117,7 @@ def _steps(root: Value, labels: Labels) -> tuple[Graph, dict[Value, str], list[S
                 continue
             v = found
             operands = graph[v]
-            python = _in_python(v)
+            python = in_python(v)
             fn = _rule(v) if python else None
             if not operands and fn is None:  # a leaf (the root can be one): nothing to apply
                 continue

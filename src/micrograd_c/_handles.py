@@ -1,0 +1,163 @@
+"""Handles: Python objects that each own one reference on a C node.
+
+A handle's ``_i`` is its node's index. It is stored last, after everything
+that can fail, so a handle that has ``_i`` owns the reference, and its
+``__del__`` gives it back (in batches: see ``_core.dead``). Python can raise
+between any two bytecodes (Ctrl-C, a trace function, a failed allocation),
+so every call that makes a node runs in a ``try`` whose handler passes what
+it knows to ``reclaim``: the index, if it was stored, and the handle, if
+made. Where neither was, C's per-thread record of the last reference it
+handed out (csrc/mg_handoff.c) says which node an exception may have lost.
+One place is left: the first bytecode of ``__del__``, before its ``try``,
+where only a trace function can raise.
+"""
+
+from __future__ import annotations
+
+import dis
+import gc
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._core import DEAD_BATCH, dead, lib, raise_error, release_dead
+
+if TYPE_CHECKING:
+    from array import array
+
+    from .engine import Value
+
+
+class Handle:
+    """An object owning one reference on C node ``_i``, given back when it is collected."""
+
+    __slots__ = ("_i",)
+    _i: int
+
+    def __del__(
+        self, _dead: array[int] = dead, _release: Callable[[], None] = release_dead
+    ) -> None:
+        try:
+            _dead.append(self._i)  # see _core.dead
+            if len(_dead) >= DEAD_BATCH:
+                _release()
+        except AttributeError:  # no node was made for it
+            pass
+        except BaseException as exc:  # unraisable here: Python prints it and goes on
+            if not _filed(exc):
+                lib.mg_decref(self._i)
+            raise
+
+
+def reclaim(i: int | None, out: Handle | None) -> None:
+    """Give back the reference a node-making C call handed out, if an exception lost it.
+
+    i is what the call returned, None if the exception came before it was
+    stored; out is the handle meant to take it, None if not made. A handle
+    that has its index owns it. With no stored i, the call may have returned
+    and its result been dropped unseen: C's record of the last reference
+    this thread was handed says which node that would be, and a search of
+    the live handles (rare: only after an exception) says whether anything
+    holds it.
+    """
+    if out is not None and hasattr(out, "_i"):
+        return
+    if i is None:
+        i = lib.mg_handed_last()
+        if i < 0 or _held(i):
+            return
+    if i >= 0:
+        lib.mg_decref(i)
+
+
+_FROZEN_BEFORE = gc.get_freeze_count()  # (3.12 counts objects of its own, frozen before any Value)
+
+
+def _held(i: int) -> bool:
+    """Whether a live handle, or the queue of dead ones, holds a reference on node i."""
+    if i in dead or gc.get_freeze_count() > _FROZEN_BEFORE:  # frozen handles cannot be
+        return True  # searched: keep it
+    # (issubclass of the type: isinstance would read __class__, which some objects compute;
+    # a finalized handle, kept alive after its __del__ filed its index, holds nothing)
+    return any(
+        issubclass(type(v), Handle) and getattr(v, "_i", None) == i and not gc.is_finalized(v)
+        for v in gc.get_objects()
+    )
+
+
+def _call_offset(code: Any) -> int:
+    """The bytecode offset of the first call in code."""
+    return next(ins.offset for ins in dis.get_instructions(code) if ins.opname.startswith("CALL"))
+
+
+_DEL_APPEND = _call_offset(Handle.__del__.__code__)
+
+
+def _filed(exc: BaseException) -> bool:
+    """Whether Handle.__del__ had filed its index when exc interrupted it.
+
+    Before the append's call, it had not. At the call, it had, unless the
+    append itself failed (MemoryError); an interrupt there comes after the
+    call returns.
+    """
+    tb = exc.__traceback__
+    lasti = tb.tb_lasti if tb is not None else -1
+    return lasti > _DEL_APPEND or (lasti == _DEL_APPEND and not isinstance(exc, MemoryError))
+
+
+class Kids(tuple[Any, ...]):
+    """A node's children as _prev found them, kept in place of its operands."""
+
+    __slots__ = ()
+
+
+class Pool:
+    """The Values a graph was built from, by node index: where _prev finds children.
+
+    It holds the Values it was given, and only weak references to the handles
+    it makes (each held by its parent, which asked _prev for it, and holding
+    the pool to find its own children): so no handle and pool form a cycle,
+    and a handle made once is found again while anything holds it.
+    """
+
+    __slots__ = ("groups", "_given", "_made")
+
+    def __init__(self, *groups: Sequence[Any]):
+        self.groups = groups  # sequences of Values (other items are ignored)
+        self._given: dict[int, Any] | None = None  # node index: a Value given
+        self._made: dict[int, Any] = {}  # node index: weakref.ref to the handle made for it
+
+    def find(self, i: int) -> Value:
+        """The Value for node i: one the graph was built from, or a new handle on it."""
+        if self._given is None:
+            self._given = {v._i: v for g in self.groups for v in g if isinstance(v, Handle)}
+        made = self._made.get(i)
+        found = self._given.get(i) or (made and made())
+        if found is None:
+            new = _handle(i, self)
+            found = self._made.setdefault(i, weakref.ref(new))()  # a racing thread's, if first
+            if found is None:  # the one there had died
+                self._made[i] = weakref.ref(new)
+                found = new
+        return found
+
+
+def _handle(i: int, pool: Pool) -> Value:
+    """A new handle on live node i, taking a reference of its own."""
+    from .engine import Value  # (engine imports this module, so not at the top)
+
+    before = out = None
+    try:
+        before = lib.mg_handed_count()  # node i may have other handles: count, not search
+        err = lib.mg_incref(i)
+        if err:
+            raise_error(err, "_prev")
+        out = Value.__new__(Value)
+        out._a, out._b = pool, None
+        out._i = i  # last: from here on, the handle owns the reference
+    except BaseException:
+        taken = before is not None and lib.mg_handed_count() != before
+        if taken and not hasattr(out, "_i"):
+            lib.mg_decref(i)
+        raise
+    return out
