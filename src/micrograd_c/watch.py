@@ -28,18 +28,19 @@ from __future__ import annotations
 
 import html
 import json
-import math
-import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ._core import ffi, lib, raise_error
 from ._python_rules import in_python, nothing
+from ._svg import dot_available as _dot_available
+from ._svg import svg_dot, svg_own
 from .engine import Value
 from .viz import Graph, Labels, TooBig, _c_rule, _names, _num, _run_rule, _walk
 
+# the page: its CSS, script and layout, with <!--title-->, <!--svg--> and <!--data--> to fill
+_TEMPLATE = (Path(__file__).parent / "backprop.html").read_text(encoding="utf-8")
 MAX_NODES = 200  # Values (leaves included) a graph may have for backprop_steps and backprop_html
 
 
@@ -210,187 +211,9 @@ def _expression(v: Value, operands: list[Value], names: dict[Value, str]) -> str
     return f"{ {'ReLU': 'relu', 'sigmoid': 'σ'}.get(op, op or 'op') }({', '.join(n)})"
 
 
-def _dot_available() -> bool:
-    """Whether Graphviz can lay the graph out: the graphviz package and the `dot` program."""
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        return False
-    return shutil.which("dot") is not None
-
-
 def _widest(texts: list[str]) -> str:
     """The longest of texts (the label a node is sized for)."""
     return max(texts, key=len)
-
-
-def _svg_dot(model: dict[str, Any]) -> str:
-    """The graph as SVG laid out by Graphviz's dot, stripped to what an inline <svg> needs."""
-    from graphviz import Digraph, nohtml
-
-    def label(text: str) -> str:  # never an HTML-like label; a backslash is a backslash
-        quoted: str = nohtml(text.replace("\\", "\\\\"))
-        return quoted
-
-    dot = Digraph(
-        graph_attr={
-            "rankdir": "LR",
-            "bgcolor": "transparent",
-            "nodesep": "0.25",
-            "ranksep": "0.35",
-        },
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"arrowsize": "0.7", "color": "#555555"},
-    )
-    for k, node in enumerate(model["nodes"]):
-        dot.node(
-            f"n{k}",
-            label=label("\n".join(node["lines"])),
-            shape="box",
-            style="rounded,filled",
-            fillcolor="white",
-            id=f"n{k}",
-        )
-        if node["operands"]:
-            dot.node(
-                f"o{k}",
-                label=label(node["op"] or "op"),
-                shape="ellipse",
-                style="filled",
-                fillcolor="white",
-                id=f"o{k}",
-                fontsize="10",
-                margin="0.04,0.02",
-                width="0.3",
-                height="0.3",
-            )
-            dot.edge(f"o{k}", f"n{k}", id=f"r{k}")
-            for j, c in enumerate(node["operands"]):
-                dot.edge(f"n{c}", f"o{k}", id=f"e{k}_{j}")
-    svg: str = dot.pipe(format="svg").decode("utf-8")
-    svg = svg[svg.index("<svg") :]
-    for pattern in (r"<!--.*?-->", r'\s+xmlns(:\w+)?="[^"]*"'):
-        svg = re.sub(pattern, "", svg, flags=re.DOTALL)
-    return svg
-
-
-def _svg_own(model: dict[str, Any]) -> str:
-    """The graph as SVG laid out here: layered left to right by depth, ordered by barycenters."""
-    nodes = model["nodes"]
-    back = [0] * len(nodes)  # columns from the right: the root's 0, its op's 1, its operands' 2
-    for k in range(len(nodes) - 1, -1, -1):  # parents first
-        for c in nodes[k]["operands"]:
-            back[c] = max(back[c], back[k] + 2)
-    last = max(back)
-    items: dict[str, tuple[int, float, float]] = {}  # id -> (column, width, height)
-    preds: dict[str, list[str]] = {}
-    for k, node in enumerate(nodes):
-        width = 7.0 * max(len(line) for line in node["lines"]) + 18
-        items[f"n{k}"] = (last - back[k], width, 50.0)
-        if node["operands"]:
-            items[f"o{k}"] = (
-                last - back[k] - 1,
-                max(30.0, 7.0 * len(node["op"] or "op") + 16),
-                26.0,
-            )
-            preds[f"o{k}"] = [f"n{c}" for c in node["operands"]]
-            preds[f"n{k}"] = [f"o{k}"]
-    succs: dict[str, list[str]] = {}
-    for target, sources in preds.items():
-        for s in sources:
-            succs.setdefault(s, []).append(target)
-    ncols = 1 + max(col for col, _, _ in items.values())
-    columns: list[list[str]] = [[] for _ in range(ncols)]
-    for name, (col, _, _) in items.items():
-        columns[col].append(name)
-    rank = {name: float(r) for column in columns for r, name in enumerate(column)}
-
-    def sweep(cols: range, neighbours: dict[str, list[str]]) -> None:
-        for col in cols:
-            column = columns[col]
-            key = {
-                name: (
-                    sum(rank[m] for m in neighbours[name]) / len(neighbours[name])
-                    if neighbours.get(name)
-                    else rank[name]
-                )
-                for name in column
-            }
-            column.sort(key=lambda name: key[name])
-            for r, name in enumerate(column):
-                rank[name] = float(r)
-
-    for _ in range(3):
-        sweep(range(1, ncols), preds)
-        sweep(range(ncols - 2, -1, -1), succs)
-    gap_x, gap_y, margin = 36.0, 16.0, 10.0
-    heights = [sum(items[n][2] for n in column) + gap_y * (len(column) - 1) for column in columns]
-    total_h = max(heights) + 2 * margin
-    pos: dict[str, tuple[float, float]] = {}  # centre
-    x = margin
-    for col, column in enumerate(columns):
-        width = max(items[n][1] for n in column)
-        y = (total_h - heights[col]) / 2
-        for name in column:
-            h = items[name][2]
-            pos[name] = (x + width / 2, y + h / 2)
-            y += h + gap_y
-        x += width + gap_x
-    total_w = x - gap_x + margin
-    out = [
-        (
-            f'<svg width="{total_w:.0f}pt" height="{total_h:.0f}pt" '
-            f'viewBox="0 0 {total_w:.1f} {total_h:.1f}">'
-        )
-    ]
-    font = 'font-family="Helvetica,Arial,sans-serif"'
-    for k, node in enumerate(nodes):  # edges first, under the nodes
-        if not node["operands"]:
-            continue
-        m = len(node["operands"])
-        rx, ry = items[f"o{k}"][1] / 2, items[f"o{k}"][2] / 2
-        targets = [(f"r{k}", f"o{k}", f"n{k}", 0.0, 0.0)]
-        for j, c in enumerate(node["operands"]):  # spread over the op's left side
-            dy = 0.0 if m == 1 else ry * 0.7 * (2 * j / (m - 1) - 1)
-            inset = rx * (1 - math.sqrt(1 - (dy / ry) ** 2))
-            targets.append((f"e{k}_{j}", f"n{c}", f"o{k}", dy, inset))
-        for eid, src, dst, dy, inset in targets:
-            (x1, y1), (x2, y2) = pos[src], pos[dst]
-            x1 += items[src][1] / 2
-            x2 += inset - items[dst][1] / 2 - 7
-            y2 += dy
-            dx = max(12.0, (x2 - x1) / 2)
-            out.append(
-                f'<g id="{eid}" class="edge"><path fill="none" stroke="#555555" '
-                f'd="M{x1:.1f},{y1:.1f} C{x1 + dx:.1f},{y1:.1f} {x2 - dx:.1f},{y2:.1f} '
-                f'{x2:.1f},{y2:.1f}"/><polygon fill="#555555" stroke="#555555" '
-                f'points="{x2:.1f},{y2 - 3.5:.1f} {x2 + 7:.1f},{y2:.1f} {x2:.1f},'
-                f'{y2 + 3.5:.1f}"/></g>'
-            )
-    for k, node in enumerate(nodes):
-        cx, cy = pos[f"n{k}"]
-        w, h = items[f"n{k}"][1], items[f"n{k}"][2]
-        texts = "".join(
-            f'<text text-anchor="middle" x="{cx:.1f}" y="{cy - 10 + 14 * r:.1f}" '
-            f'{font} font-size="11">{html.escape(line)}</text>'
-            for r, line in enumerate(node["lines"])
-        )
-        out.append(
-            f'<g id="n{k}" class="node"><title>{html.escape(node["name"])}</title>'
-            f'<rect x="{cx - w / 2:.1f}" y="{cy - h / 2:.1f}" width="{w:.1f}" '
-            f'height="{h:.1f}" rx="5" fill="white" stroke="black"/>{texts}</g>'
-        )
-        if node["operands"]:
-            ox, oy = pos[f"o{k}"]
-            ow, oh = items[f"o{k}"][1], items[f"o{k}"][2]
-            out.append(
-                f'<g id="o{k}" class="node"><ellipse cx="{ox:.1f}" cy="{oy:.1f}" '
-                f'rx="{ow / 2:.1f}" ry="{oh / 2:.1f}" fill="white" stroke="black"/>'
-                f'<text text-anchor="middle" x="{ox:.1f}" y="{oy + 4:.1f}" {font} '
-                f'font-size="10">{html.escape(node["op"] or "op")}</text></g>'
-            )
-    out.append("</svg>")
-    return "".join(out)
 
 
 def _model(root: Value, labels: Labels) -> dict[str, Any]:
@@ -459,189 +282,16 @@ def _model(root: Value, labels: Labels) -> dict[str, Any]:
     }
 
 
-_CSS = """
-body { font-family: Helvetica, Arial, sans-serif; margin: 0; color: #222; }
-header { padding: 8px 14px; border-bottom: 1px solid #ddd; display: flex; gap: 12px;
-         align-items: center; flex-wrap: wrap; }
-header h1 { font-size: 16px; margin: 0 12px 0 0; }
-#slider { width: 260px; }
-main { display: flex; align-items: flex-start; }
-#graph { flex: 1 1 auto; overflow: auto; padding: 10px; max-height: calc(100vh - 70px); }
-#graph svg { height: auto; }
-#panel { flex: 0 0 460px; border-left: 1px solid #ddd; padding: 10px 14px; font-size: 13px;
-         max-height: calc(100vh - 60px); overflow: auto; }
-#explain { min-height: 70px; }
-#explain .formula { font-family: "DejaVu Sans Mono", Menlo, monospace; margin: 3px 0; }
-table { border-collapse: collapse; width: 100%; margin-top: 8px; }
-th, td { border-bottom: 1px solid #e4e4e4; padding: 3px 5px; text-align: left;
-         vertical-align: top; }
-th { background: #f5f5f5; }
-tr.current td { background: #ffe3c4; }
-td:nth-child(2) { white-space: nowrap; }
-.legend span { display: inline-block; padding: 1px 6px; margin-right: 4px; border: 1px solid #999;
-               border-radius: 4px; font-size: 12px; }
-g.node.pending > path, g.node.pending > polygon, g.node.pending > rect { fill: #eeeeee;
-  stroke: #999999; stroke-dasharray: 4 3; }
-g.node.pending > text { fill: #888888; }
-g.node.partial > path, g.node.partial > polygon, g.node.partial > rect { fill: #fff4c2; }
-g.node.final > path, g.node.final > polygon, g.node.final > rect { fill: #dff3dc; }
-g.node.current > path, g.node.current > polygon, g.node.current > rect,
-g.node.current > ellipse { fill: #ffc98f; stroke: #d9480f; stroke-width: 2.5; }
-g.edge.active > path { stroke: #d9480f; stroke-width: 2.5; }
-g.edge.active > polygon { fill: #d9480f; stroke: #d9480f; }
-"""
-
-_JS = """
-(function () {
-  const D = JSON.parse(document.getElementById('mg-data').textContent);
-  const n = D.steps.length;
-  const grads = [D.start.slice()];  // grads[p]: every node's grad text after p steps
-  for (let p = 1; p <= n; p++) {
-    const g = grads[p - 1].slice();
-    for (const e of D.steps[p - 1].edges) g[e.child] = e.after;
-    grads.push(g);
-  }
-  const $ = (id) => document.getElementById(id);
-  const groups = D.nodes.map((node, k) => {
-    const g = $('n' + k);
-    g.dataset.name = node.name;
-    return g;
-  });
-  const texts = groups.map((g) => {
-    const t = g.querySelectorAll('text');
-    return t[t.length - 1];
-  });
-  const svg = document.querySelector('#graph svg');  // a small graph is drawn larger
-  const room = $('graph').clientWidth - 24, drawn = svg.getBoundingClientRect().width;
-  if (drawn > 0 && room > drawn) svg.style.width = Math.min(1.6 * drawn, room) + 'px';
-  const slider = $('slider');
-  slider.max = n;
-  const tbody = $('rows');
-  D.steps.forEach((s, i) => {
-    const tr = document.createElement('tr');
-    tr.dataset.step = i + 1;
-    const cells = [String(i + 1), s.name + ' = ' + s.expr, s.data, s.grad,
-      s.edges.map((e) => e.name + ' += ' + s.grad + ' × ' + e.local + ' → ' + e.after).join('\\n')
-        || '(no children)'];
-    for (const c of cells) {
-      const td = document.createElement('td');
-      td.textContent = c;
-      tr.appendChild(td);
-    }
-    tr.lastChild.style.whiteSpace = 'pre-line';  // one line per child
-    tbody.appendChild(tr);
-  });
-  function line(text) {
-    const div = document.createElement('div');
-    div.className = 'formula';
-    div.textContent = text;
-    return div;
-  }
-  function show(p) {
-    p = Math.max(0, Math.min(n, p));
-    slider.value = p;
-    $('position').textContent = p === 0 ? 'start' : 'step ' + p + ' of ' + n;
-    document.querySelectorAll('.current, .active').forEach(
-      (el) => el.classList.remove('current', 'active'));
-    D.nodes.forEach((node, k) => {
-      const g = groups[k];
-      g.classList.remove('pending', 'partial', 'final');
-      const state = node.step === p ? 'current'
-        : (node.touched === null || p < node.touched) ? 'pending'
-        : p >= node.final ? 'final' : 'partial';
-      g.classList.add(state);
-      g.dataset.state = state;
-      texts[k].textContent = 'grad ' + grads[p][k];
-    });
-    const explain = $('explain');
-    explain.replaceChildren();
-    if (p === 0) {
-      explain.appendChild(line('backward() sets ' + D.rootName + '.grad = 1. ' +
-        (n ? 'Nothing has been passed down yet: every other node is pending.'
-           : 'The root is a leaf: there is no rule to apply.')));
-    } else {
-      const s = D.steps[p - 1];
-      const k = s.node;
-      $('o' + k) && $('o' + k).classList.add('current');
-      const box = groups[k].getBoundingClientRect(), area = $('graph').getBoundingClientRect();
-      if (box.left < area.left || box.right > area.right) {  // scroll the drawing, not the page
-        $('graph').scrollLeft += box.left - area.left - (area.width - box.width) / 2;
-      }
-      if (box.top < area.top || box.bottom > area.bottom) {
-        $('graph').scrollTop += box.top - area.top - (area.height - box.height) / 2;
-      }
-      $('r' + k) && $('r' + k).classList.add('active');
-      explain.appendChild(line(s.name + ' = ' + s.expr + ': grad ' + s.grad +
-        (k === D.root ? ' (the root: backward() set it)'
-                      : ' is final (every parent has passed its share down)') +
-        (s.python ? '; its rule is written in Python' : '') + '.'));
-      for (const e of s.edges) {
-        $(e.id).classList.add('active');
-        explain.appendChild(line(e.formula + ' = ' + e.local));
-        explain.appendChild(line('  ' + e.name + '.grad += ' + s.grad + ' × ' + e.local +
-          ' = ' + e.added + '  (' + e.before + ' → ' + e.after + ')'));
-      }
-    }
-    tbody.querySelectorAll('tr').forEach((tr) => {
-      const k = Number(tr.dataset.step);
-      tr.hidden = k > p;
-      tr.classList.toggle('current', k === p);
-    });
-  }
-  slider.addEventListener('input', () => show(Number(slider.value)));
-  $('prev').addEventListener('click', () => show(Number(slider.value) - 1));
-  $('next').addEventListener('click', () => show(Number(slider.value) + 1));
-  document.addEventListener('keydown', (ev) => {
-    if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
-      ev.preventDefault();
-      show(Number(slider.value) + (ev.key === 'ArrowRight' ? 1 : -1));
-    }
-  });
-  show(0);
-})();
-"""
-
-
 def _page(root: Value, labels: Labels, use_dot: bool | None = None) -> str:
     """The page as one self-contained HTML string (use_dot None: Graphviz if available)."""
     model = _model(root, labels)
     if use_dot is None:
         use_dot = _dot_available()
-    svg = _svg_dot(model) if use_dot else _svg_own(model)
+    svg = svg_dot(model) if use_dot else svg_own(model)
     data = json.dumps(model, ensure_ascii=False).replace("<", "\\u003c")  # no </script>
     title = html.escape(f"Backprop, step by step: {model['rootName']}")
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<header>
-<h1>{title}</h1>
-<button id="prev" title="previous step (←)">◀ prev</button>
-<input id="slider" type="range" min="0" max="0" value="0" aria-label="step">
-<button id="next" title="next step (→)">next ▶</button>
-<span id="position"></span>
-<span class="legend"><span style="background:#eeeeee">pending</span><span
- style="background:#fff4c2">partial</span><span style="background:#dff3dc">final</span><span
- style="background:#ffc98f">current</span></span>
-</header>
-<main>
-<div id="graph">{svg}</div>
-<div id="panel">
-<div id="explain"></div>
-<table><thead><tr><th>#</th><th>node</th><th>data</th><th>grad</th>
-<th>passes down: child.grad += grad × ∂node/∂child</th></tr></thead>
-<tbody id="rows"></tbody></table>
-</div>
-</main>
-<script id="mg-data" type="application/json">{data}</script>
-<script>{_JS}</script>
-</body>
-</html>
-"""
+    page = _TEMPLATE.replace("<!--title-->", title).replace("<!--svg-->", svg)
+    return page.replace("<!--data-->", data)  # last: the data is the user's text
 
 
 class BackpropPage:
