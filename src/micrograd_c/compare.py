@@ -1,55 +1,48 @@
 """``python -m micrograd_c compare SCRIPT.py [ARGS...]``: one micrograd program, both engines.
 
 ``run()`` runs an unmodified micrograd program twice, each time in a fresh
-process: once on micrograd, once on micrograd_c (installed as ``micrograd``
-first). Both runs read the same standard input: all of it, read once before
-the runs, or none when it is a terminal or closed. Each child times the
-script alone, without the profiler, and reports its peak resident memory;
-when both runs succeed a second pair of runs, under cProfile, gives the top
-functions by time. A run can be given a time limit, after which it is
-stopped; while runs go, stderr says which one and for how long. Last comes
-the verdict on what the two runs printed on standard output (up to the
-failure, if one failed): line by line, numbers within a relative (and a
-small absolute) tolerance, the text between them exactly, lines that match
-a pattern to ignore left out.
+process, on the same standard input: once on micrograd, once on micrograd_c
+(installed as ``micrograd`` first). Each child times the script alone and
+reports its peak resident memory; when both runs succeed, a second pair of
+runs, under cProfile, gives the top functions by time. A run can be given a
+time limit. Last comes the verdict on what the two runs printed on standard
+output (up to the failure, if one failed): line by line, numbers within a
+relative (and a small absolute) tolerance, the text between them exactly,
+lines that match a pattern to ignore left out.
 
 Exit status: 0 both runs succeeded and their outputs agree, 1 the outputs
 differ, 2 a usage error (no such script, micrograd missing), 3 the script
 failed (an exception, a nonzero exit, a crash, or the time limit) in one run
 or both.
 
-The child is this very file run by path (``python compare.py ENGINE ...``),
-not ``-m micrograd_c.compare``, so that the micrograd run never imports
-micrograd_c; that is why it imports only the standard library.
+Each child is _compare_child.py run by path, not as part of the package, so
+that the micrograd run never imports micrograd_c.
 """
 
 from __future__ import annotations
 
 import contextlib
-import cProfile
 import importlib.util
 import json
 import math
 import os
 import pstats
 import re
-import runpy
 import shlex
 import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
-import traceback
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from types import ModuleType, TracebackType
 from typing import Any, TextIO
 
 ENGINES = ("micrograd", "micrograd_c")
+CHILD = Path(__file__).with_name("_compare_child.py")  # what runs the script, in the child
 AGREE, DIFFER, USAGE, FAILED = 0, 1, 2, 3
 TICK = 0.25  # seconds between looks at a running child: its progress, its timeout
 GRACE = 2.0  # seconds a child has to end on SIGTERM, when it runs out of time, before SIGKILL
@@ -177,7 +170,7 @@ def spawn(
     after timeout seconds (None: no limit), under cProfile to the file profile if profile."""
     report = Path(workdir, engine + ".json")
     report.unlink(missing_ok=True)
-    command = [sys.executable, __file__, engine, str(report), profile, script, *args]
+    command = [sys.executable, str(CHILD), engine, str(report), profile, script, *args]
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
         child = stack.enter_context(
@@ -240,7 +233,14 @@ class Progress:
         self.label = f"compare: {label}"
         self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty()
-        self.bar = tqdm_bar(self.label, self.stream) if self.terminal else None
+        self.bar: Any = None  # a tqdm bar showing the label and the time, if tqdm is installed
+        if self.terminal:
+            with contextlib.suppress(ImportError):
+                from tqdm import tqdm
+
+                self.bar = tqdm(
+                    desc=self.label, file=self.stream, bar_format="{desc}, {elapsed}", leave=False
+                )
         self.line = ""  # the line shown on a terminal without tqdm
         self.shown = 0.0  # the elapsed time in the last line elsewhere
 
@@ -263,15 +263,6 @@ class Progress:
         elif self.line:
             self.stream.write("\r" + " " * len(self.line) + "\r")
             self.stream.flush()
-
-
-def tqdm_bar(label: str, stream: TextIO) -> Any:
-    """A tqdm bar on stream showing label and the time elapsed; None if tqdm is not installed."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(desc=label, file=stream, bar_format="{desc}, {elapsed}", leave=False)
 
 
 def compare_outputs(
@@ -319,7 +310,9 @@ def print_failures(runs: list[Run]) -> None:
     for r in runs:
         print(f"\non {r.engine}: {r.ending()}")
         if r.failed:
-            print(indent(r.stderr.rstrip() or "(nothing on stderr)"))
+            print(
+                textwrap.indent(r.stderr.rstrip() or "(nothing on stderr)", "    ", lambda _: True)
+            )
 
 
 def print_verdict(verdict: Verdict, rules: str, failed: bool) -> None:
@@ -405,94 +398,3 @@ def per_run(numbers: Sequence[int]) -> str:
 def mebibytes(n: int) -> str:
     """A size in MiB."""
     return f"{n / 2**20:.1f} MiB"
-
-
-def indent(text: str) -> str:
-    """Text indented by four spaces."""
-    return "\n".join("    " + line for line in text.splitlines())
-
-
-def child(engine: str, report: str, profile: str, script: str, args: list[str]) -> None:
-    """In the child: run script on engine as `python SCRIPT ARGS` would; report time and memory."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # --timeout's SIGTERM as Ctrl-C
-    sys.argv = [script, *args]
-    sys.path[0] = os.path.dirname(os.path.realpath(script))
-    if engine == "micrograd_c":
-        import micrograd_c
-
-        micrograd_c.install_as_micrograd()
-    else:  # imported before the clock starts, as micrograd_c is
-        importlib.import_module("micrograd.engine")
-        importlib.import_module("micrograd.nn")
-    profiler = cProfile.Profile() if profile else None
-    status: int | str | None = 0
-    start = time.perf_counter()
-    try:
-        if profiler:
-            profiler.runcall(run_as_main, script)
-        else:
-            run_as_main(script)
-    except SystemExit as exit_:
-        status = exit_.code
-    except BaseException as error:  # reported as `python SCRIPT` would
-        status = 1
-        traceback.print_exception(type(error), error, script_frames(error.__traceback__, script))
-    elapsed = time.perf_counter() - start
-    Path(report).write_text(json.dumps([elapsed, peak_rss()]))
-    if profiler:
-        profiler.dump_stats(profile)
-    sys.exit(status)
-
-
-def peak_rss() -> int:
-    """This process's peak resident set size in bytes, since it started its program.
-
-    On Linux, VmHWM: ru_maxrss survives exec, so a child spawned from a big
-    process would report the parent's size.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource  # Unix only: imported here so that importing this module works anywhere
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak * (1 if sys.platform == "darwin" else 1024)
-
-
-def run_as_main(script: str) -> None:
-    """Run script as module __main__ with an absolute __file__, leaving sys.argv as it is.
-
-    As `python SCRIPT` does; runpy.run_path would set __file__ and sys.argv[0]
-    both to the path it is given, relative or not. A zip application or a
-    .pyc file, which is not source, goes to runpy.run_path.
-    """
-    path = os.path.abspath(script)
-    if zipfile.is_zipfile(path) or path.endswith(".pyc"):
-        runpy.run_path(script, run_name="__main__")
-        return
-    # dont_inherit: this module's `from __future__ import annotations` is not the script's
-    code = compile(Path(path).read_bytes(), path, "exec", dont_inherit=True)
-    main = ModuleType("__main__")
-    main.__file__ = path
-    main.__cached__ = None  # type: ignore[attr-defined]  # (typeshed's ModuleType lacks it)
-    saved = sys.modules["__main__"]
-    sys.modules["__main__"] = main  # classes the script defines pickle as __main__.X
-    try:
-        exec(code, main.__dict__)
-    finally:
-        sys.modules["__main__"] = saved
-
-
-def script_frames(tb: TracebackType | None, script: str) -> TracebackType | None:
-    """The traceback from the script's first frame on, as `python SCRIPT` shows it."""
-    path = os.path.abspath(script)
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != path:
-        tb = tb.tb_next
-    return tb
-
-
-if __name__ == "__main__":
-    child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
