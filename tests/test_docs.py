@@ -150,7 +150,8 @@ OUTSIDE = [
 @pytest.mark.parametrize("page", PAGES)
 def test_no_page_names_an_issue_or_a_path_outside_the_repository(page):
     text = (ROOT / page).read_text(encoding="utf-8")
-    text = text.replace("](../README.md)", "]()")  # the one way up: docs/ to the README
+    # links from docs/ up to the repository's root (the link test checks they stay inside it)
+    text = re.sub(r"\]\(\.\./(?!\.\.)", "](", text)
     for pattern in OUTSIDE:
         m = re.search(pattern, text)
         assert not m, f"{page}: {m.group(0)!r} at line {text.count(chr(10), 0, m.start()) + 1}"

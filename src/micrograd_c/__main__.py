@@ -87,7 +87,7 @@ def main() -> None:
             help="run the benchmark suite (W1-W5) against micrograd, PyTorch and the C floor",
         )
     )
-    # explain: the chapter's §3.2 example as a page that steps through backward()
+    # explain: the tutorial's first example as a page that steps through backward()
     explain_cmd = commands.add_parser(
         "explain", help="write a page that steps through backward() on z = x*y + b"
     )

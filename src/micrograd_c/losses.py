@@ -1,4 +1,4 @@
-"""Loss functions over Values: the seed chapter's §2.1, plus micrograd's demo losses.
+"""Loss functions over Values: those of docs/tutorial.md, plus micrograd's demo losses.
 
 Each is built from Value operations (the fused ones build the very nodes the
 plain Python expression would), so gradients come from the engine.

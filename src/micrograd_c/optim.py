@@ -1,4 +1,4 @@
-"""Optimizers (the seed chapter's §2.2): each step and zero_grad is one C call.
+"""Optimizers (docs/tutorial.md, section 3): each step and zero_grad is one C call.
 
 opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
 history = train(lambda: loss_of(model), opt, max_steps=100, grad_tol=1e-6)

@@ -1,4 +1,4 @@
-"""Drawing a graph and explaining its gradients, as the seed chapter's §3.2 does.
+"""Drawing a graph and explaining its gradients, as docs/tutorial.md's first example does.
 
     z = x * y + b; z.backward()
     names = {x: "x", y: "y", b: "b", z: "z"}
@@ -252,7 +252,7 @@ def grad_table(root: Value, labels: Labels = None, markdown: bool = False) -> Gr
 
 
 def to_mermaid(root: Value, labels: Labels = None) -> Mermaid:
-    """Mermaid flowchart text in the chapter's style: x(2.0) --> Mul ... Add --> z(7.0).
+    """Mermaid flowchart text in the tutorial's style: x(2.0) --> Mul ... Add --> z(7.0).
 
     Leaves, the root and labelled Values are drawn as value nodes ``name(data)``
     (``name("data, grad g")`` once backward has run); an unlabelled result is

@@ -1,7 +1,7 @@
 """Backprop you can watch: the steps ``backward()`` takes, and a page that plays them.
 
-The course chapter's claim is that backpropagation is dynamic programming: a
-topological order, each node's gradient finished exactly once before it is
+Backpropagation is dynamic programming (docs/tutorial.md, "Watching backward() step by
+step"): a topological order, each node's gradient finished exactly once before it is
 passed down, each local chain rule applied in that order.
 
     x, y, b = Value(2.0), Value(3.0), Value(1.0)
@@ -324,13 +324,13 @@ def backprop_html(root: Value, path: str | Path, labels: Labels = None) -> Backp
 
 
 def chapter_example() -> tuple[Value, dict[Value, str]]:
-    """The course chapter's §3.2 example, z = x·y + b with x=2, y=3, b=1, and its names."""
+    """docs/tutorial.md's first example, z = x·y + b with x=2, y=3, b=1, and its names."""
     x, y, b = Value(2.0), Value(3.0), Value(1.0)
     z = x * y + b
     return z, {x: "x", y: "y", b: "b", z: "z"}
 
 
 def explain(out: str | Path = "backprop.html") -> Path:
-    """Write the page for the chapter's §3.2 example (python -m micrograd_c explain); its path."""
+    """Write the page for the tutorial's first example (python -m micrograd_c explain); its path."""
     z, names = chapter_example()
     return backprop_html(z, out, names).path.resolve()
