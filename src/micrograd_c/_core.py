@@ -195,6 +195,11 @@ def doubles_of(i: int) -> memoryview[float]:
     return doubles[i >> SHIFT]
 
 
+def data_of(i: int) -> float:
+    """Node i's data (a node with no handle, such as a constant exponent)."""
+    return doubles_of(i)[(i & MASK) * 4]
+
+
 def child(i: int, k: int) -> int:
     """Index of child k (0 or 1) of node i, or -1."""
     if i >> SHIFT >= len(int32s):

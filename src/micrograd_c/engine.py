@@ -45,7 +45,7 @@ import numbers
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
-from ._core import MASK, SHIFT, child, doubles, doubles_of, lib, raise_error, release_dead
+from ._core import MASK, SHIFT, child, data_of, doubles, doubles_of, lib, raise_error, release_dead
 from ._handles import Handle, Kids, Pool
 from ._handles import reclaim as _reclaim
 from ._python_rules import nothing, rules, walk
@@ -280,8 +280,7 @@ class Value(Handle):
             return label[0]
         op = lib.mg_op(self._i)
         if op in (lib.MG_POWI, lib.MG_POWF):
-            k = child(self._i, 1)
-            exponent = doubles_of(k)[(k & MASK) * 4]
+            exponent = data_of(child(self._i, 1))
             return f"**{int(exponent) if op == lib.MG_POWI else exponent}"
         return _OP_NAMES[op]
 

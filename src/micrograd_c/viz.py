@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ._core import MASK, child, doubles_of, lib
+from ._core import child, data_of, lib
 from ._python_rules import in_python
 from .engine import Value
 
@@ -142,8 +142,7 @@ def _c_rule(v: Value, operands: list[Value], g: float) -> list[tuple[float, floa
         b = operands[1].data
         return [(b, b * g), (a, a * g)]
     if op in (lib.MG_POWI, lib.MG_POWF):
-        k = child(v._i, 1)
-        s = _pow_slope(a, doubles_of(k)[(k & MASK) * 4])
+        s = _pow_slope(a, data_of(child(v._i, 1)))
         return [(s, s * g)]
     if op == lib.MG_POW:
         b = operands[1].data
