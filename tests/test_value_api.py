@@ -1,4 +1,4 @@
-"""The Value contract with micrograd users (DESIGN.md §3), checked against micrograd."""
+"""The Value contract with micrograd users, checked against micrograd."""
 
 import decimal
 import fractions
