@@ -7,32 +7,13 @@ bound: a training loop keeping one leaf and one computed Value a step, short-liv
 each returning one Value, and a peak of 5M nodes freed.
 """
 
-import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
+from helpers import fresh
 
 MIB = 2**20
 LIMIT = 32 * MIB
-
-
-def fresh(code: str) -> str:
-    """Run code in a new interpreter (an arena no other test has grown); its stdout.
-
-    Under AddressSanitizer, freed heap memory waits in a quarantine that is counted in RSS;
-    it is turned off here, so that RSS shows what the arena keeps (other runs ignore it)."""
-    options = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=0"]))
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "ASAN_OPTIONS": options},
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 SURVIVORS = """

@@ -10,6 +10,7 @@ import textwrap
 import zipfile
 
 import pytest
+from helpers import Terminal, run_python
 
 from micrograd_c import compare
 
@@ -127,13 +128,6 @@ SLEEPS = """
 """
 
 
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.fixture(autouse=True)
 def empty_stdin(monkeypatch):
     """Standard input, for compare.run in this process, is empty (whatever pytest's is)."""
@@ -151,15 +145,8 @@ def cli(
     *args: str, cwd, feed: str | None = "", stderr=subprocess.PIPE, **how
 ) -> subprocess.CompletedProcess:
     """Run python -m micrograd_c compare with args in cwd, feed on its stdin (None: as how says)."""
-    return subprocess.run(
-        [sys.executable, "-m", "micrograd_c", "compare", *args],
-        cwd=cwd,
-        input=feed,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        check=False,
-        **how,
+    return run_python(
+        "-m", "micrograd_c", "compare", *args, cwd=cwd, input=feed, stderr=stderr, **how
     )
 
 

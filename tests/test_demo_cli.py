@@ -3,11 +3,11 @@
 import builtins
 import os
 import subprocess
-import sys
 import sysconfig
 from importlib import metadata
 
 import pytest
+from helpers import run_python
 
 from micrograd_c import MLP, __version__, demo
 
@@ -15,9 +15,7 @@ from micrograd_c import MLP, __version__, demo
 def cli(*args: str, before: str = "pass") -> subprocess.CompletedProcess:
     """python -m micrograd_c with args, in a fresh interpreter that first runs before."""
     code = f"{before}; import runpy; runpy.run_module('micrograd_c', run_name='__main__')"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
-    )
+    return run_python("-c", code, *args, timeout=120)
 
 
 def assert_usage_error(done: subprocess.CompletedProcess, *words: str) -> None:
@@ -29,12 +27,7 @@ def assert_usage_error(done: subprocess.CompletedProcess, *words: str) -> None:
 
 
 def test_demo_prints_progress_accuracy_and_timing():
-    out = subprocess.run(
-        [sys.executable, "-m", "micrograd_c", "demo", "--steps", "3"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_python("-m", "micrograd_c", "demo", "--steps", "3", check=True).stdout
     assert "step   0  loss 0.909364" in out
     assert "final accuracy" in out and "ms per step" in out
 
@@ -88,12 +81,7 @@ def test_plot_leaves_pyplots_backend_and_figures_alone(tmp_path, capsys):
 
 def test_replay_demo_trains_exactly_like_the_eager_demo(capsys):
     assert demo.run(30, replay=True) == demo.run(30)
-    out = subprocess.run(
-        [sys.executable, "-m", "micrograd_c", "demo", "--replay", "--steps", "3"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_python("-m", "micrograd_c", "demo", "--replay", "--steps", "3", check=True).stdout
     assert "step   0  loss 0.909364" in out
 
 

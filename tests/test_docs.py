@@ -10,32 +10,16 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, blocks, needs_checkout, run_blocks
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = ["README.md"] + [f"docs/{p.name}" for p in sorted(DOCS.glob("*.md"))]
 LANGUAGES = {"python", "bash", "console", "text", "mermaid"}  # ```python blocks run; others not
 
 
-def blocks(path: Path, lang: str) -> list[tuple[int, str]]:
-    """(first line number, text) of each fenced block of language lang in path."""
-    text = path.read_text(encoding="utf-8")
-    fence = re.compile(rf"^```{lang}\n(.*?)^```", re.DOTALL | re.MULTILINE)
-    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in fence.finditer(text)]
-
-
-def run_blocks(path: Path) -> dict:
-    """Run path's python blocks in order in one namespace; tracebacks name the page's lines."""
-    namespace: dict = {"__name__": "__docs__"}
-    for line, code in blocks(path, "python"):
-        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)
-    return namespace
-
-
 @pytest.fixture(autouse=True)
 def _checkout():
-    if not (ROOT / "README.md").is_file() or not DOCS.is_dir():
-        pytest.skip("needs the source checkout")
+    needs_checkout(ROOT / "README.md", DOCS)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +28,7 @@ def _checkout():
 def test_code_blocks_run(name, tmp_path, monkeypatch, keep_micrograd):
     pytest.importorskip("graphviz")  # draw_dot's examples (the viz extra)
     monkeypatch.chdir(tmp_path)  # files the examples write land here
-    namespace = run_blocks(ROOT / name)
+    namespace = run_blocks(ROOT / name, "__docs__")
     if name == "docs/api.md":
         # the replay example replayed what rebuilding the graph computes, bit for bit
         from micrograd_c import losses

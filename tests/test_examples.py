@@ -1,6 +1,6 @@
 """micrograd's own test expressions and the course chapter's worked example."""
 
-from conftest import assert_results_close, run, run_torch
+from helpers import assert_results_close, run, run_torch
 from micrograd.engine import Value as MicroValue
 
 from micrograd_c import Value

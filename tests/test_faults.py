@@ -5,6 +5,7 @@ import math
 import random
 
 import pytest
+from helpers import fresh
 
 from micrograd_c import MLP, Value, losses, record, stats
 from micrograd_c._core import lib
@@ -149,11 +150,4 @@ print("faults", faults, "capacity", capacity)
 
 
 def test_every_allocation_of_growing_the_arena_can_fail():
-    import subprocess
-    import sys
-
-    out = subprocess.run(
-        [sys.executable, "-c", GROWTH], capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("faults 4 capacity 131072")
+    assert fresh(GROWTH).startswith("faults 4 capacity 131072")

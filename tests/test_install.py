@@ -1,8 +1,8 @@
 """install_as_micrograd(): an unmodified micrograd program runs on micrograd_c."""
 
 import math
-import subprocess
-import sys
+
+from helpers import run_python
 
 PROGRAM = """
 import micrograd_c
@@ -21,11 +21,9 @@ print(type(x).__module__, y.data, x.grad, model([1.0, -1.0]).data)
 """
 
 
-def run(program: str) -> str:
-    """What program prints in a fresh interpreter."""
-    return subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, check=True
-    ).stdout.split()
+def run(program: str) -> list[str]:
+    """The words program prints in a fresh interpreter."""
+    return run_python("-c", program, check=True).stdout.split()
 
 
 def test_micrograd_program_runs_on_micrograd_c_with_the_same_numbers():

@@ -3,23 +3,9 @@
 import math
 
 import pytest
-from conftest import assert_results_close, run, run_torch
+from helpers import assert_results_close, finite_difference, run, run_torch
 
 from micrograd_c import Value, losses, optim
-
-H = 1e-6
-
-
-def fd_grads(fn, inputs):
-    """Central differences of fn(*Values).data in each input."""
-    out = []
-    for k in range(len(inputs)):
-        hi, lo = list(inputs), list(inputs)
-        hi[k] += H
-        lo[k] -= H
-        out.append((fn(*map(Value, hi)).data - fn(*map(Value, lo)).data) / (2 * H))
-    return out
-
 
 LOSSES = {
     "mse": (
@@ -49,7 +35,8 @@ def test_losses_match_closed_forms_and_finite_differences(name):
     ref_data, ref_grads = run(Value, closed, POINT)
     assert data == pytest.approx(ref_data, rel=1e-12)
     assert grads == pytest.approx(ref_grads, rel=1e-9, abs=1e-12)
-    assert grads == pytest.approx(fd_grads(fused, POINT), rel=1e-6, abs=1e-8)
+    fd_grads = [finite_difference(fused, POINT, k) for k in range(len(POINT))]
+    assert grads == pytest.approx(fd_grads, rel=1e-6, abs=1e-8)
 
 
 @pytest.mark.parametrize("name", ["mse", "bce", "softmax"])

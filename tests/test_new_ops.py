@@ -3,21 +3,9 @@
 import math
 
 import pytest
-from conftest import assert_results_close, close, run, run_torch
+from helpers import assert_results_close, close, finite_difference, run, run_torch
 
 from micrograd_c import Value
-
-H = 1e-6
-
-
-def finite_difference(fn, inputs, k):
-    """Central difference of fn's data with respect to input k."""
-    hi = list(inputs)
-    lo = list(inputs)
-    hi[k] += H
-    lo[k] -= H
-    return (fn(*map(Value, hi)).data - fn(*map(Value, lo)).data) / (2 * H)
-
 
 EXPRESSIONS = [
     (lambda x: x.tanh(), [0.7]),

@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import close
+from helpers import CHANGES, close, model_and_spares, trace
 from micrograd import nn as micro_nn
 from micrograd.engine import Value as MicroValue
 
@@ -19,19 +19,6 @@ def twins(nin=2, nouts=(16, 16, 1), seed=1337):
     random.seed(seed)
     ours = nn.MLP(nin, list(nouts))
     return ours, theirs
-
-
-def trace(root):
-    """Every node and edge under root, by identity (micrograd's draw_dot traversal)."""
-    nodes, edges, stack = set(), set(), [root]
-    while stack:
-        v = stack.pop()
-        if v not in nodes:
-            nodes.add(v)
-            for c in v._prev:
-                edges.add((c, v))
-                stack.append(c)
-    return nodes, edges
 
 
 def test_same_draws_parameters_order_reprs():
@@ -106,62 +93,12 @@ def micrograd_forward(model, x):
     return [v.data for v in x]
 
 
-def spares():
-    """Modules made before a model is packed: making one must not be what repacks it."""
-    random.seed(1)
-    return {
-        "neuron": nn.Neuron(2),
-        "wide neuron": nn.Neuron(3),
-        "neurons": [nn.Neuron(2) for _ in range(3)],
-        "layers": [nn.Layer(2, 2), nn.Layer(2, 1)],
-    }
-
-
-# Ways to change an MLP(2, [3, 1]) made after random.seed(0), given spares(); and how
-# record(..., model=) names each change.
-CHANGES = {
-    "nonlin": (
-        lambda m, s: setattr(m.layers[0].neurons[2], "nonlin", False),
-        r"model\.layers\[0\]\.neurons\[2\]\.nonlin changed",
-    ),
-    "list.append": (
-        lambda m, s: list.append(m.layers[1].neurons, s["wide neuron"]),
-        r"the items of model\.layers\[1\]\.neurons changed",
-    ),
-    "list.__setitem__": (
-        lambda m, s: list.__setitem__(m.layers[0].neurons, 1, s["neuron"]),
-        r"the items of model\.layers\[0\]\.neurons changed",
-    ),
-    "list.reverse": (
-        lambda m, s: list.reverse(m.layers[0].neurons),
-        r"the items of model\.layers\[0\]\.neurons changed",
-    ),
-    "a weight, by list.__setitem__": (
-        lambda m, s: list.__setitem__(m.layers[1].neurons[0].w, 1, Value(0.5)),
-        r"the items of model\.layers\[1\]\.neurons\[0\]\.w changed",
-    ),
-    "__dict__": (
-        lambda m, s: m.layers[0].neurons[1].__dict__.__setitem__("b", Value(3.0)),
-        r"model\.layers\[0\]\.neurons\[1\]\.b changed",
-    ),
-    "vars()": (
-        lambda m, s: vars(m.layers[0]).__setitem__("neurons", s["neurons"]),
-        r"model\.layers\[0\]\.neurons changed",
-    ),
-    "vars().update": (lambda m, s: vars(m).update(layers=s["layers"]), r"model\.layers changed"),
-    "object.__setattr__": (
-        lambda m, s: object.__setattr__(m.layers[0].neurons[1], "b", Value(4.0)),
-        r"model\.layers\[0\]\.neurons\[1\]\.b changed",
-    ),
-}
 UNSEEN_BY_THE_PACK = ("object.__setattr__",)  # see nn's docstring
 
 
 @pytest.mark.parametrize("change", [c for c in CHANGES if c not in UNSEEN_BY_THE_PACK])
 def test_the_next_fused_forward_runs_the_changed_model(change):
-    s = spares()
-    random.seed(0)
-    model = nn.MLP(2, [3, 1])
+    model, s = model_and_spares()
     x = [0.3, -0.7]
     model(x)  # packs
     CHANGES[change][0](model, s)

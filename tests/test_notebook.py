@@ -2,16 +2,15 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, needs_checkout
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "walkthrough.ipynb"
+NOTEBOOK = ROOT / "docs" / "walkthrough.ipynb"
 
 
 def test_the_notebook_is_saved_with_its_outputs():
-    if not NOTEBOOK.exists():
-        pytest.skip("needs the source checkout")
+    needs_checkout(NOTEBOOK)
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
     assert code and all(c["outputs"] for c in code), "run: python docs/images/make.py notebook"
@@ -21,8 +20,7 @@ def test_the_notebook_is_saved_with_its_outputs():
 
 
 def test_the_notebook_runs(tmp_path):
-    if not NOTEBOOK.exists():
-        pytest.skip("needs the source checkout")
+    needs_checkout(NOTEBOOK)
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")

@@ -9,7 +9,6 @@ checks the live node count comes back to where it started.
 from __future__ import annotations
 
 import gc
-import subprocess
 import sys
 import textwrap
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import run_python
 
 import micrograd_c
 from micrograd_c import MLP, Value, _core, _handles, engine, losses, optim, stats
@@ -168,7 +168,7 @@ def test_each_python_allocation_failure_gives_memory_error_and_no_leak(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     testcapi = pytest.importorskip("_testcapi")
-    if subprocess.run([sys.executable, "-c", CPYTHON_OOM_PROBE], check=False).returncode:
+    if run_python("-c", CPYTHON_OOM_PROBE).returncode:
         pytest.skip(
             f"CPython {sys.version.split()[0]} itself crashes under set_nomemory "
             f"(a closure made while allocations fail), without micrograd_c"
@@ -311,9 +311,7 @@ def test_reload_keeps_freeing_handles_made_before() -> None:
         gc.collect()
         print(base - micrograd_c.stats().live)
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
+    result = run_python("-c", script, check=True)
     assert result.stdout.split() == ["7.0", "5000"]
 
 
@@ -388,9 +386,7 @@ def test_a_destroyed_subinterpreter_gives_its_filed_frees_back() -> None:
         interpreters.destroy(sub)
         print(stats().live - base)
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
+    result = run_python("-c", script)
     if "No module named" in result.stderr:
         pytest.skip("no subinterpreters module in this Python")
     assert result.stdout.split() == ["0"], result.stderr

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, needs_checkout
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCE = [
     "setup.py",
     "build_ext.py",
@@ -22,8 +22,7 @@ SOURCE = [
 
 def source_tree(tmp_path: Path) -> Path:
     """A copy of the sdist's files, without any compiled module."""
-    if not (ROOT / "setup.py").is_file() or not (ROOT / "csrc").is_dir():
-        pytest.skip("needs the source checkout")
+    needs_checkout(ROOT / "setup.py", ROOT / "csrc")
     pytest.importorskip("setuptools", minversion="77")
     pytest.importorskip("cffi")
     tree = tmp_path / "micrograd_c"

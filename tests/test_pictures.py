@@ -3,22 +3,18 @@ the tutorials, and remade by docs/images/make.py."""
 
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, needs_checkout, run_python
 
-ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
 PICTURES = ["chapter-graph.svg", "moons.png", "bench.png"]
 
 
 @pytest.fixture(autouse=True)
 def _checkout():
-    if not (IMAGES / "make.py").is_file():
-        pytest.skip("needs the source checkout")
+    needs_checkout(IMAGES / "make.py")
 
 
 @pytest.mark.parametrize("name", [p for p in PICTURES if p.endswith(".png")])
@@ -58,11 +54,7 @@ def test_make_py_remakes_the_graph_and_the_moons(tmp_path):
     pytest.importorskip("matplotlib")
     if shutil.which("dot") is None:
         pytest.skip("needs Graphviz's dot program")
-    done = subprocess.run(
-        [sys.executable, str(IMAGES / "make.py"), "graph", "moons", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
+    done = run_python(str(IMAGES / "make.py"), "graph", "moons", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "chapter-graph.svg").read_bytes().count(b"grad 3.0000") == 1
     assert (tmp_path / "moons.png").read_bytes().startswith(b"\x89PNG")
@@ -70,10 +62,6 @@ def test_make_py_remakes_the_graph_and_the_moons(tmp_path):
 
 
 def test_make_py_refuses_an_unknown_picture(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(IMAGES / "make.py"), "nope", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
+    done = run_python(str(IMAGES / "make.py"), "nope", "--out", str(tmp_path))
     assert done.returncode == 2 and "no picture named nope" in done.stderr
     assert not list(tmp_path.iterdir())

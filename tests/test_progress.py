@@ -4,22 +4,13 @@ otherwise nothing."""
 import importlib.util
 import io
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, Terminal
 
 from micrograd_c import demo
 from micrograd_c._progress import Bar
 from micrograd_c.bench import harness
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class Terminal(io.StringIO):
-    """A stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import threading
 import weakref
 
 import pytest
-from conftest import close
+from helpers import assert_same_numbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from micrograd.engine import Value as MicroValue
@@ -67,14 +67,6 @@ def lecture_neuron(V):
     root = tanh(n) * o + o
     root.backward()
     return [x1, x2, w1, w2, b, n, e, o, root]
-
-
-def assert_same_numbers(ours, theirs, rel=1e-12):
-    """Data equal bit for bit, grads within rel of each other (or of the largest grad)."""
-    scale = max([1.0] + [abs(t.grad) for t in theirs if math.isfinite(t.grad)])
-    for o, t in zip(ours, theirs):
-        assert o.data == t.data or (math.isnan(o.data) and math.isnan(t.data)), (o, t)
-        assert close(o.grad, t.grad, rel, scale), (o, t)
 
 
 def test_the_lectures_tanh_and_exp_neuron():

@@ -2,29 +2,24 @@
 ten-line example prints what its comments say, and the drop-in switch gives micrograd_c."""
 
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, blocks, needs_checkout, run_blocks
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 
 
 def test_readme_code_blocks_run(tmp_path, monkeypatch, capsys, keep_micrograd):
-    if not README.exists():
-        pytest.skip("needs the source checkout")
+    needs_checkout(README)
     pytest.importorskip("graphviz")  # the example draws with draw_dot (the viz extra)
     import re
 
     import micrograd_c
 
     monkeypatch.chdir(tmp_path)
-    text = README.read_text(encoding="utf-8")
-    fence = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
-    found = [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in fence.finditer(text)]
+    found = blocks(README, "python")
     assert len(found) >= 3, "the imports, the ten-line example, the drop-in switch"
-    namespace: dict = {"__name__": "readme"}
-    for line, code in found:
-        exec(compile("\n" * (line - 1) + code, str(README), "exec"), namespace)
+    namespace = run_blocks(README, "readme")
     printed = capsys.readouterr().out.splitlines()
     assert "Value(data=7.0, grad=1.0) 3.0 2.0 1.0" in printed and "337" in printed
     example = next(code for _, code in found if "MLP(2, [16, 16, 1])" in code)

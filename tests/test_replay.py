@@ -7,11 +7,9 @@ import threading
 from array import array
 
 import pytest
-from conftest import same
+from helpers import CHANGES, grow, leaf, model_and_spares, program, same
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_nn import CHANGES, spares
-from test_random_graphs import grow, leaf, program
 
 import micrograd_c
 from micrograd_c import MLP, Value, losses, optim, record
@@ -247,9 +245,7 @@ def test_a_changed_model_is_caught_when_given():
 @pytest.mark.parametrize("change", CHANGES)
 def test_any_change_to_the_model_is_named_by_forward_and_backward(change):
     make, message = CHANGES[change]
-    s = spares()
-    random.seed(0)
-    model = MLP(2, [3, 1])
+    model, s = model_and_spares()
     rec = record(model([0.3, -0.7]), model=model)
     make(model, s)
     for call in (rec.forward, rec.backward):

@@ -3,7 +3,7 @@ and drop graphs, on micrograd_c and on a pure-Python reference, with the same er
 
 import math
 
-from conftest import close, same
+from helpers import close, same
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule

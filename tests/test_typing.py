@@ -6,8 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(__import__("micrograd_c").__file__).parent
 USER_SCRIPT = Path(__file__).parent / "typing" / "user_script.py"
 

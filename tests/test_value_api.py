@@ -1,10 +1,11 @@
-"""The Value contract with micrograd users (DESIGN.md §3), checked against micrograd."""
+"""The Value contract with micrograd users, checked against micrograd."""
 
 import decimal
 import fractions
 
 import numpy as np
 import pytest
+from helpers import trace
 from micrograd.engine import Value as MicroValue
 
 from micrograd_c import Value
@@ -191,21 +192,6 @@ def test_prev_returns_the_same_objects_every_time():
     assert first == const._prev  # the wrapped constant is one object, every time
     assert sorted(v.data for v in k) == [2.0, 5.0]
     assert len((a + a)._prev) == 1
-
-
-def trace(root):
-    """micrograd's trace_graph notebook traversal: by identity."""
-    nodes, edges = set(), set()
-
-    def build(v):
-        if v not in nodes:
-            nodes.add(v)
-            for child in v._prev:
-                edges.add((child, v))
-                build(child)
-
-    build(root)
-    return nodes, edges
 
 
 def test_identity_traversal_sees_no_duplicates():

@@ -8,15 +8,9 @@ import shutil
 import sys
 
 import pytest
+from helpers import chapter
 
 from micrograd_c import Value, draw_dot, grad_table, leaf_gradients, to_mermaid
-
-
-def chapter():
-    """z = x*y + b with x=2, y=3, b=1, and the names the chapter gives them."""
-    x, y, b = Value(2.0), Value(3.0), Value(1.0)
-    z = x * y + b
-    return z, {x: "x", y: "y", b: "b", z: "z"}
 
 
 def shared():

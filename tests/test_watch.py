@@ -6,21 +6,15 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import struct
 
 import pytest
+from helpers import same_bits as same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from micrograd_c import MLP, Value, backprop_steps
 from micrograd_c.viz import _walk
 from micrograd_c.watch import MAX_NODES, Step
-
-
-def same(a: float, b: float) -> bool:
-    """The same double, bit for bit (any nan matching any nan)."""
-    return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
-
 
 # ---- ops written in Python, as the micrograd lecture writes them -------------------------------
 

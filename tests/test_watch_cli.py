@@ -1,22 +1,13 @@
 """python -m micrograd_c explain: the chapter's §3.2 example as a page stepping through backward."""
 
-import json
-import re
-import subprocess
-import sys
+from helpers import page_data, run_python
 
 from micrograd_c import backprop_steps
 from micrograd_c.watch import chapter_example
 
 
 def explain(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "micrograd_c", "explain", *args],
-        cwd=cwd,
-        check=False,
-        capture_output=True,
-        text=True,
-    )
+    return run_python("-m", "micrograd_c", "explain", *args, cwd=cwd)
 
 
 def test_explain_writes_the_chapters_example_and_says_where(tmp_path):
@@ -25,11 +16,7 @@ def test_explain_writes_the_chapters_example_and_says_where(tmp_path):
     path = tmp_path / "chapter.html"
     assert run.stdout.startswith(f"wrote {path}: ")
     text = path.read_text(encoding="utf-8")
-    data = json.loads(
-        re.search(
-            r'<script id="mg-data" type="application/json">(.*?)</script>', text, re.DOTALL
-        ).group(1)
-    )
+    data = page_data(text)
     z, names = chapter_example()
     assert z.data == 7.0 and sorted(names.values()) == ["b", "x", "y", "z"]
     assert [(s["name"], s["grad"]) for s in data["steps"]] == [

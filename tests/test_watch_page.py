@@ -13,18 +13,12 @@ import re
 import shutil
 
 import pytest
+from helpers import chapter
 
 from micrograd_c import Value, backprop_html, backprop_steps, watch
 from micrograd_c.viz import _num
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def chapter():
-    """z = x*y + b with x=2, y=3, b=1 (the tutorial's values), and their names."""
-    x, y, b = Value(2.0), Value(3.0), Value(1.0)
-    z = x * y + b
-    return z, {x: "x", y: "y", b: "b", z: "z"}
 
 
 @pytest.fixture(scope="module")
