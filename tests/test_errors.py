@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from helpers import same
 from micrograd.engine import Value as MicroValue
 
 from micrograd_c import Value
@@ -18,7 +19,7 @@ def same_outcome(fn, *inputs):
             outcomes.append(("raise", type(exc)))
     ours, theirs = outcomes[1], outcomes[0]
     if ours[0] == "ok" and theirs[0] == "ok" and isinstance(theirs[1], float):
-        assert ours[1] == theirs[1] or (math.isnan(ours[1]) and math.isnan(theirs[1]))
+        assert same(ours[1], theirs[1])
     else:
         assert ours == theirs
     return ours

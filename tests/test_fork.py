@@ -11,6 +11,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -89,8 +90,8 @@ def reap(pids: list) -> tuple:
     return failed, len(pending)
 
 
-def test_fork_while_another_thread_runs_backward():
-    root = chain(1_000_000)
+def fork_while_busy(root: Value, work: Callable[[], int]) -> None:
+    """Fork 20 children while another thread runs root.backward(); each must exit 0 from work()."""
     pids = []
     with Busy(root):
         for _ in range(20):
@@ -99,13 +100,17 @@ def test_fork_while_another_thread_runs_backward():
             if pid == 0:  # the child: never returns into pytest
                 code = 3
                 try:
-                    code = child_work()
+                    code = work()
                 finally:
                     os._exit(code)
             pids.append(pid)
     failed, hung = reap(pids)
     assert (failed, hung) == (0, 0), f"of 20 children, {failed} failed and {hung} hung"
     assert child_work() == 0  # and the parent is as usable as before
+
+
+def test_fork_while_another_thread_runs_backward():
+    fork_while_busy(chain(1_000_000), child_work)
 
 
 def python_op(v: Value) -> Value:
@@ -116,25 +121,14 @@ def python_op(v: Value) -> Value:
 
 
 def test_fork_while_another_thread_walks_a_graph_with_python_rules():
-    root = python_op(chain(400_000)) * 2.0  # the stepped walk: C, then Python, then C again
-    pids = []
-    with Busy(root):
-        for _ in range(20):
-            time.sleep(0.005)
-            pid = os.fork()
-            if pid == 0:  # the child: never returns into pytest
-                code = 3
-                try:
-                    x = Value(1.5)
-                    y = python_op(x * 3.0) * 2.0
-                    y.backward()
-                    code = child_work() or (0 if x.grad == 6.0 else 1)
-                finally:
-                    os._exit(code)
-            pids.append(pid)
-    failed, hung = reap(pids)
-    assert (failed, hung) == (0, 0), f"of 20 children, {failed} failed and {hung} hung"
-    assert child_work() == 0
+    def work() -> int:
+        x = Value(1.5)
+        y = python_op(x * 3.0) * 2.0
+        y.backward()
+        return child_work() or (0 if x.grad == 6.0 else 1)
+
+    # the stepped walk: C, then Python, then C again
+    fork_while_busy(python_op(chain(400_000)) * 2.0, work)
 
 
 def train(seed: int) -> list:

@@ -8,6 +8,7 @@ import math
 import random
 
 import pytest
+from helpers import ROOT, needs_checkout, page_data
 from helpers import same_bits as same
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -301,7 +302,6 @@ def test_a_failing_power_raises_as_backward_does_and_changes_nothing():
 
 @pytest.mark.parametrize("use_dot", [True, False])
 def test_page_is_one_self_contained_file(use_dot, tmp_path, monkeypatch):
-    import json
     import re
 
     from micrograd_c import backprop_html, watch
@@ -332,11 +332,7 @@ def test_page_is_one_self_contained_file(use_dot, tmp_path, monkeypatch):
         "rows",
     ):
         assert f'id="{element}"' in text, element
-    data = json.loads(
-        re.search(
-            r'<script id="mg-data" type="application/json">(.*?)</script>', text, re.DOTALL
-        ).group(1)
-    )
+    data = page_data(text)
     assert [s["name"] for s in data["steps"]] == ["z", "v2"]
     assert [e["formula"] + " = " + e["local"] for e in data["steps"][1]["edges"]] == [
         "∂(x·y)/∂x = y = 3.0",
@@ -376,15 +372,12 @@ def test_page_refuses_a_graph_above_the_limit(tmp_path):
 
 def test_the_tutorials_pictures_and_page_are_there():
     """The screenshots and the page docs/tutorial*.md link to: small PNGs, a self-contained page."""
-    import json
     import re
-    from pathlib import Path
 
     from micrograd_c.watch import chapter_example
 
-    docs = Path(__file__).resolve().parents[1] / "docs"
-    if not (docs / "images").is_dir():
-        pytest.skip("needs the source checkout (an sdist carries only docs/*.md)")
+    docs = ROOT / "docs"
+    needs_checkout(docs / "images")  # (an sdist carries only docs/*.md)
     for tutorial in ("tutorial.md", "tutorial.zh.md"):
         links = re.findall(r"\]\((images/backprop[^)]*)\)", (docs / tutorial).read_text("utf-8"))
         assert len(links) == 4, tutorial
@@ -395,11 +388,7 @@ def test_the_tutorials_pictures_and_page_are_there():
         assert png.startswith(b"\x89PNG") and len(png) < 60_000
     text = (docs / "images" / "backprop-chapter.html").read_text(encoding="utf-8")
     assert not re.search(r"https?:", text)
-    data = json.loads(
-        re.search(
-            r'<script id="mg-data" type="application/json">(.*?)</script>', text, re.DOTALL
-        ).group(1)
-    )
+    data = page_data(text)
     z, names = chapter_example()
     assert [(s["name"], s["grad"], [e["after"] for e in s["edges"]]) for s in data["steps"]] == [
         (s.name, str(s.grad), [str(e.grad_after) for e in s.edges])
