@@ -120,7 +120,7 @@ def trace(root: Any) -> tuple[set, set]:
 
 
 def chapter() -> tuple[Value, dict[Value, str]]:
-    """The chapter's §3.2 example, z = x*y + b with x=2, y=3, b=1, and the names it gives them."""
+    """The tutorial's first example, z = x*y + b with x=2, y=3, b=1, and the names it gives them."""
     x, y, b = Value(2.0), Value(3.0), Value(1.0)
     z = x * y + b
     return z, {x: "x", y: "y", b: "b", z: "z"}

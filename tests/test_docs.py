@@ -2,7 +2,8 @@
 docs/testing.md runs, in order, one namespace per page (the README's: tests/test_readme.py, the
 tutorials': tests/test_tutorial.py); every fence names a known language; every relative link in
 README.md and docs/*.md reaches a file in the repository, and every #anchor a heading there; no
-page names an issue number or a path outside the repository."""
+page names an issue number or a path outside the repository, and no code, test or build file
+names one, or the course chapter's sections."""
 
 from __future__ import annotations
 
@@ -139,3 +140,44 @@ def test_no_page_names_an_issue_or_a_path_outside_the_repository(page):
     for pattern in OUTSIDE:
         m = re.search(pattern, text)
         assert not m, f"{page}: {m.group(0)!r} at line {text.count(chr(10), 0, m.start()) + 1}"
+
+
+# What code, tests and build files may not name: documents outside the repository, issues,
+# or the course chapter's sections (docs/tutorial.md introduces the chapter, once)
+NOT_IN_CODE = [
+    r"(?i)\bissues?\s*#\d+",
+    r"\.\./shared",
+    r"(?i)\bshared/",
+    r"(?i)design notes",
+    r"DESIGN\.md",
+    r"(?i)seed chapter",
+    r"§",
+]
+CODE = ["src", "csrc", "tests", "benchmarks", "build_ext.py", "setup.py", "pyproject.toml"]
+
+
+def code_files() -> list[Path]:
+    """The repository's code, test and build files (text), this file left out."""
+    here = Path(__file__).resolve()
+    found = []
+    for name in CODE:
+        top = ROOT / name
+        paths = [top] if top.is_file() else sorted(top.rglob("*")) if top.is_dir() else []
+        found += [
+            p
+            for p in paths
+            if p.is_file() and p.suffix in {".py", ".c", ".h", ".toml", ".html"} and p != here
+        ]
+    return found
+
+
+def test_no_code_names_an_issue_the_chapter_or_a_document_outside_the_repository():
+    needs_checkout(ROOT / "csrc")
+    files = code_files()
+    assert any(p.suffix == ".c" for p in files)  # (the walk found the code)
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for pattern in NOT_IN_CODE:
+            m = re.search(pattern, text)
+            where = f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}" if m else ""
+            assert not m, f"{where}: {m.group(0)!r}"

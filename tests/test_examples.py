@@ -49,7 +49,7 @@ def test_examples_match_torch():
 
 
 def test_chapter_worked_example():
-    """Seed chapter §3.2: x=2, y=3, b=1, z = x*y + b gives 7 and grads 3, 2, 1."""
+    """The tutorial's first example: x=2, y=3, b=1, z = x*y + b gives 7 and grads 3, 2, 1."""
     x, y, b = Value(2.0), Value(3.0), Value(1.0)
     z = x * y + b
     z.backward()

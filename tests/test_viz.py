@@ -1,4 +1,4 @@
-"""draw_dot, to_mermaid and the gradient table, on the chapter's §3.2 example."""
+"""draw_dot, to_mermaid and the gradient table, on the tutorial's first example."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""python -m micrograd_c explain: the chapter's §3.2 example as a page stepping through backward."""
+"""python -m micrograd_c explain: the tutorial's first example, as a page of backward's steps."""
 
 from helpers import page_data, run_python
 

@@ -1,5 +1,5 @@
 """backprop_html's page in a real browser (headless Chromium through Selenium), offline:
-pressing "next" through every step of the chapter's §3.2 example shows, at each step, the node
+pressing "next" through every step of the tutorial's first example shows, at each step, the node
 backprop_steps names, the grads it records, and which nodes are still pending.
 
 Skips where selenium, Chromium or chromedriver is missing (Debian: apt-get install chromium
