@@ -9,6 +9,7 @@ compiles it only once (Python caches the bytecode beside it).
 from __future__ import annotations
 
 import importlib.util
+import py_compile
 import random
 from array import array
 from collections.abc import Callable
@@ -71,6 +72,7 @@ def write_mesh(directory: str, ops: int, kinds: str = "MESH_KINDS", leaves: int 
             ]
         )
     )
+    py_compile.compile(str(path), doraise=True)  # once, here: the contenders load the bytecode
     return str(path)
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from micrograd_c import demo
 from micrograd_c._progress import Bar
-from micrograd_c.bench import harness
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,36 +96,6 @@ def test_demo_compare_shows_nothing_more_without_a_terminal(monkeypatch, capsys)
 def test_demo_compare_shows_a_plain_line_on_a_terminal_without_tqdm(monkeypatch, capsys, no_tqdm):
     out, err = compare_run(monkeypatch, capsys, Terminal())
     assert "training micrograd: 1/2" in err and "micrograd took" in out
-
-
-def test_bench_stages_bar_takes_the_progress_lines_on_a_terminal(monkeypatch):
-    pytest.importorskip("tqdm")
-    stream = Terminal()
-    monkeypatch.setattr(sys, "stderr", stream)
-    with harness.stages(2) as done:
-        done()
-        done()
-        harness.log("W1 mesh")  # (a note redraws the bar at once)
-    shown = stream.getvalue()
-    assert "bench" in shown and "2/2" in shown and "W1 mesh" in shown and "<" in shown
-    assert harness._bar is None
-
-
-@pytest.mark.parametrize("case", ["not a terminal", "no tqdm"])
-def test_bench_stages_change_nothing_otherwise(monkeypatch, capsys, case, request):
-    if case == "no tqdm":
-        request.getfixturevalue("no_tqdm")
-    stream = io.StringIO() if case == "not a terminal" else Terminal()
-    monkeypatch.setattr(sys, "stderr", stream)
-    with harness.stages(2) as done:
-        harness.log("W1 mesh")
-        done()
-    lines = stream.getvalue()
-    if case == "not a terminal":  # a line per event, as before
-        assert lines.startswith("[bench ") and lines.endswith("] W1 mesh\n")
-    else:  # without tqdm, the plain line: the count, the time left, the last event
-        assert lines.startswith("\r\x1b[Kbench: 0/2, [bench ") and "W1 mesh" in lines
-        assert "bench: 1/2, about " in lines and "%" not in lines
 
 
 def ab_module():
