@@ -222,11 +222,17 @@ def w1(report: Report, run: Run) -> None:
     report.raw["w1"] = r | {FLOATS: floats}
 
 
+def big_copies(mesh_path: str, nodes: int) -> int:
+    """How many copies of the mesh make W2's big graph of at least nodes micrograd_c nodes."""
+    return math.ceil(
+        nodes / c_nodes(lambda: build_graph(kind("micrograd_c"), load_mesh(mesh_path)))
+    )
+
+
 def w2(report: Report, run: Run) -> None:
     """W2: backward on the W1 graph for every engine, on a big one for micrograd_c and its floor."""
     path = mesh.write_mesh(run.build, run.sizes.w1_ops)
-    nodes = c_nodes(lambda: build_graph(kind("micrograd_c"), load_mesh(path)))
-    copies = math.ceil(run.sizes.w2_nodes / nodes)
+    copies = big_copies(path, run.sizes.w2_nodes)
     labels = engines(MG_ON, MG_OFF, TORCH, C_ON, C_BIG) + (
         [FLOOR] if "floor_tape" in run.floors else []
     )

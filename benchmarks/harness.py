@@ -95,15 +95,30 @@ def timed(action: Callable[[], Any], gc_on: bool) -> tuple[float, Any]:
 
 
 class Contender:
-    """A contender's own process, started on a workload: its readiness report, then samples."""
+    """A contender's own process, started on a workload: its readiness report, then samples.
 
-    def __init__(self, module: str, workload: str, label: str, params: dict[str, Any]):
+    site, a directory holding a micrograd_c package, is put first on its sys.path; prefix
+    runs it under another program (valgrind), and then its stderr is kept for close().
+    """
+
+    def __init__(
+        self,
+        module: str,
+        workload: str,
+        label: str,
+        params: dict[str, Any],
+        site: str | None = None,
+        prefix: tuple[str, ...] = (),
+    ):
         self.label = label
+        env = None if site is None else {**os.environ, "PYTHONPATH": os.path.abspath(site)}
         self.process = subprocess.Popen(
-            [sys.executable, __file__, module, workload, label, json.dumps(params)],
+            [*prefix, sys.executable, __file__, module, workload, label, json.dumps(params)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if prefix else None,
             text=True,
+            env=env,
         )
         self.pid = self.process.pid
 
@@ -123,33 +138,43 @@ class Contender:
         self.process.stdin.flush()
         return self.receive()
 
-    def close(self) -> None:
-        """End the process (its stdin closes) and wait for it."""
+    def close(self) -> str:
+        """End the process (its stdin closes) and wait for it; its stderr, if kept."""
         assert self.process.stdin is not None
         self.process.stdin.close()
+        kept = self.process.stderr.read() if self.process.stderr else ""
         self.process.wait()
+        return kept
+
+
+def alternate(contenders: dict[str, Contender], repeats: int, what: str) -> dict[str, Any]:
+    """Repeats alternating between contenders' processes, already started; then they end.
+
+    Returns, by name: the process's pid, what it reported once ready (``setup``) and its
+    samples, one per repeat.
+    """
+    try:
+        results = {
+            name: {"pid": c.pid, "setup": c.receive(), "samples": []}
+            for name, c in contenders.items()
+        }
+        for r in range(repeats):
+            for name, c in contenders.items():
+                log(f"{what}: {name}, repeat {r + 1}/{repeats}")
+                results[name]["samples"].append(c.sample())
+    finally:
+        for c in contenders.values():
+            c.close()
+    return results
 
 
 def race(
     module: str, workload: str, labels: list[str], params: dict[str, Any], repeats: int
-) -> dict[str, dict[str, Any]]:
-    """Each contender of a workload in its own process, repeats alternating between them.
-
-    Returns, by label: the process's pid, what it reported once ready (``setup``) and its
-    samples, one per repeat.
-    """
+) -> dict[str, Any]:
+    """Each contender of a workload in its own process, repeats alternating between them."""
     log(f"{workload}: starting {len(labels)} processes, one per contender")
-    started = [Contender(module, workload, label, params) for label in labels]
-    try:
-        results = {c.label: {"pid": c.pid, "setup": c.receive(), "samples": []} for c in started}
-        for r in range(repeats):
-            for c in started:
-                log(f"{workload}: {c.label}, repeat {r + 1}/{repeats}")
-                results[c.label]["samples"].append(c.sample())
-    finally:
-        for c in started:
-            c.close()
-    return results
+    started = {label: Contender(module, workload, label, params) for label in labels}
+    return alternate(started, repeats, workload)
 
 
 def serve(module: str, workload: str, label: str, params: str) -> None:

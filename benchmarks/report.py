@@ -49,8 +49,8 @@ def fmt(x: float) -> str:
 
 
 def spread(xs: list[float]) -> str:
-    """'median (min–max)' of xs, or the one value."""
-    if len(xs) == 1:
+    """'median (min–max)' of xs, or the one value they all are."""
+    if min(xs) == max(xs):
         return fmt(xs[0])
     return f"{fmt(statistics.median(xs))} ({fmt(min(xs))}–{fmt(max(xs))})"
 
