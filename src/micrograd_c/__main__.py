@@ -82,7 +82,9 @@ def main() -> None:
         "script_args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments, if any"
     )
     script_args.required = False  # argparse takes a REMAINDER for required, though it may be empty
-    commands.add_parser("bench", help="moved: see benchmarks/run.py in a source checkout", add_help=False)
+    commands.add_parser(
+        "bench", help="moved: see benchmarks/run.py in a source checkout", add_help=False
+    )
     # explain: the chapter's §3.2 example as a page that steps through backward()
     explain_cmd = commands.add_parser(
         "explain", help="write a page that steps through backward() on z = x*y + b"
