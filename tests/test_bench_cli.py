@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import micrograd_c
 from micrograd_c import Value
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -103,6 +104,22 @@ def test_plot_writes_a_png(smoke):
     if plot is None:
         pytest.skip("matplotlib is not installed")
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ab_runs_a_build_against_itself_in_alternating_processes():
+    site = str(Path(micrograd_c.__file__).resolve().parents[1])  # where micrograd_c is found
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "ab.py"), site, site, "--repeats", "2"]
+        + ["--tasks", "w1", "w3replay"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| w")]
+    assert [(r[0], r[1]) for r in rows] == [("| w1", "ns/op"), ("| w3replay", "ms/step")]
+    assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows)
+    assert done.stderr.count(": A, repeat") == done.stderr.count(": B, repeat") == 4
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,13 @@
 """Progress with the time left: a tqdm bar on a terminal, a plain line there without tqdm, and
 otherwise nothing."""
 
-import importlib.util
 import io
 import sys
-from pathlib import Path
 
 import pytest
 
 from micrograd_c import demo
 from micrograd_c._progress import Bar
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class Terminal(io.StringIO):
@@ -96,25 +92,3 @@ def test_demo_compare_shows_nothing_more_without_a_terminal(monkeypatch, capsys)
 def test_demo_compare_shows_a_plain_line_on_a_terminal_without_tqdm(monkeypatch, capsys, no_tqdm):
     out, err = compare_run(monkeypatch, capsys, Terminal())
     assert "training micrograd: 1/2" in err and "micrograd took" in out
-
-
-def ab_module():
-    spec = importlib.util.spec_from_file_location("ab", ROOT / "benchmarks" / "ab.py")
-    if spec is None or spec.loader is None or not (ROOT / "benchmarks" / "ab.py").is_file():
-        pytest.skip("needs the source checkout's benchmarks/")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_ab_has_a_bar_on_a_terminal_with_tqdm_only(monkeypatch, request):
-    pytest.importorskip("tqdm")
-    ab = ab_module()
-    monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert ab.progress_bar(4) is None
-    monkeypatch.setattr(sys, "stderr", Terminal())
-    bar = ab.progress_bar(4)
-    assert bar is not None and bar.total == 4
-    bar.close()
-    request.getfixturevalue("no_tqdm")
-    assert ab.progress_bar(4) is None
