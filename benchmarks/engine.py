@@ -22,8 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import mesh
-from harness import C_OFF, C_ON, FLOOR, MG_OFF, MG_ON, TORCH, Run, Sample, race, run_floor
-from harness import timed as timed_call
+from harness import C_OFF, C_ON, FLOOR, MG_OFF, MG_ON, TORCH, Run, Sample, race, run_floor, timed
 from mesh import build_graph, c_nodes, graph_shape, kind, load_mesh, torch_nodes
 from report import Figure, Report, fmt, spread, version
 
@@ -58,7 +57,7 @@ def seconds(run: Callable[[Any], Any], setup: Callable[[], Any], gc_on: bool) ->
     def sample() -> dict[str, Any]:
         arg = setup()
         gc.collect()
-        return {"seconds": timed_call(lambda: run(arg), gc_on)[0]}
+        return {"seconds": timed(lambda: run(arg), gc_on)[0]}
 
     return sample
 
@@ -138,11 +137,11 @@ def prepare_w4(label: str, depth: int) -> tuple[dict[str, Any], Sample]:
         deepest = 2 * micrograd_chain_limit() + 1
         return {}, lambda: {"depth": deepest}
     n = depth // 2
-    build_s, (x0, x) = timed_call(lambda: chain(micrograd_c.Value, n), gc_on=True)
-    first_s = timed_call(x.backward, gc_on=True)[0]  # the first pass alone gives 1.0001**n
+    build_s, (x0, x) = timed(lambda: chain(micrograd_c.Value, n), gc_on=True)
+    first_s = timed(x.backward, gc_on=True)[0]  # the first pass alone gives 1.0001**n
     setup = {"steps": n, "build_s": build_s, "first_s": first_s, "grad": x0.grad}
     setup["live"] = micrograd_c.stats().live
-    return setup, lambda: {"depth": 2 * n + 1, "seconds": timed_call(x.backward, True)[0]}
+    return setup, lambda: {"depth": 2 * n + 1, "seconds": timed(x.backward, True)[0]}
 
 
 def prepare_w5(label: str, mode: str, nodes: int, mesh_path: str) -> tuple[dict[str, Any], Sample]:
