@@ -35,7 +35,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
-        "--quick", action="store_true", help="smaller sizes and 3 repeats, a few minutes"
+        "--quick", action="store_true", help="smaller sizes and 3 repeats, about a minute"
     )
     size.add_argument(
         "--smoke", action="store_true", help="tiny sizes and 1 repeat, seconds: does it run?"
