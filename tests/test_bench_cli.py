@@ -1,41 +1,72 @@
-"""The benchmark suite's command line: python -m micrograd_c bench (no timing is asserted)."""
+"""The benchmark suite, benchmarks/run.py, at its smoke sizes (no timing is asserted)."""
 
 import gc
 import importlib.util
 import json
+import os
 import platform
+import shutil
 import subprocess
 import sys
 from array import array
+from pathlib import Path
 
 import pytest
 
+import micrograd_c
 from micrograd_c import Value
-from micrograd_c._core import MASK, doubles_of
-from micrograd_c.bench import engine, floor, harness, suite
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+if not (BENCHMARKS / "run.py").is_file():
+    pytest.skip("needs the source checkout's benchmarks/", allow_module_level=True)
+sys.path.insert(0, str(BENCHMARKS))
+
+import harness  # noqa: E402 - benchmarks/ is not a package: found through sys.path
+import mesh  # noqa: E402
 
 WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c"}
 
 
+def run(tmp_path, *args):
+    """benchmarks/run.py with args in a subprocess, writing its JSON: (the run, the JSON)."""
+    raw = tmp_path / "raw.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--smoke", "--json", str(raw), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return done, json.loads(raw.read_text())
+
+
+def assert_one_process_per_contender(figure):
+    pids = list(figure["pids"].values())
+    assert set(figure["pids"]) == set(figure["samples"])
+    assert len(set(pids)) == len(pids) and os.getpid() not in pids
+
+
+def test_each_contender_of_a_workload_runs_in_a_process_of_its_own(tmp_path):
+    done, raw = run(tmp_path, "--only", "w1", "w4")
+    assert set(raw["figures"]) == {"w1", "w4"}
+    w1 = raw["figures"]["w1"]
+    assert {harness.MG_ON, harness.MG_OFF, harness.C_ON} <= set(w1["samples"])
+    assert (harness.TORCH in w1["samples"]) == (importlib.util.find_spec("torch") is not None)
+    for figure in raw["figures"].values():
+        assert_one_process_per_contender(figure)
+    assert done.stdout.startswith("Made by `python benchmarks/run.py --smoke --json ")
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    """One run at the tests' tiny sizes: its stdout, its JSON and its plot's path (or None)."""
+    """Every workload at the smoke sizes: the run, its JSON and its plot's path (or None)."""
     tmp = tmp_path_factory.mktemp("bench")
     plot = tmp / "ratios.png" if importlib.util.find_spec("matplotlib") else None
-    command = [
-        sys.executable,
-        "-m",
-        "micrograd_c",
-        "bench",
-        "--smoke",
-        "--json",
-        str(tmp / "raw.json"),
-        *(["--plot", str(plot)] if plot else []),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return done, json.loads((tmp / "raw.json").read_text()), plot
+    done, raw = run(tmp, *(["--plot", str(plot)] if plot else []))
+    return done, raw, plot
 
 
+@pytest.mark.slow
 def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
     _, raw, _ = smoke
     assert set(raw["figures"]) == WORKLOADS
@@ -46,29 +77,28 @@ def test_json_has_every_workload_with_positive_medians_and_ratios(smoke):
         assert figure["unit"] and figure["median"], key
         assert all(m > 0 for m in figure["median"].values()), key
         assert all(r > 0 for ratios in figure["ratios"].values() for r in ratios.values()), key
+        assert_one_process_per_contender(figure)
     w3 = raw["figures"]["w3"]["samples"]
-    assert {harness.MG_ON, harness.MG_OFF, harness.C_ON, engine.BARE_ON, engine.BARE_OFF} <= set(
-        raw["figures"]["w1"]["samples"]
-    )
     assert any(label.startswith("micrograd_c fused") for label in w3)
-    assert (harness.TORCH in w3) == (importlib.util.find_spec("torch") is not None)
-    compiler = floor.find_compiler() is not None
-    assert (harness.FLOOR in w3) == (floor.SOURCE.is_file() and compiler)
-    assert (harness.FLOOR in raw["figures"]["w2"]["samples"]) == (
-        floor.SOURCE.with_name(floor.TAPE).is_file() and compiler
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    assert (
+        (harness.FLOOR in w3)
+        == (harness.FLOOR in raw["figures"]["w2"]["samples"])
+        == bool(compiler)
     )
 
 
+@pytest.mark.slow
 def test_prints_a_markdown_table_under_a_header_naming_machine_and_python(smoke):
     done, _, _ = smoke
     header, blank, head, rule, *rest = done.stdout.splitlines()
-    assert header.startswith("Made by `python -m micrograd_c bench`")
-    assert platform.python_version() in header and harness.cpu_model() in header
+    assert platform.python_version() in header and "its own process" in header
     assert blank == "" and head.startswith("| workload | contender |") and rule.startswith("|---|")
     assert any(line.startswith("| W3 moons training step") for line in rest)
-    assert "W3 step: micrograd, GC on" in done.stderr  # the progress line
+    assert "w3: micrograd, GC on, repeat 1/1" in done.stderr  # the progress line
 
 
+@pytest.mark.slow
 def test_plot_writes_a_png(smoke):
     _, _, plot = smoke
     if plot is None:
@@ -76,63 +106,84 @@ def test_plot_writes_a_png(smoke):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
-    with pytest.raises(SystemExit, match=r"pip install 'micrograd_c\[plot\]'"):
-        suite.figure()
-
-
-def test_the_floor_is_skipped_without_its_source(tmp_path):
-    with pytest.raises(floor.Unavailable, match="not found"):
-        floor.Floor(tmp_path / "floor.c")
-
-
-def test_the_floor_is_compiled_and_run_with_the_data_on_stdin(tmp_path):
-    if not floor.find_compiler():
-        pytest.skip("no C compiler")
-    source = tmp_path / "floor.c"
-    source.write_text(
-        "#include <stdio.h>\n#include <stdlib.h>\n"
-        'int main(int argc, char **argv) { int n; scanf("%d", &n);\n'
-        '  printf("{\\"nodes\\": %d, \\"seconds_per_step\\": 0.5, \\"losses\\": '
-        '[%d.0]}\\n", n, atoi(argv[1])); return 0; }\n'
+def test_ab_runs_a_build_against_itself_in_alternating_processes():
+    site = str(Path(micrograd_c.__file__).resolve().parents[1])  # where micrograd_c is found
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "ab.py"), site, site, "--repeats", "2"]
+        + ["--tasks", "w1", "w3replay"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert floor.Floor(source).run("3\n", "7") == {
-        "nodes": 3,
-        "seconds_per_step": 0.5,
-        "losses": [7.0],
-    }
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| w")]
+    assert [(r[0], r[1]) for r in rows] == [("| w1", "ns/op"), ("| w3replay", "ms/step")]
+    assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows)
+    assert done.stderr.count(": A, repeat") == done.stderr.count(": B, repeat") == 4
 
 
-def test_the_w1_bound_makes_one_object_per_operator():
-    mesh = engine.make_mesh(300, engine.MESH_KINDS)
-    leaves = engine.make_leaves(engine.BARE)
-    made, stack = set(), mesh.build(leaves, engine.BARE.relu)
+@pytest.mark.parametrize(
+    "args, why",
+    [
+        (["--repeats", "0"], "--repeats must be 1 or more"),
+        (["--json", "no/such/folder/raw.json"], "cannot write no/such/folder/raw.json"),
+        (["--only", "w9"], "invalid choice: 'w9'"),
+    ],
+)
+def test_bad_options_are_a_usage_error_before_any_run(tmp_path, args, why):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--smoke", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    assert why in done.stderr and "[bench" not in done.stderr
+
+
+def test_python_m_micrograd_c_bench_says_where_the_benchmarks_went():
+    done = subprocess.run(
+        [sys.executable, "-m", "micrograd_c", "bench", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "python benchmarks/run.py" in done.stderr
+
+
+def test_the_w1_bound_makes_one_object_per_operator(tmp_path):
+    m = mesh.load_mesh(mesh.write_mesh(str(tmp_path), 300))
+    bare = mesh.kind("bare")
+    leaves = mesh.make_leaves(bare)
+    made, stack = set(), m.build(leaves, bare.relu)
     while stack:
         v = stack.pop()
-        if isinstance(v, engine.Bare) and id(v) not in made and v not in leaves:
+        if isinstance(v, mesh.Bare) and id(v) not in made and v not in leaves:
             made.add(id(v))
             stack += [v._a, v._b]
-    assert len(made) == mesh.ops
+    assert len(made) == m.OPS
 
 
 @pytest.fixture
-def tape_floor():
+def tape_floor(tmp_path):
     """W2's floor program, compiled, or a skip."""
-    try:
-        return floor.Floor(floor.SOURCE.with_name(floor.TAPE))
-    except floor.Unavailable as why:
-        pytest.skip(str(why))
+    notes = []
+    program = harness.compile_floor("floor_tape", str(tmp_path), notes)
+    if program is None:
+        pytest.skip(notes[0])
+    return program
 
 
-def test_the_w2_floor_computes_micrograd_c_grads(tape_floor):
+def test_the_w2_floor_computes_micrograd_c_grads_from_the_public_graph(tape_floor):
     x, y = Value(0.5), Value(-1.5)
-    z = (x * y + 2).relu() + x**2 * y + (x * y).relu() + y**-1 + x**0.5  # every floor op
-    data, nodes = engine.tape_input(z, 2)
-    out = tape_floor.run(data)
+    z = (x * y + 2).relu() + x**2 * y + (x * y).relu() + y**-1 + x**0.5 + x * x  # every op
+    data, values = mesh.tape_input(z, 2)
+    out = harness.run_floor(tape_floor, data)
     z.backward()
-    assert out["nodes"] == len(nodes) and len(out["seconds"]) == 2
-    assert out["grad_sum"] == sum(doubles_of(i)[(i & MASK) * 4 + 1] for i in nodes)
+    assert out["nodes"] == len(values) + 3 and len(out["seconds"]) == 2  # + 3 exponents
+    assert out["grad_sum"] == sum(v.grad for v in values)
 
 
 def ints(*xs: int) -> bytes:
@@ -156,7 +207,7 @@ def ints(*xs: int) -> bytes:
 )
 def test_the_w2_floor_rejects_bad_input(tape_floor, data, why):
     with pytest.raises(RuntimeError, match=f"floor_tape: .*{why}"):
-        tape_floor.run(data)
+        harness.run_floor(tape_floor, data)
 
 
 @pytest.mark.parametrize("before", [True, False])
@@ -168,28 +219,3 @@ def test_timed_switches_the_gc_as_asked_and_restores_it(before, gc_on):
         assert (inside, gc.isenabled()) == (gc_on, before) and seconds >= 0
     finally:
         gc.enable()
-
-
-@pytest.mark.parametrize(
-    "option, value, why",
-    [
-        ("--repeats", "0", "not a whole number above 0: '0'"),
-        ("--repeats", "-1", "not a whole number above 0"),
-        ("--floor", "missing.c", "no such file: 'missing.c'"),
-        ("--json", "no/such/folder/raw.json", "cannot write a file there"),
-        ("--plot", "ratios.txt", "not an image file name: 'ratios.txt'"),
-    ],
-)
-def test_bad_options_are_a_usage_error_before_any_run(tmp_path, option, value, why):
-    if option == "--plot":
-        pytest.importorskip("matplotlib")
-    done = subprocess.run(
-        [sys.executable, "-m", "micrograd_c", "bench", "--smoke", option, value],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
-    assert done.stderr.startswith(f"python -m micrograd_c bench: error: argument {option}: {why}")
-    assert len(done.stderr.splitlines()) == 1 and "[bench" not in done.stderr

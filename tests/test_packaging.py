@@ -1,4 +1,5 @@
-"""Building from source: without a C compiler the build stops at once, saying what to install."""
+"""Building from source: without a C compiler the build stops at once, saying what to install;
+with one, the wheel holds the package and nothing of the benchmarks."""
 
 import os
 import shutil
@@ -77,3 +78,32 @@ def test_the_installed_build_is_one_limited_api_wheel_for_cpython_3_10_and_later
     assert [
         line.split(": ")[1].split("-")[:2] for line in tags.splitlines() if line.startswith("Tag: ")
     ] == [["cp310", "abi3"]]
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_package_and_no_benchmarks(tmp_path):
+    import zipfile
+
+    tree = source_tree(tmp_path)
+    shutil.copytree(ROOT / "benchmarks", tree / "benchmarks")  # as in the sdist
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-cache-dir",
+            "--wheel-dir",
+            str(tmp_path / "out"),
+            str(tree),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = (tmp_path / "out").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "micrograd_c/engine.py" in names and "micrograd_c/__main__.py" in names
+    assert not [n for n in names if "bench" in n], names

@@ -1,16 +1,14 @@
 """Progress with the time left: a tqdm bar on a terminal, a plain line there without tqdm, and
 otherwise nothing."""
 
-import importlib.util
 import io
 import sys
 
 import pytest
-from helpers import ROOT, Terminal
+from helpers import Terminal
 
 from micrograd_c import demo
 from micrograd_c._progress import Bar
-from micrograd_c.bench import harness
 
 
 @pytest.fixture
@@ -88,55 +86,3 @@ def test_demo_compare_shows_nothing_more_without_a_terminal(monkeypatch, capsys)
 def test_demo_compare_shows_a_plain_line_on_a_terminal_without_tqdm(monkeypatch, capsys, no_tqdm):
     out, err = compare_run(monkeypatch, capsys, Terminal())
     assert "training micrograd: 1/2" in err and "micrograd took" in out
-
-
-def test_bench_stages_bar_takes_the_progress_lines_on_a_terminal(monkeypatch):
-    pytest.importorskip("tqdm")
-    stream = Terminal()
-    monkeypatch.setattr(sys, "stderr", stream)
-    with harness.stages(2) as done:
-        done()
-        done()
-        harness.log("W1 mesh")  # (a note redraws the bar at once)
-    shown = stream.getvalue()
-    assert "bench" in shown and "2/2" in shown and "W1 mesh" in shown and "<" in shown
-    assert harness._bar is None
-
-
-@pytest.mark.parametrize("case", ["not a terminal", "no tqdm"])
-def test_bench_stages_change_nothing_otherwise(monkeypatch, capsys, case, request):
-    if case == "no tqdm":
-        request.getfixturevalue("no_tqdm")
-    stream = io.StringIO() if case == "not a terminal" else Terminal()
-    monkeypatch.setattr(sys, "stderr", stream)
-    with harness.stages(2) as done:
-        harness.log("W1 mesh")
-        done()
-    lines = stream.getvalue()
-    if case == "not a terminal":  # a line per event, as before
-        assert lines.startswith("[bench ") and lines.endswith("] W1 mesh\n")
-    else:  # without tqdm, the plain line: the count, the time left, the last event
-        assert lines.startswith("\r\x1b[Kbench: 0/2, [bench ") and "W1 mesh" in lines
-        assert "bench: 1/2, about " in lines and "%" not in lines
-
-
-def ab_module():
-    spec = importlib.util.spec_from_file_location("ab", ROOT / "benchmarks" / "ab.py")
-    if spec is None or spec.loader is None or not (ROOT / "benchmarks" / "ab.py").is_file():
-        pytest.skip("needs the source checkout's benchmarks/")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_ab_has_a_bar_on_a_terminal_with_tqdm_only(monkeypatch, request):
-    pytest.importorskip("tqdm")
-    ab = ab_module()
-    monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert ab.progress_bar(4) is None
-    monkeypatch.setattr(sys, "stderr", Terminal())
-    bar = ab.progress_bar(4)
-    assert bar is not None and bar.total == 4
-    bar.close()
-    request.getfixturevalue("no_tqdm")
-    assert ab.progress_bar(4) is None

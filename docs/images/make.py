@@ -1,16 +1,17 @@
 """Remake the pictures in docs/images/ and the outputs saved in docs/walkthrough.ipynb.
 
-    python docs/images/make.py            # everything: graph, moons, bench (--quick), notebook
+    python docs/images/make.py            # everything: graph, moons, bench, notebook
     python docs/images/make.py graph moons --out /tmp/pictures
+    python docs/images/make.py bench --bench-json bench.json   # from another run of the suite
 
 Run from a source checkout with the test extra installed (`pip install -e '.[test]'`: graphviz,
-matplotlib, micrograd for the benchmark's baseline, nbclient and ipykernel for the notebook) and
+matplotlib, nbclient and ipykernel for the notebook) and
 Graphviz's `dot` program on the PATH. Each picture is made by the library's own commands:
 
 - chapter-graph.svg: `draw_dot` of the §3.2 example, z = x·y + b, after `z.backward()`;
 - moons.png: `python -m micrograd_c demo --plot` (the 100-step demo's decision boundary);
-- bench.png: `python -m micrograd_c bench --quick --plot` (quick sizes, under a minute; `--full`
-  for the full sizes, several minutes): the benchmark's ratios on the machine that runs it;
+- bench.png: the ratios of the run of `python benchmarks/run.py` whose JSON docs/benchmarks.md
+  quotes (docs/benchmarks.json), drawn by the suite's own chart (benchmarks/report.py);
 - walkthrough.ipynb: the notebook executed in place with nbclient, so it keeps its outputs.
 
 A PNG over 150 KB is reduced to a 256-colour palette.
@@ -19,6 +20,7 @@ A PNG over 150 KB is reduced to a 256-colour palette.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -53,15 +55,13 @@ def moons(out: Path) -> Path:
     return small(path)
 
 
-def bench(out: Path, full: bool = False) -> Path:
-    """The benchmark's ratio chart, drawn by `bench --plot` (quick sizes unless full)."""
+def bench(out: Path, raw: Path = DOCS / "benchmarks.json") -> Path:
+    """The benchmark's ratio chart, drawn from the JSON of a run of benchmarks/run.py."""
+    sys.path.insert(0, str(DOCS.parent / "benchmarks"))
+    from report import plot
+
     path = out / "bench.png"
-    quick = [] if full else ["--quick"]
-    subprocess.run(
-        [sys.executable, "-m", "micrograd_c", "bench", *quick, "--plot", str(path)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    plot(json.loads(raw.read_text()), str(path))
     return small(path)
 
 
@@ -105,14 +105,19 @@ def main(argv: list[str] | None = None) -> None:
         default=HERE,
         help="where to write them (default: docs/images/, the notebook in docs/)",
     )
-    parser.add_argument("--full", action="store_true", help="the benchmark at its full sizes")
+    parser.add_argument(
+        "--bench-json",
+        type=Path,
+        default=DOCS / "benchmarks.json",
+        help="the run of benchmarks/run.py --json to draw (default: docs/benchmarks.json)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.pictures) - set(PICTURES))
     if unknown:
         parser.error(f"no picture named {', '.join(unknown)}; choose from {', '.join(PICTURES)}")
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.pictures or PICTURES:
-        made = bench(args.out, args.full) if name == "bench" else globals()[name](args.out)
+        made = bench(args.out, args.bench_json) if name == "bench" else globals()[name](args.out)
         print(f"{name}: {made} ({made.stat().st_size:,} bytes)")
 
 

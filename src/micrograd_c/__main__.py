@@ -1,10 +1,11 @@
-"""Command line: ``python -m micrograd_c demo | compare | bench``, or ``micrograd-c ...``."""
+"""Command line: ``python -m micrograd_c demo | compare | explain``, or ``micrograd-c ...``."""
 
 import argparse
 
 from . import __version__, compare, demo
 from ._cli import Parser, image_file, natural, positive_int, prog, regex, timeout
-from .bench import suite
+
+BENCH_MOVED = "the benchmarks moved: run `python benchmarks/run.py` from a source checkout"
 
 
 def main() -> None:
@@ -81,11 +82,8 @@ def main() -> None:
         "script_args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments, if any"
     )
     script_args.required = False  # argparse takes a REMAINDER for required, though it may be empty
-    suite.add_arguments(
-        commands.add_parser(
-            "bench",
-            help="run the benchmark suite (W1-W5) against micrograd, PyTorch and the C floor",
-        )
+    commands.add_parser(
+        "bench", help="moved: see benchmarks/run.py in a source checkout", add_help=False
     )
     # explain: the tutorial's first example as a page that steps through backward()
     explain_cmd = commands.add_parser(
@@ -97,7 +95,11 @@ def main() -> None:
         default="backprop.html",
         help="where to write it (default backprop.html)",
     )
-    args = parser.parse_args()
+    args, unknown = parser.parse_known_args()  # bench takes anything, to say where it went
+    if args.command == "bench":
+        parser.exit(1, f"{parser.prog} bench: {BENCH_MOVED}\n")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "explain":
         from .watch import explain
 
@@ -124,8 +126,6 @@ def main() -> None:
                 args.ignore,
             )
         )
-    elif args.command == "bench":
-        suite.run(args)
 
 
 if __name__ == "__main__":

@@ -67,13 +67,6 @@ def regex(text: str) -> re.Pattern[str]:
         raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({error})") from None
 
 
-def existing_file(text: str) -> str:
-    """The path of a file that exists."""
-    if not os.path.isfile(text):
-        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
-    return text
-
-
 def output_file(text: str) -> str:
     """A path to write to: its directory must exist, and it must not be a directory itself."""
     folder = os.path.dirname(text) or "."
