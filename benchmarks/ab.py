@@ -13,6 +13,7 @@ versions can be compared.
 
     w1       ns per operator, W1's mesh forward (quick sizes)
     w2       ns per node, backward on W2's big graph (quick sizes)
+    w2walk   the same under an op written in Python: the stepped walk
     w3eager  ms per moons step, micrograd's demo code on micrograd_c.nn
     w3fused  ms per moons step through the fused kernels, losses and SGD
     w3replay ms per moons step replayed in C
@@ -80,6 +81,7 @@ class Task:
 TASKS = {
     "w1": Task("engine", "w1", C_ON, "ns/op"),
     "w2": Task("engine", "w2", engine.C_BIG, "ns/node"),
+    "w2walk": Task("engine", "w2", engine.C_WALK, "ns/node"),
     "w3eager": Task("training", "w3", training.EAGER, "ms/step"),
     "w3fused": Task("training", "w3", training.FUSED, "ms/step"),
     "w3replay": Task("training", "w3", training.REPLAY, "ms/step"),

@@ -32,6 +32,7 @@ FLOATS = "plain floats (the harness's own cost)"
 BARE_ON = "bound: a bare object per operator, no C (mesh.Bare)"
 BARE_OFF = BARE_ON + ", GC off"
 C_BIG = "micrograd_c, big graph"
+C_WALK = "micrograd_c, big graph under an op written in Python (the stepped walk)"
 W5_MESH_OPS, W5_LEAVES = 200, 8  # tracemalloc is slow on one huge function: copies of a small one
 
 ENGINES = {  # label: (kind, GC on while timed), for W1 and W2
@@ -91,18 +92,29 @@ def prepare_w2(
         ours = sum(v.grad for v in values)
         setup = {"nodes": out["nodes"], "grad_sum": out["grad_sum"], "our_grad_sum": ours}
         return setup, lambda: {"seconds": run_floor(floor, data)["seconds"][0]}
-    name, gc_on = ENGINES[C_ON if label == C_BIG else label]
-    of, n = kind(name), copies if label == C_BIG else 1
-    root = build_graph(of, m, n)[0]
+    name, gc_on = ENGINES[C_ON if label in (C_BIG, C_WALK) else label]
+    of, n = kind(name), copies if label in (C_BIG, C_WALK) else 1
+
+    def build() -> tuple[Any, list[Any]]:
+        graph = build_graph(of, m, n)
+        return under_python_op(graph) if label == C_WALK else graph
+
+    root = build()[0]
     if name == "micrograd":
         nodes, depth = graph_shape(root)
         sys.setrecursionlimit(max(sys.getrecursionlimit(), depth + 200))  # recursive backward
     else:
-        nodes = torch_nodes(root) if name == "torch" else c_nodes(lambda: build_graph(of, m, n))
+        nodes = torch_nodes(root) if name == "torch" else c_nodes(build)
     del root
-    return {"nodes": nodes}, seconds(
-        lambda g: g[0].backward(), lambda: build_graph(of, m, n), gc_on
-    )
+    return {"nodes": nodes}, seconds(lambda g: g[0].backward(), build, gc_on)
+
+
+def under_python_op(graph: tuple[Any, list[Any]]) -> tuple[Any, list[Any]]:
+    """The graph's root passed through an op written in Python, as the lecture writes one."""
+    root, leaves = graph
+    out = type(root)(root.data, (root,), "same")
+    out._backward = lambda: setattr(root, "grad", root.grad + out.grad)
+    return out, leaves
 
 
 def chain(cls: type, n: int) -> tuple[Any, Any]:
@@ -232,7 +244,7 @@ def w2(report: Report, run: Run) -> None:
     """W2: backward on the W1 graph for every engine, on a big one for micrograd_c and its floor."""
     path = mesh.write_mesh(run.build, run.sizes.w1_ops)
     copies = big_copies(path, run.sizes.w2_nodes)
-    labels = engines(MG_ON, MG_OFF, TORCH, C_ON, C_BIG) + (
+    labels = engines(MG_ON, MG_OFF, TORCH, C_ON, C_BIG, C_WALK) + (
         [FLOOR] if "floor_tape" in run.floors else []
     )
     params = {"mesh_path": path, "copies": copies, "floor": run.floors.get("floor_tape")}
