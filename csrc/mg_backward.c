@@ -26,10 +26,11 @@
  * (a slot of the region in hand, set up when it was opened: mg_arena.c).
  *
  * Only a power's rule can fail (Python raises for 0.0 ** -1 and on
- * overflow). A first walk only checks the reachable nodes, before the second
- * applies any rule, when a live power failed its check when it was made (its
- * fallible bit), or once data was written while powers were alive (which may
- * make them fail), until no power is left; on error no gradient changes.
+ * overflow), and only one whose exponent is not the constant 1 or 2
+ * (mg_may_fail). When the root says such a power is under it (its
+ * MG_WALK_FAILS bit), a first sweep only checks the reachable nodes, before
+ * the second applies any rule: on error no gradient changes. Data may be
+ * written at any time, so the check goes by the graph, not by the data.
  *
  * Rules written in Python (an op built by hand, Value(x, children, op), or
  * a _backward assigned to any Value) cannot run under the lock: a rule may
@@ -48,7 +49,7 @@
 #include "mg_rules.h"
 
 /* 0, or the error that applying node n's local rule would raise. */
-int mg_check_rule(const mg_node *n)
+static int mg_check_rule(const mg_node *n)
 {
     double s;
     return mg_is_pow(n->op) ? mg_pow_slope(mg_at(n->a)->data, mg_at(n->b)->data, &s) : 0;
@@ -158,15 +159,13 @@ static inline __attribute__((always_inline)) int sweep_locked(int root, int mode
     return err;
 }
 
-int mg_backward(int root, int data_written)
+int mg_backward(int root)
 {
     pthread_mutex_lock(&mg_lock);
     int err = mg_live_locked(root) ? 0 : MG_EINDEX;
-    if (data_written)
-        mg_data_written_locked();
     if (!err && (mg_at(root)->walk & MG_WALK_BELOW || mg_A.stale))
         err = MG_IN_PYTHON;
-    if (!err && (mg_A.fallible || mg_A.suspect))
+    if (!err && mg_at(root)->walk & MG_WALK_FAILS)
         err = sweep_locked(root, CHECK, NULL);
     if (!err) {
         mg_at(root)->grad = 1.0;

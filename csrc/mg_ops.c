@@ -61,14 +61,9 @@ int mg_reset(int i, double x)
     if (!err) {
         mg_node *n = mg_at(i);
         int32_t a = n->a, b = n->b;
-        if (mg_is_pow(n->op)) {
-            mg_A.live_pow--;
-            mg_A.fallible -= n->fallible;
-        }
         mg_A.stale -= (n->walk & MG_WALK_STALE) != 0;
         *n = (mg_node){.data = x, .refs = n->refs, .op = MG_LEAF, .a = -1, .b = -1,
                        .handed = n->handed};
-        mg_data_written_locked();
         mg_decref_locked(a); /* (-1 is no node) */
         mg_decref_locked(b);
     }

@@ -51,7 +51,8 @@ struct mg_tape {
     int32_t *var_idx;
     int32_t nin;        /* inputs, set by mg_tape_set_inputs (referenced)      */
     int32_t *in_idx;
-    int32_t npow;       /* positions of powers reached from the root           */
+    int32_t npow;       /* positions of the powers reached from the root whose
+                           rule may fail (mg_may_fail): checked by backward    */
     int32_t *pows;
     int32_t nvar_held;  /* references taken so far (all, once recorded)        */
     int32_t nin_held;
@@ -211,7 +212,7 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
         if (!c->refs)
             continue;
         t->nodes[c->a].refs = t->nodes[c->b].refs = 1;
-        t->npow += mg_is_pow(c->op);
+        t->npow += mg_is_pow(c->op) && mg_may_fail(c->op, &t->nodes[c->b]);
     }
     for (int32_t k = 0; k < n; k++) { /* variables: more references than parents here */
         edges[k] = t->nodes[k].op == MG_LEAF && mg_at(order[k])->refs > (uint32_t)edges[k];
@@ -223,7 +224,7 @@ static int build_locked(mg_tape *t, placed *all, int32_t n, int root, const int 
     int err = t->pows && t->var_pos && t->var_idx ? 0 : MG_ENOMEM;
     for (int32_t k = 0, p = 0, q = 0; k < n && !err; k++) {
         const mg_node *c = &t->nodes[k];
-        if (c->refs && mg_is_pow(c->op))
+        if (c->refs && mg_is_pow(c->op) && mg_may_fail(c->op, &t->nodes[c->b]))
             t->pows[p++] = k;
         if (edges[k]) {
             t->var_pos[q] = k;
@@ -388,8 +389,6 @@ int mg_tape_set_inputs(mg_tape *t, const double *x, int n)
     pthread_mutex_lock(&t->lock);
     pthread_mutex_lock(&mg_lock);
     int err = n == t->nin ? 0 : MG_EINDEX;
-    if (!err)
-        mg_data_written_locked();
     for (int32_t k = 0; k < t->nin && !err; k++)
         mg_at(t->in_idx[k])->data = x[k];
     pthread_mutex_unlock(&mg_lock);

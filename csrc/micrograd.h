@@ -75,7 +75,7 @@ typedef struct mg_node {
     int32_t a, b;          /* children, -1 where absent                       */
     uint32_t refs;         /* caller references + parent references          */
     uint8_t op;            /* MG_* operation code                             */
-    uint8_t fallible;      /* a power whose local derivative failed when made */
+    uint8_t spare;         /* zero                                            */
     uint8_t walk;          /* bits 0, 1: child a, b must be visited by
                               backward (not a leaf); the MG_WALK_* bits      */
     uint8_t handed;        /* threads whose last handed reference this is,
@@ -168,13 +168,11 @@ int64_t mg_handed_count(void);
  * children, data and grads straight from the chunks.) */
 int mg_op(int i);
 
-/* Gradients. mg_backward: root.grad = 1, then the whole reverse pass;
- * data_written says whether any node's data may have been written since
- * the last call (then power nodes are checked first, from now on, until
- * none is alive).
+/* Gradients. mg_backward: root.grad = 1, then the whole reverse pass (if
+ * the graph holds a power whose rule may fail, every rule is checked first).
  * mg_node_backward: node i's local chain rule, applied once. Both return 0
  * or an error code; on error no gradient has been changed. */
-int mg_backward(int root, int data_written);
+int mg_backward(int root);
 int mg_node_backward(int i);
 
 /* Rules written in Python. mg_set_python: node i's rule is Python's from

@@ -87,9 +87,6 @@ _OP_NAMES = {
 _rules: weakref.WeakValueDictionary[int, Value] = globals().get(
     "_rules", weakref.WeakValueDictionary()
 )
-# data writes so far, and as of the last backward: C checks the powers'
-# derivatives before a backward only if data changed since the last one
-_data_writes = _data_writes_seen = 0
 
 
 def _as_float(x: Any) -> float | None:
@@ -310,14 +307,12 @@ class Value:
 
     @data.setter
     def data(self, value: SupportsFloat) -> None:
-        global _data_writes
         i = self._i
         x = value if type(value) is float else _real(value, "data")
         try:
             doubles[i >> SHIFT][(i & MASK) * 4] = x
         except IndexError:
             doubles_of(i)[(i & MASK) * 4] = x
-        _data_writes += 1
 
     @property
     def grad(self) -> float:
@@ -430,11 +425,8 @@ class Value:
 
     def backward(self) -> None:
         """Set this grad to 1 and add every node's gradient below it, in one C call."""
-        global _data_writes_seen
         release_dead()  # so nodes dropped since the last batch are not kept waiting
-        writes = _data_writes
-        err = lib.mg_backward(self._i, writes != _data_writes_seen)
-        _data_writes_seen = writes
+        err = lib.mg_backward(self._i)
         if err:
             if err != lib.MG_IN_PYTHON:
                 raise_error(err, "backward")
