@@ -150,21 +150,20 @@ int mg_pow(int a, int b)
     return binary(MG_POW, a, b, x, err);
 }
 
-int mg_unary(int a, int op)
+static int unary(int a, int op)
 {
     LOCK_LIVE2(a, a)
     double x = 0.0;
-    int err = op >= MG_RELU && op <= MG_SIGMOID ? mg_unary_value(op, mg_at(a)->data, &x)
-                                                 : MG_EINDEX;
+    int err = mg_unary_value(op, mg_at(a)->data, &x);
     return binary(op, a, -1, x, err);
 }
 
 /* One function per unary op: a call with one argument is cheaper from Python. */
-int mg_relu(int a) { return mg_unary(a, MG_RELU); }
-int mg_tanh(int a) { return mg_unary(a, MG_TANH); }
-int mg_exp(int a) { return mg_unary(a, MG_EXP); }
-int mg_log(int a) { return mg_unary(a, MG_LOG); }
-int mg_sigmoid(int a) { return mg_unary(a, MG_SIGMOID); }
+int mg_relu(int a) { return unary(a, MG_RELU); }
+int mg_tanh(int a) { return unary(a, MG_TANH); }
+int mg_exp(int a) { return unary(a, MG_EXP); }
+int mg_log(int a) { return unary(a, MG_LOG); }
+int mg_sigmoid(int a) { return unary(a, MG_SIGMOID); }
 
 int mg_add_const(int a, double c)
 {

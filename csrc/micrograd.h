@@ -21,30 +21,35 @@
 
 #include <stdint.h>
 
-/* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
+/* Everything from here to the #endif is read by cffi's cdef as it is
+ * (build_ext.py drops only the preprocessor lines): so constants are enums,
+ * which both C and cdef understand, and there are no macros. */
 
-/* Nodes per chunk: chunks never move, so Python may read them directly. */
-#define MG_CHUNK_SHIFT 16
-#define MG_CHUNK_NODES (1 << MG_CHUNK_SHIFT)
-/* Nodes per region, the unit a thread allocates from (mg_arena.c): 2 KiB,
+/* Nodes per chunk: chunks never move, so Python may read them directly.
+ * Nodes per region, the unit a thread allocates from (mg_arena.c): 2 KiB,
  * the most one long-lived node can keep from reuse. */
-#define MG_REGION_SHIFT 6
-#define MG_REGION_NODES (1 << MG_REGION_SHIFT)
+enum {
+    MG_CHUNK_SHIFT = 16,
+    MG_CHUNK_NODES = 1 << MG_CHUNK_SHIFT,
+    MG_REGION_SHIFT = 6,
+    MG_REGION_NODES = 1 << MG_REGION_SHIFT
+};
 
 /* Error codes, all negative. Python turns them into exceptions in one place. */
-#define MG_ENOMEM (-1)   /* out of memory, or the arena's test cap reached */
-#define MG_EZERODIV (-2) /* 0.0 raised to a negative power                 */
-#define MG_EDOMAIN (-3)  /* math domain error (log of x <= 0, ...)         */
-#define MG_ERANGE (-4)   /* result too large (pow, exp)                    */
-#define MG_ECOMPLEX (-5) /* negative number to a fractional power          */
-#define MG_EINDEX (-6)   /* not the index of a live node                   */
-#define MG_EPYTHON (-7)  /* a recording met a rule written in Python       */
+enum {
+    MG_ENOMEM = -1,   /* out of memory, or the arena's test cap reached */
+    MG_EZERODIV = -2, /* 0.0 raised to a negative power                 */
+    MG_EDOMAIN = -3,  /* math domain error (log of x <= 0, ...)         */
+    MG_ERANGE = -4,   /* result too large (pow, exp)                    */
+    MG_ECOMPLEX = -5, /* negative number to a fractional power          */
+    MG_EINDEX = -6,   /* not the index of a live node                   */
+    MG_EPYTHON = -7   /* a recording met a rule written in Python       */
+};
 
-/* mg_backward's answer when the graph has rules written in Python: nothing
- * was done, Python walks it with mg_walk_start (below). */
-#define MG_IN_PYTHON 1
-/* mg_walk_next's answer once every rule is applied. */
-#define MG_WALK_END (-100)
+/* MG_IN_PYTHON: mg_backward's answer when the graph has rules written in
+ * Python: nothing was done, Python walks it with mg_walk_start (below).
+ * MG_WALK_END: mg_walk_next's answer once every rule is applied. */
+enum { MG_IN_PYTHON = 1, MG_WALK_END = -100 };
 
 /* Operation codes, as stored in a node. */
 enum {
@@ -109,8 +114,7 @@ int mg_div_const(int a, double c);          /* a * Value(c ** -1)         */
 int mg_powi(int a, double k);               /* a ** k, k an int           */
 int mg_powf(int a, double k);               /* a ** k, k a float          */
 int mg_pow(int a, int b);                   /* a ** b                     */
-int mg_unary(int a, int op);                /* MG_RELU ... MG_SIGMOID      */
-int mg_relu(int a);                         /* mg_unary(a, MG_RELU), ...   */
+int mg_relu(int a);
 int mg_tanh(int a);
 int mg_exp(int a);
 int mg_log(int a);
@@ -237,7 +241,5 @@ void mg_stats_get(mg_stats *out);
 void mg_set_node_limit(int64_t max_nodes);
 void mg_fail_allocation(int64_t n);
 int64_t mg_allocations(void);
-
-/* cdef-end */
 
 #endif

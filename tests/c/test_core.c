@@ -253,7 +253,7 @@ static int replay_graph(int x, int y, int *side)
 {
     int xy = mg_mul(x, y), s = mg_add(xy, x), r = mg_relu(s);
     int sq = mg_powi(y, 2.0), root = mg_div(r, sq);
-    *side = mg_unary(xy, MG_TANH);
+    *side = mg_tanh(xy);
     mg_decref(xy);
     mg_decref(s);
     mg_decref(r);
@@ -316,7 +316,7 @@ static int by_hand_neuron(const int *w, int b, const int *x, int nin, int relu)
     }
     if (!relu)
         return act;
-    int out = mg_unary(act, MG_RELU);
+    int out = mg_relu(act);
     mg_decref(act);
     return out;
 }
@@ -341,7 +341,7 @@ static void test_fused_kernels(void)
     double label = -1.0; /* the score is 1.65: a margin of 2.65 */
     int loss_f = mg_svm(&fused, &label, 1);
     int m = mg_mul_const(manual, -label), one = mg_add_const(m, 1.0);
-    int term = mg_unary(one, MG_RELU), sum = mg_add_const(term, 0.0); /* 0 + term */
+    int term = mg_relu(one), sum = mg_add_const(term, 0.0); /* 0 + term */
     int loss_m = mg_mul_const(sum, 1.0 / 1);
     CHECK(node(loss_f)->data == node(loss_m)->data && node(loss_f)->data > 0.0);
     int l2 = mg_dot(params, params, 9);
