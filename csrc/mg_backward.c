@@ -75,87 +75,116 @@ static int push(mg_walk *w, int32_t i, mg_node *n)
     return 0;
 }
 
-/* Walk the graph under root newest-first: at each node, apply its rule
- * (APPLY), only check that it can run (CHECK), or append it to order (COLLECT,
- * which also visits leaves with a Python rule, whatever the walk bits say).
- * 0 or the first error met. mode is a constant wherever this is inlined.
- * The arena's tables are read into locals once: nothing is allocated here
- * but the order, and the compiler could not otherwise keep them in
- * registers (extensions are built with -fno-strict-aliasing, so every
- * store might change them). */
+/* The node at index i, given the chunk table (kept in a local by the sweep:
+ * extensions are built with -fno-strict-aliasing, so the compiler could
+ * not otherwise keep the arena's tables in registers across stores). */
+#define NODE(chunks, i) ((chunks)[(i) >> MG_CHUNK_SHIFT] + ((i) & (MG_CHUNK_NODES - 1)))
 #define AHEAD 16 /* slots: the nodes whose children are prefetched */
-static inline __attribute__((always_inline)) int sweep_locked(int root, int mode, mg_walk *order)
+#define INLINE static inline __attribute__((always_inline))
+
+/* Prefetch the children of the node AHEAD slots below v, the slot-th of
+ * its region, if there is one: the sweep goes down through a region. */
+INLINE void prefetch_ahead(mg_node *const *chunks, uint32_t cap, const mg_node *v, int64_t slot)
+{
+    if (slot >= AHEAD) {
+        uint32_t pa = (uint32_t)v[-AHEAD].a, pb = (uint32_t)v[-AHEAD].b;
+        __builtin_prefetch(NODE(chunks, pa < cap ? pa : 0u), 1);
+        __builtin_prefetch(NODE(chunks, pb < cap ? pb : 0u), 1);
+    }
+}
+
+/* COLLECT's work at node v (index i, children a and b, NULL where absent):
+ * append it to order (0, or the error, in *err). Returns the children to
+ * visit (bits 0, 1): leaves with a Python rule too, whatever v's bits say. */
+INLINE unsigned collect(mg_walk *order, int32_t i, mg_node *v, mg_node *a, mg_node *b, int *err)
+{
+    *err = push(order, i, v);
+    return (a && (a->op != MG_LEAF || a->walk & MG_WALK_PY))
+           | (b && (b->op != MG_LEAF || b->walk & MG_WALK_PY)) << 1;
+}
+
+/* The scratch the sweep uses: the bitmap of reached nodes, a region's
+ * pending count, and the word of the bitmap in hand. */
+typedef struct {
+    uint64_t *reached;
+    mg_region *regions;
+    int32_t r;     /* the region in hand                          */
+    int32_t here;  /* its pending count, kept here while in hand   */
+    int64_t w;     /* the bitmap word in hand                      */
+    uint64_t word; /* its bits still pending                       */
+} scratch;
+
+/* Mark node c reached; 1 if it was not before. Children in the word in
+ * hand are added to it, not to the bitmap; pending counts go up. */
+INLINE int reach(scratch *s, int32_t c)
+{
+    uint64_t m = 1ULL << (c & 63);
+    int fresh;
+    if (c >> 6 == s->w) {
+        fresh = !(s->word & m);
+        s->word |= m;
+        s->here += fresh;
+        return fresh;
+    }
+    uint64_t old = s->reached[c >> 6];
+    s->reached[c >> 6] = old | m;
+    fresh = !(old & m);
+    if (c >> MG_REGION_SHIFT == s->r)
+        s->here += fresh;
+    else
+        s->regions[c >> MG_REGION_SHIFT].pending += fresh;
+    return fresh;
+}
+
+/* Walk the graph under root newest-first: at each node, apply its rule
+ * (APPLY), only check that it can run (CHECK), or append it to order
+ * (COLLECT). 0 or the first error met; after one, the walk only clears
+ * what is pending. mode is a constant wherever this is inlined. The
+ * bitmap and pending counts are zero before and after. */
+INLINE int sweep_locked(int root, int mode, mg_walk *order)
 {
     mg_node *const *chunks = mg_A.chunks;
-    mg_region *regions = mg_A.regions;
-    uint64_t *reached = mg_A.reached;
-#define NODE(i) (chunks[(i) >> MG_CHUNK_SHIFT] + ((i) & (MG_CHUNK_NODES - 1)))
+    scratch s = {.reached = mg_A.reached, .regions = mg_A.regions};
     uint32_t cap = (uint32_t)(mg_A.nchunks * MG_CHUNK_NODES);
-    int64_t total = 1;
+    int64_t total = 1; /* reached, not yet processed */
     int err = 0;
-    reached[root >> 6] |= 1ULL << (root & 63);
-    regions[root >> MG_REGION_SHIFT].pending++;
-    for (int32_t r = root >> MG_REGION_SHIFT; r >= 0 && total; r = regions[r].older) {
-        int32_t here = regions[r].pending; /* kept in a register while in r */
-        regions[r].pending = 0;
-        mg_node *base = NODE((int64_t)r << MG_REGION_SHIFT);
-        int64_t first = (int64_t)r << (MG_REGION_SHIFT - 6);
-        for (int64_t w = first + MG_REGION_NODES / 64 - 1; here; w--) {
-            uint64_t word = reached[w];
-            reached[w] = 0;
-            while (word) {
-                int bit = 63 - __builtin_clzll(word);
-                word &= ~(1ULL << bit);
-                here--;
+    s.reached[root >> 6] |= 1ULL << (root & 63);
+    s.regions[root >> MG_REGION_SHIFT].pending++;
+    for (s.r = root >> MG_REGION_SHIFT; s.r >= 0 && total; s.r = s.regions[s.r].older) {
+        s.here = s.regions[s.r].pending;
+        s.regions[s.r].pending = 0;
+        mg_node *base = NODE(chunks, (int64_t)s.r << MG_REGION_SHIFT);
+        int64_t first = (int64_t)s.r << (MG_REGION_SHIFT - 6);
+        for (s.w = first + MG_REGION_NODES / 64 - 1; s.here; s.w--) {
+            s.word = s.reached[s.w];
+            s.reached[s.w] = 0;
+            while (s.word) {
+                int bit = 63 - __builtin_clzll(s.word);
+                s.word &= ~(1ULL << bit);
+                s.here--;
                 total--;
                 if (err)
-                    continue; /* a check failed: only clear what is pending */
-                int64_t slot = ((w - first) << 6) + bit;
+                    continue;
+                int64_t slot = ((s.w - first) << 6) + bit;
                 mg_node *v = base + slot;
-                if (slot >= AHEAD) { /* the children of a node soon to come */
-                    uint32_t pa = (uint32_t)v[-AHEAD].a, pb = (uint32_t)v[-AHEAD].b;
-                    __builtin_prefetch(NODE(pa < cap ? pa : 0u), 1);
-                    __builtin_prefetch(NODE(pb < cap ? pb : 0u), 1);
-                }
+                prefetch_ahead(chunks, cap, v, slot);
                 int32_t kids[2] = {v->a, v->b};
-                mg_node *a = kids[0] >= 0 ? NODE(kids[0]) : NULL;
-                mg_node *b = kids[1] >= 0 ? NODE(kids[1]) : NULL;
+                mg_node *a = kids[0] >= 0 ? NODE(chunks, kids[0]) : NULL;
+                mg_node *b = kids[1] >= 0 ? NODE(chunks, kids[1]) : NULL;
                 unsigned walk = v->walk; /* known early: no wait on a child */
                 if (mode == APPLY)
                     mg_apply_rule(v, a, b);
-                else if (mode == CHECK && (err = mg_check_rule(v)))
-                    continue;
-                else if (mode == COLLECT) {
-                    if ((err = push(order, (int32_t)((int64_t)r << MG_REGION_SHIFT) + (int32_t)slot, v)))
-                        continue;
-                    walk = (a && (a->op != MG_LEAF || a->walk & MG_WALK_PY))
-                           | (b && (b->op != MG_LEAF || b->walk & MG_WALK_PY)) << 1;
-                }
-                for (int k = 0; k < 2; k++) {
-                    if (!(walk >> k & 1))
-                        continue;
-                    int32_t c = kids[k];
-                    uint64_t m = 1ULL << (c & 63);
-                    int fresh;
-                    if (c >> 6 == w) { /* in the word in hand */
-                        fresh = !(word & m);
-                        word |= m;
-                        here += fresh;
-                    } else {
-                        uint64_t old = reached[c >> 6];
-                        reached[c >> 6] = old | m;
-                        fresh = !(old & m);
-                        if (c >> MG_REGION_SHIFT == r)
-                            here += fresh;
-                        else
-                            regions[c >> MG_REGION_SHIFT].pending += fresh;
-                    }
-                    total += fresh;
-                }
+                else if (mode == CHECK)
+                    err = mg_check_rule(v);
+                else
+                    walk = collect(order, (int32_t)((int64_t)s.r << MG_REGION_SHIFT) + (int32_t)slot,
+                                   v, a, b, &err);
+                for (int k = 0; k < 2 && !err; k++)
+                    if (walk >> k & 1)
+                        total += reach(&s, kids[k]);
             }
         }
     }
-#undef NODE
     return err;
 }
 
@@ -205,8 +234,9 @@ int mg_set_python(int i)
 /* Give back the references the walk holds on order[w->done .. upto). */
 static void release_locked(mg_walk *w, int32_t upto)
 {
-    for (; w->done < upto; w->done++)
+    for (; w->done < upto; w->done++) {
         mg_decref_locked(w->order[w->done]);
+    }
 }
 
 void mg_walk_end(mg_walk *w)

@@ -103,6 +103,13 @@ void *mg_realloc(void *p, size_t n);
 void *mg_map(size_t n);
 void mg_give_back(void *p, size_t n);
 
+/* Node i's place in creation order: its region's seq, then its slot. */
+static inline uint64_t mg_order_locked(int64_t i)
+{
+    return mg_A.regions[i >> MG_REGION_SHIFT].seq << MG_REGION_SHIFT
+           | (uint64_t)(i & (MG_REGION_NODES - 1));
+}
+
 /* Make sure the next n allocations cannot fail. 0 or MG_ENOMEM. */
 int mg_reserve_locked(int64_t n);
 
