@@ -36,6 +36,8 @@ def relative(path: Path) -> str:
 sanitize = os.environ.get("MICROGRAD_C_SANITIZE", "")
 flags = ["-O3", "-ffp-contract=off", "-std=c11", "-Wall", "-Wextra", "-pthread"]
 link_flags = ["-pthread"]
+if os.environ.get("MICROGRAD_C_DEBUG", "0") != "0":  # the invariants' checks (mg_assert)
+    flags += ["-DMG_DEBUG"]
 if sanitize:
     flags += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g", "-O1"]
     link_flags += [f"-fsanitize={sanitize}"]

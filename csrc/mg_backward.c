@@ -136,6 +136,21 @@ INLINE int reach(scratch *s, int32_t c)
     return fresh;
 }
 
+#ifdef MG_DEBUG
+/* Whether the sweep's scratch is all zero, as it is between sweeps. */
+static int scratch_clear_locked(void)
+{
+    int64_t regions = mg_A.nchunks * (MG_CHUNK_NODES / MG_REGION_NODES);
+    for (int64_t r = 0; r < regions; r++)
+        if (mg_A.regions[r].pending)
+            return 0;
+    for (int64_t w = 0; w < mg_A.nchunks * (MG_CHUNK_NODES / 64); w++)
+        if (mg_A.reached[w])
+            return 0;
+    return 1;
+}
+#endif
+
 /* Walk the graph under root newest-first: at each node, apply its rule
  * (APPLY), only check that it can run (CHECK), or append it to order
  * (COLLECT). 0 or the first error met; after one, the walk only clears
@@ -143,6 +158,7 @@ INLINE int reach(scratch *s, int32_t c)
  * bitmap and pending counts are zero before and after. */
 INLINE int sweep_locked(int root, int mode, mg_walk *order)
 {
+    mg_assert(scratch_clear_locked());
     mg_node *const *chunks = mg_A.chunks;
     scratch s = {.reached = mg_A.reached, .regions = mg_A.regions};
     uint32_t cap = (uint32_t)(mg_A.nchunks * MG_CHUNK_NODES);
@@ -185,6 +201,7 @@ INLINE int sweep_locked(int root, int mode, mg_walk *order)
             }
         }
     }
+    mg_assert(total == 0 && scratch_clear_locked());
     return err;
 }
 
@@ -234,7 +251,9 @@ int mg_set_python(int i)
 /* Give back the references the walk holds on order[w->done .. upto). */
 static void release_locked(mg_walk *w, int32_t upto)
 {
+    mg_assert(upto <= w->n);
     for (; w->done < upto; w->done++) {
+        mg_assert(mg_live_locked(w->order[w->done])); /* the walk's reference holds it */
         mg_decref_locked(w->order[w->done]);
     }
 }
@@ -277,6 +296,7 @@ int mg_walk_next(mg_walk *w)
 {
     int r = MG_WALK_END;
     pthread_mutex_lock(&mg_lock);
+    mg_assert(w->done <= w->at && w->at <= w->done + 1 && w->at <= w->n);
     release_locked(w, w->at); /* the node whose Python rule just ran */
     while (w->at < w->n) {
         mg_node *v = mg_at(w->order[w->at]);

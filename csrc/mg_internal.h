@@ -13,6 +13,23 @@
 #include <stddef.h>
 #include "micrograd.h"
 
+/* mg_assert(cond): in a debug build (MICROGRAD_C_DEBUG=1 at build time makes
+ * build_ext.py define MG_DEBUG), a false cond, an invariant a file's header
+ * comment states, is a bug: it is reported with its place, and the process
+ * aborts. Otherwise cond is not even evaluated. */
+#ifdef MG_DEBUG
+#include <stdio.h>
+#include <stdlib.h>
+static inline void mg_assert_failed(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: invariant broken: %s\n", file, line, cond);
+    abort();
+}
+#define mg_assert(cond) ((cond) ? (void)0 : mg_assert_failed(#cond, __FILE__, __LINE__))
+#else
+#define mg_assert(cond) ((void)0)
+#endif
+
 /* A region: MG_REGION_NODES consecutive slots, filled in creation order. */
 typedef struct mg_region {
     uint64_t seq;      /* when it was opened; open regions are ordered by it  */
@@ -149,6 +166,8 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     }
     int64_t i = (int64_t)r * MG_REGION_NODES + g->used++;
     g->live++;
+    mg_assert(a < 0 || (mg_live_locked(a) && mg_order_locked(a) < mg_order_locked(i)));
+    mg_assert(b < 0 || (mg_live_locked(b) && mg_order_locked(b) < mg_order_locked(i)));
     mg_node *n = mg_at(i);
     n->data = data;
     n->grad = 0.0;

@@ -62,6 +62,7 @@ int mg_reset(int i, double x)
         mg_node *n = mg_at(i);
         int32_t a = n->a, b = n->b;
         mg_A.stale -= (n->walk & MG_WALK_STALE) != 0;
+        mg_assert(mg_A.stale >= 0);
         *n = (mg_node){.data = x, .refs = n->refs, .op = MG_LEAF, .a = -1, .b = -1,
                        .handed = n->handed};
         mg_decref_locked(a); /* (-1 is no node) */

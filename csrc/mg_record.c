@@ -38,6 +38,7 @@ void mg_tape_free(mg_tape *t)
     if (!t)
         return;
     pthread_mutex_lock(&mg_lock);
+    mg_assert(t->nvar_held <= t->nvar && t->nin_held <= t->nin);
     for (int32_t k = 0; k < t->nvar_held; k++)
         mg_decref_locked(t->var_idx[k]);
     for (int32_t k = 0; k < t->nin_held; k++)
@@ -116,6 +117,7 @@ static int32_t position(const placed *sorted, int32_t n, int32_t i)
         else
             hi = mid;
     }
+    mg_assert(sorted[lo].idx == i);
     return sorted[lo].pos;
 }
 
@@ -148,6 +150,7 @@ static void copy_nodes_locked(mg_tape *t, const placed *all, const int32_t *orde
             edges[c->b = position(all, n, v->b)]++;
         else if (v->a >= 0)
             c->b = c->a; /* unary */
+        mg_assert(c->op == MG_LEAF ? c->a == k && c->b == k : c->a < k && c->b < k);
     }
 }
 

@@ -27,6 +27,7 @@ static void gather_locked(mg_tape *t)
     for (int32_t k = 0; k < t->nvar; k++) {
         const mg_node *v = mg_at(t->var_idx[k]);
         mg_node *c = &t->nodes[t->var_pos[k]];
+        mg_assert(mg_live_locked(t->var_idx[k]) && c->op == MG_LEAF); /* referenced */
         c->data = v->data;
         c->grad = v->grad;
     }
@@ -90,6 +91,7 @@ int mg_tape_backward(mg_tape *t)
     int err = 0;
     for (int32_t k = 0; k < t->npow && !err; k++) {
         const mg_node *v = &nodes[t->pows[k]];
+        mg_assert(v->refs && mg_is_pow(v->op));
         double s;
         err = mg_pow_slope(nodes[v->a].data, nodes[v->b].data, &s);
     }
