@@ -51,10 +51,8 @@
 /* 0, or the error that applying node n's local rule would raise. */
 static int mg_check_rule(const mg_node *n)
 {
-    double s;
-    return mg_is_pow(n->op) ? mg_pow_slope(mg_at(n->a)->data, mg_at(n->b)->data, &s) : 0;
+    return mg_is_pow(n->op) ? mg_pow_check(mg_at(n->a)->data, mg_at(n->b)->data) : 0;
 }
-
 
 /* What a sweep does at each node it reaches. */
 enum { CHECK, APPLY, COLLECT };

@@ -277,7 +277,8 @@ int mg_record(int root, const int *outs, int nout, const int *ins, int nin, mg_t
         return MG_ENOMEM;
     }
     roots[0] = root;
-    memcpy(roots + 1, outs, nout * sizeof *outs);
+    if (nout) /* (outs may be NULL then) */
+        memcpy(roots + 1, outs, nout * sizeof *outs);
     placed *all = NULL;
     pthread_mutex_lock(&mg_lock);
     int err = record_locked(t, roots, ins, &all);

@@ -92,8 +92,7 @@ int mg_tape_backward(mg_tape *t)
     for (int32_t k = 0; k < t->npow && !err; k++) {
         const mg_node *v = &nodes[t->pows[k]];
         mg_assert(v->refs && mg_is_pow(v->op));
-        double s;
-        err = mg_pow_slope(nodes[v->a].data, nodes[v->b].data, &s);
+        err = mg_pow_check(nodes[v->a].data, nodes[v->b].data);
     }
     if (!err) {
         nodes[t->root].grad = 1.0;

@@ -375,6 +375,27 @@ static void test_fused_kernels(void)
     CHECK(live() == base);
 }
 
+/* Powers near the bounds within which backward skips computing a check:
+ * x ** (k - 1) of 2 ** 960 is fine, of 2 ** 1037 overflows, by eager
+ * backward and replay alike. */
+static void test_power_checks_at_their_bounds(void)
+{
+    const double cases[][3] = {
+        {0x1p16, 61.0, 0}, {0x1p17, 62.0, MG_ERANGE}, {0x1p-16, -59.0, 0},
+        {0x1p-17, -60.0, MG_ERANGE}, {0x1p-16, 0.5, 0}, {-0x1p-16, 0.5, MG_ECOMPLEX},
+    };
+    for (int c = 0; c < 6; c++) {
+        int x = mg_leaf(1.0), p = mg_powf(x, cases[c][1]);
+        node(x)->data = cases[c][0];
+        mg_tape *t = NULL;
+        CHECK(mg_record(p, NULL, 0, NULL, 0, &t) == 0);
+        CHECK(mg_backward(p) == (int)cases[c][2] && mg_tape_backward(t) == (int)cases[c][2]);
+        mg_tape_free(t);
+        mg_decref(p);
+        mg_decref(x);
+    }
+}
+
 int main(void)
 {
     test_allocation_faults_growing_the_arena();
@@ -386,6 +407,7 @@ int main(void)
     test_shared_subexpression();
     test_hand_built_and_walks();
     test_errors_leave_state_alone();
+    test_power_checks_at_their_bounds();
     test_threads();
     CHECK(live() == 0);
     if (failures)
