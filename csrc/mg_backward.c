@@ -91,12 +91,10 @@ INLINE void prefetch_ahead(mg_node *const *chunks, uint32_t cap, const mg_node *
     }
 }
 
-/* COLLECT's work at node v (index i, children a and b, NULL where absent):
- * append it to order (0, or the error, in *err). Returns the children to
- * visit (bits 0, 1): leaves with a Python rule too, whatever v's bits say. */
-INLINE unsigned collect(mg_walk *order, int32_t i, mg_node *v, mg_node *a, mg_node *b, int *err)
+/* The children of a node (a and b, NULL where absent) that COLLECT visits
+ * (bits 0, 1): those that are not leaves, and leaves with a Python rule. */
+INLINE unsigned collected_kids(const mg_node *a, const mg_node *b)
 {
-    *err = push(order, i, v);
     return (a && (a->op != MG_LEAF || a->walk & MG_WALK_PY))
            | (b && (b->op != MG_LEAF || b->walk & MG_WALK_PY)) << 1;
 }
@@ -186,14 +184,16 @@ INLINE int sweep_locked(int root, int mode, mg_walk *order)
                 mg_node *a = kids[0] >= 0 ? NODE(chunks, kids[0]) : NULL;
                 mg_node *b = kids[1] >= 0 ? NODE(chunks, kids[1]) : NULL;
                 unsigned walk = v->walk; /* known early: no wait on a child */
+                int32_t i = (int32_t)((int64_t)s.r << MG_REGION_SHIFT) + (int32_t)slot;
                 if (mode == APPLY)
                     mg_apply_rule(v, a, b);
-                else if (mode == CHECK)
-                    err = mg_check_rule(v);
-                else
-                    walk = collect(order, (int32_t)((int64_t)s.r << MG_REGION_SHIFT) + (int32_t)slot,
-                                   v, a, b, &err);
-                for (int k = 0; k < 2 && !err; k++)
+                else if (mode == CHECK && (err = mg_check_rule(v)))
+                    continue;
+                else if (mode == COLLECT && (err = push(order, i, v)))
+                    continue;
+                if (mode == COLLECT)
+                    walk = collected_kids(a, b);
+                for (int k = 0; k < 2; k++)
                     if (walk >> k & 1)
                         total += reach(&s, kids[k]);
             }
