@@ -1,13 +1,13 @@
 """cffi builder for micrograd_c's C core (API mode, out of line).
 
 Run by setuptools through setup.py's ``cffi_modules``. Everything is found
-relative to this file; the C declarations come from csrc/micrograd.h itself,
-between its cdef-begin and cdef-end markers, so they are written once.
+relative to this file. The cdef is csrc/micrograd.h itself, less its
+preprocessor lines (include guard, #include): the header declares its
+constants as enums, which cffi reads as they are, so they are written once.
 """
 
-import hashlib
 import os
-import re
+import runpy
 from pathlib import Path
 
 from cffi import FFI
@@ -15,19 +15,14 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 SOURCES = sorted(CSRC.glob("*.c"))
-
-
-def source_hash() -> str:
-    """The sha256 of the C sources and this builder, to detect a stale build."""
-    files = sorted(CSRC.glob("*.[ch]")) + [HERE / "build_ext.py"]
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+# the package's own hash function (stdlib only), which _core.py checks the build with
+source_hash = runpy.run_path(str(HERE / "src" / "micrograd_c" / "_sources.py"))["source_hash"]
 
 
 def public_declarations() -> str:
-    """The cdef text: micrograd.h between its markers, macros left to the compiler."""
-    header = (CSRC / "micrograd.h").read_text()
-    body = header.split("cdef-begin")[1].split("/* cdef-end */")[0].split("*/", 1)[1]
-    return re.sub(r"^#define (\w+) .*$", r"#define \1 ...", body, flags=re.M)
+    """The cdef: micrograd.h without its preprocessor lines."""
+    lines = (CSRC / "micrograd.h").read_text().splitlines()
+    return "\n".join(line for line in lines if not line.startswith("#"))
 
 
 def relative(path: Path) -> str:
@@ -41,16 +36,18 @@ def relative(path: Path) -> str:
 sanitize = os.environ.get("MICROGRAD_C_SANITIZE", "")
 flags = ["-O3", "-ffp-contract=off", "-std=c11", "-Wall", "-Wextra", "-pthread"]
 link_flags = ["-pthread"]
+if os.environ.get("MICROGRAD_C_DEBUG", "0") != "0":  # the invariants' checks (mg_assert)
+    flags += ["-DMG_DEBUG"]
 if sanitize:
     flags += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g", "-O1"]
     link_flags += [f"-fsanitize={sanitize}"]
 
 ffibuilder = FFI()
-ffibuilder.cdef(public_declarations() + "const char *mg_build_hash(void);")
+ffibuilder.cdef(public_declarations() + "\nconst char *mg_build_hash(void);")
 ffibuilder.set_source(
     "micrograd_c._cmg",
     '#include "micrograd.h"\n'
-    f'static const char *mg_build_hash(void) {{ return "{source_hash()}"; }}\n',
+    f'static const char *mg_build_hash(void) {{ return "{source_hash(HERE)}"; }}\n',
     sources=[relative(p) for p in SOURCES],
     include_dirs=[relative(CSRC)],
     extra_compile_args=flags,

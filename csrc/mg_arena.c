@@ -290,7 +290,7 @@ void mg_decref_locked(int i)
     mg_node *const *chunks = mg_A.chunks;
     mg_region *regions = mg_A.regions;
 #define NODE(j) (chunks[(j) >> MG_CHUNK_SHIFT] + ((j) & (MG_CHUNK_NODES - 1)))
-    int64_t dead = -1, freed = 0, pows = 0, fallible = 0, stale = 0; /* dead: linked by refs */
+    int64_t dead = -1, freed = 0, stale = 0; /* dead: linked by refs */
     if (--NODE(i)->refs == 0) {
         NODE(i)->refs = UINT32_MAX; /* (int32_t)-1 ends the stack */
         dead = i;
@@ -299,8 +299,6 @@ void mg_decref_locked(int i)
         mg_node *n = NODE(dead);
         int64_t next = (int32_t)n->refs;
         n->refs = 0;
-        pows += mg_is_pow(n->op);
-        fallible += n->fallible;
         stale += (n->walk & MG_WALK_STALE) != 0;
         n->op = MG_FREE;
         if (n->handed)
@@ -323,11 +321,7 @@ void mg_decref_locked(int i)
     }
 #undef NODE
     mg_A.live -= freed;
-    mg_A.live_pow -= pows;
-    mg_A.fallible -= fallible;
     mg_A.stale -= stale;
-    if (mg_A.live_pow == 0)
-        mg_A.suspect = 0;
 }
 
 /* Python gives back a reference: no record may name its node (mg_handoff.c). */

@@ -26,10 +26,11 @@
  * (a slot of the region in hand, set up when it was opened: mg_arena.c).
  *
  * Only a power's rule can fail (Python raises for 0.0 ** -1 and on
- * overflow). A first walk only checks the reachable nodes, before the second
- * applies any rule, when a live power failed its check when it was made (its
- * fallible bit), or once data was written while powers were alive (which may
- * make them fail), until no power is left; on error no gradient changes.
+ * overflow), and only one whose exponent is not the constant 1 or 2
+ * (mg_may_fail). When the root says such a power is under it (its
+ * MG_WALK_FAILS bit), a first sweep only checks the reachable nodes, before
+ * the second applies any rule: on error no gradient changes. Data may be
+ * written at any time, so the check goes by the graph, not by the data.
  *
  * Rules written in Python (an op built by hand, Value(x, children, op), or
  * a _backward assigned to any Value) cannot run under the lock: a rule may
@@ -48,12 +49,10 @@
 #include "mg_rules.h"
 
 /* 0, or the error that applying node n's local rule would raise. */
-int mg_check_rule(const mg_node *n)
+static int mg_check_rule(const mg_node *n)
 {
-    double s;
-    return mg_is_pow(n->op) ? mg_pow_slope(mg_at(n->a)->data, mg_at(n->b)->data, &s) : 0;
+    return mg_is_pow(n->op) ? mg_pow_check(mg_at(n->a)->data, mg_at(n->b)->data) : 0;
 }
-
 
 /* What a sweep does at each node it reaches. */
 enum { CHECK, APPLY, COLLECT };
@@ -74,99 +73,143 @@ static int push(mg_walk *w, int32_t i, mg_node *n)
     return 0;
 }
 
-/* Walk the graph under root newest-first: at each node, apply its rule
- * (APPLY), only check that it can run (CHECK), or append it to order (COLLECT,
- * which also visits leaves with a Python rule, whatever the walk bits say).
- * 0 or the first error met. mode is a constant wherever this is inlined.
- * The arena's tables are read into locals once: nothing is allocated here
- * but the order, and the compiler could not otherwise keep them in
- * registers (extensions are built with -fno-strict-aliasing, so every
- * store might change them). */
+/* The node at index i, given the chunk table (kept in a local by the sweep:
+ * extensions are built with -fno-strict-aliasing, so the compiler could
+ * not otherwise keep the arena's tables in registers across stores). */
+#define NODE(chunks, i) ((chunks)[(i) >> MG_CHUNK_SHIFT] + ((i) & (MG_CHUNK_NODES - 1)))
 #define AHEAD 16 /* slots: the nodes whose children are prefetched */
-static inline __attribute__((always_inline)) int sweep_locked(int root, int mode, mg_walk *order)
+#define INLINE static inline __attribute__((always_inline))
+
+/* Prefetch the children of the node AHEAD slots below v, the slot-th of
+ * its region, if there is one: the sweep goes down through a region. */
+INLINE void prefetch_ahead(mg_node *const *chunks, uint32_t cap, const mg_node *v, int64_t slot)
 {
+    if (slot >= AHEAD) {
+        uint32_t pa = (uint32_t)v[-AHEAD].a, pb = (uint32_t)v[-AHEAD].b;
+        __builtin_prefetch(NODE(chunks, pa < cap ? pa : 0u), 1);
+        __builtin_prefetch(NODE(chunks, pb < cap ? pb : 0u), 1);
+    }
+}
+
+/* The children of a node (a and b, NULL where absent) that COLLECT visits
+ * (bits 0, 1): those that are not leaves, and leaves with a Python rule. */
+INLINE unsigned collected_kids(const mg_node *a, const mg_node *b)
+{
+    return (a && (a->op != MG_LEAF || a->walk & MG_WALK_PY))
+           | (b && (b->op != MG_LEAF || b->walk & MG_WALK_PY)) << 1;
+}
+
+/* The scratch the sweep uses: the bitmap of reached nodes, a region's
+ * pending count, and the word of the bitmap in hand. */
+typedef struct {
+    uint64_t *reached;
+    mg_region *regions;
+    int32_t r;     /* the region in hand                          */
+    int32_t here;  /* its pending count, kept here while in hand   */
+    int64_t w;     /* the bitmap word in hand                      */
+    uint64_t word; /* its bits still pending                       */
+} scratch;
+
+/* Mark node c reached; 1 if it was not before. Children in the word in
+ * hand are added to it, not to the bitmap; pending counts go up. */
+INLINE int reach(scratch *s, int32_t c)
+{
+    uint64_t m = 1ULL << (c & 63);
+    int fresh;
+    if (c >> 6 == s->w) {
+        fresh = !(s->word & m);
+        s->word |= m;
+        s->here += fresh;
+        return fresh;
+    }
+    uint64_t old = s->reached[c >> 6];
+    s->reached[c >> 6] = old | m;
+    fresh = !(old & m);
+    if (c >> MG_REGION_SHIFT == s->r)
+        s->here += fresh;
+    else
+        s->regions[c >> MG_REGION_SHIFT].pending += fresh;
+    return fresh;
+}
+
+#ifdef MG_DEBUG
+/* Whether the sweep's scratch is all zero, as it is between sweeps. */
+static int scratch_clear_locked(void)
+{
+    int64_t regions = mg_A.nchunks * (MG_CHUNK_NODES / MG_REGION_NODES);
+    for (int64_t r = 0; r < regions; r++)
+        if (mg_A.regions[r].pending)
+            return 0;
+    for (int64_t w = 0; w < mg_A.nchunks * (MG_CHUNK_NODES / 64); w++)
+        if (mg_A.reached[w])
+            return 0;
+    return 1;
+}
+#endif
+
+/* Walk the graph under root newest-first: at each node, apply its rule
+ * (APPLY), only check that it can run (CHECK), or append it to order
+ * (COLLECT). 0 or the first error met; after one, the walk only clears
+ * what is pending. mode is a constant wherever this is inlined. The
+ * bitmap and pending counts are zero before and after. */
+INLINE int sweep_locked(int root, int mode, mg_walk *order)
+{
+    mg_assert(scratch_clear_locked());
     mg_node *const *chunks = mg_A.chunks;
-    mg_region *regions = mg_A.regions;
-    uint64_t *reached = mg_A.reached;
-#define NODE(i) (chunks[(i) >> MG_CHUNK_SHIFT] + ((i) & (MG_CHUNK_NODES - 1)))
+    scratch s = {.reached = mg_A.reached, .regions = mg_A.regions};
     uint32_t cap = (uint32_t)(mg_A.nchunks * MG_CHUNK_NODES);
-    int64_t total = 1;
+    int64_t total = 1; /* reached, not yet processed */
     int err = 0;
-    reached[root >> 6] |= 1ULL << (root & 63);
-    regions[root >> MG_REGION_SHIFT].pending++;
-    for (int32_t r = root >> MG_REGION_SHIFT; r >= 0 && total; r = regions[r].older) {
-        int32_t here = regions[r].pending; /* kept in a register while in r */
-        regions[r].pending = 0;
-        mg_node *base = NODE((int64_t)r << MG_REGION_SHIFT);
-        int64_t first = (int64_t)r << (MG_REGION_SHIFT - 6);
-        for (int64_t w = first + MG_REGION_NODES / 64 - 1; here; w--) {
-            uint64_t word = reached[w];
-            reached[w] = 0;
-            while (word) {
-                int bit = 63 - __builtin_clzll(word);
-                word &= ~(1ULL << bit);
-                here--;
+    s.reached[root >> 6] |= 1ULL << (root & 63);
+    s.regions[root >> MG_REGION_SHIFT].pending++;
+    for (s.r = root >> MG_REGION_SHIFT; s.r >= 0 && total; s.r = s.regions[s.r].older) {
+        s.here = s.regions[s.r].pending;
+        s.regions[s.r].pending = 0;
+        mg_node *base = NODE(chunks, (int64_t)s.r << MG_REGION_SHIFT);
+        int64_t first = (int64_t)s.r << (MG_REGION_SHIFT - 6);
+        for (s.w = first + MG_REGION_NODES / 64 - 1; s.here; s.w--) {
+            s.word = s.reached[s.w];
+            s.reached[s.w] = 0;
+            while (s.word) {
+                int bit = 63 - __builtin_clzll(s.word);
+                s.word &= ~(1ULL << bit);
+                s.here--;
                 total--;
                 if (err)
-                    continue; /* a check failed: only clear what is pending */
-                int64_t slot = ((w - first) << 6) + bit;
+                    continue;
+                int64_t slot = ((s.w - first) << 6) + bit;
                 mg_node *v = base + slot;
-                if (slot >= AHEAD) { /* the children of a node soon to come */
-                    uint32_t pa = (uint32_t)v[-AHEAD].a, pb = (uint32_t)v[-AHEAD].b;
-                    __builtin_prefetch(NODE(pa < cap ? pa : 0u), 1);
-                    __builtin_prefetch(NODE(pb < cap ? pb : 0u), 1);
-                }
+                prefetch_ahead(chunks, cap, v, slot);
                 int32_t kids[2] = {v->a, v->b};
-                mg_node *a = kids[0] >= 0 ? NODE(kids[0]) : NULL;
-                mg_node *b = kids[1] >= 0 ? NODE(kids[1]) : NULL;
+                mg_node *a = kids[0] >= 0 ? NODE(chunks, kids[0]) : NULL;
+                mg_node *b = kids[1] >= 0 ? NODE(chunks, kids[1]) : NULL;
                 unsigned walk = v->walk; /* known early: no wait on a child */
+                int32_t i = (int32_t)((int64_t)s.r << MG_REGION_SHIFT) + (int32_t)slot;
                 if (mode == APPLY)
                     mg_apply_rule(v, a, b);
                 else if (mode == CHECK && (err = mg_check_rule(v)))
                     continue;
-                else if (mode == COLLECT) {
-                    if ((err = push(order, (int32_t)((int64_t)r << MG_REGION_SHIFT) + (int32_t)slot, v)))
-                        continue;
-                    walk = (a && (a->op != MG_LEAF || a->walk & MG_WALK_PY))
-                           | (b && (b->op != MG_LEAF || b->walk & MG_WALK_PY)) << 1;
-                }
-                for (int k = 0; k < 2; k++) {
-                    if (!(walk >> k & 1))
-                        continue;
-                    int32_t c = kids[k];
-                    uint64_t m = 1ULL << (c & 63);
-                    int fresh;
-                    if (c >> 6 == w) { /* in the word in hand */
-                        fresh = !(word & m);
-                        word |= m;
-                        here += fresh;
-                    } else {
-                        uint64_t old = reached[c >> 6];
-                        reached[c >> 6] = old | m;
-                        fresh = !(old & m);
-                        if (c >> MG_REGION_SHIFT == r)
-                            here += fresh;
-                        else
-                            regions[c >> MG_REGION_SHIFT].pending += fresh;
-                    }
-                    total += fresh;
-                }
+                else if (mode == COLLECT && (err = push(order, i, v)))
+                    continue;
+                if (mode == COLLECT)
+                    walk = collected_kids(a, b);
+                for (int k = 0; k < 2; k++)
+                    if (walk >> k & 1)
+                        total += reach(&s, kids[k]);
             }
         }
     }
-#undef NODE
+    mg_assert(total == 0 && scratch_clear_locked());
     return err;
 }
 
-int mg_backward(int root, int data_written)
+int mg_backward(int root)
 {
     pthread_mutex_lock(&mg_lock);
     int err = mg_live_locked(root) ? 0 : MG_EINDEX;
-    if (data_written)
-        mg_data_written_locked();
     if (!err && (mg_at(root)->walk & MG_WALK_BELOW || mg_A.stale))
         err = MG_IN_PYTHON;
-    if (!err && (mg_A.fallible || mg_A.suspect))
+    if (!err && mg_at(root)->walk & MG_WALK_FAILS)
         err = sweep_locked(root, CHECK, NULL);
     if (!err) {
         mg_at(root)->grad = 1.0;
@@ -206,8 +249,11 @@ int mg_set_python(int i)
 /* Give back the references the walk holds on order[w->done .. upto). */
 static void release_locked(mg_walk *w, int32_t upto)
 {
-    for (; w->done < upto; w->done++)
+    mg_assert(upto <= w->n);
+    for (; w->done < upto; w->done++) {
+        mg_assert(mg_live_locked(w->order[w->done])); /* the walk's reference holds it */
         mg_decref_locked(w->order[w->done]);
+    }
 }
 
 void mg_walk_end(mg_walk *w)
@@ -248,6 +294,7 @@ int mg_walk_next(mg_walk *w)
 {
     int r = MG_WALK_END;
     pthread_mutex_lock(&mg_lock);
+    mg_assert(w->done <= w->at && w->at <= w->done + 1 && w->at <= w->n);
     release_locked(w, w->at); /* the node whose Python rule just ran */
     while (w->at < w->n) {
         mg_node *v = mg_at(w->order[w->at]);

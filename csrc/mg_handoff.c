@@ -62,6 +62,7 @@ static void unlink_locked(record *r)
 /* Stop counting as a record of node i. */
 static void forget_locked(int32_t i)
 {
+    mg_assert(i < 0 || (mg_live_locked(i) && mg_at(i)->handed > 0)); /* a record names it */
     if (i >= 0 && mg_at(i)->handed < UINT8_MAX)
         mg_at(i)->handed--;
 }
@@ -105,6 +106,7 @@ int mg_hand_locked(int r)
 {
     if (r < 0)
         return r;
+    mg_assert(mg_live_locked(r));
     mine.count++;
     if (mine.joined != 1 && !join_locked())
         return r;

@@ -13,6 +13,23 @@
 #include <stddef.h>
 #include "micrograd.h"
 
+/* mg_assert(cond): in a debug build (MICROGRAD_C_DEBUG=1 at build time makes
+ * build_ext.py define MG_DEBUG), a false cond, an invariant a file's header
+ * comment states, is a bug: it is reported with its place, and the process
+ * aborts. Otherwise cond is not even evaluated. */
+#ifdef MG_DEBUG
+#include <stdio.h>
+#include <stdlib.h>
+static inline void mg_assert_failed(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: invariant broken: %s\n", file, line, cond);
+    abort();
+}
+#define mg_assert(cond) ((cond) ? (void)0 : mg_assert_failed(#cond, __FILE__, __LINE__))
+#else
+#define mg_assert(cond) ((void)0)
+#endif
+
 /* A region: MG_REGION_NODES consecutive slots, filled in creation order. */
 typedef struct mg_region {
     uint64_t seq;      /* when it was opened; open regions are ordered by it  */
@@ -47,10 +64,6 @@ typedef struct mg_arena {
     uint64_t seq;         /* seq of the newest region opened                  */
     uint64_t *reached;    /* backward scratch, one bit a slot; zero between  */
     int64_t live;         /* nodes in use                                     */
-    int64_t live_pow;     /* live power nodes (their backward can fail)       */
-    int64_t fallible;     /* live nodes with their fallible bit set           */
-    int suspect;          /* data was written while powers were alive: check
-                             them before every backward until none is alive   */
     int64_t stale;        /* live nodes given a Python rule while they had
                              parents, whose MG_WALK_BELOW bits it missed     */
     int64_t limit;        /* test cap on live nodes, -1 for none              */
@@ -63,8 +76,10 @@ typedef struct mg_arena {
  * from a root without it, while mg_A.stale is 0, meets no Python rule.
  * MG_WALK_STALE: it got MG_WALK_PY while it had parents (counted in
  * mg_A.stale until it is freed or reset). A leaf with MG_WALK_BELOW is
- * visited like an operation. */
-enum { MG_WALK_PY = 4, MG_WALK_BELOW = 8, MG_WALK_STALE = 16 };
+ * visited like an operation. MG_WALK_FAILS: a node whose rule may fail
+ * (mg_may_fail) was under it (itself included) when it was made; parents
+ * inherit it too, so a backward from a root without it cannot fail. */
+enum { MG_WALK_PY = 4, MG_WALK_BELOW = 8, MG_WALK_STALE = 16, MG_WALK_FAILS = 32 };
 
 _Static_assert(sizeof(mg_node) == 32, "Python views a chunk as 32 bytes a node");
 
@@ -105,6 +120,13 @@ void *mg_realloc(void *p, size_t n);
 void *mg_map(size_t n);
 void mg_give_back(void *p, size_t n);
 
+/* Node i's place in creation order: its region's seq, then its slot. */
+static inline uint64_t mg_order_locked(int64_t i)
+{
+    return mg_A.regions[i >> MG_REGION_SHIFT].seq << MG_REGION_SHIFT
+           | (uint64_t)(i & (MG_REGION_NODES - 1));
+}
+
 /* Make sure the next n allocations cannot fail. 0 or MG_ENOMEM. */
 int mg_reserve_locked(int64_t n);
 
@@ -119,15 +141,14 @@ static inline int mg_is_pow(int op)
     return op == MG_POWI || op == MG_POWF || op == MG_POW;
 }
 
-/* Data was (or is about to be) written: powers alive now may fail their
- * rule, so backward checks them first until none is left (mg_backward.c). */
-static inline void mg_data_written_locked(void)
+/* Whether the rule of power (op, exponent b) may fail for some data: always
+ * for a ** b, and for a ** k unless k is 1 or 2 (slopes 1.0 and 2 * x, which
+ * Python computes without raising). Data may change after a node is made,
+ * so this, known then, is what backward goes by (mg_backward.c). */
+static inline int mg_may_fail(int op, const mg_node *b)
 {
-    mg_A.suspect |= mg_A.live_pow != 0;
+    return op == MG_POW || (b->data != 1.0 && b->data != 2.0);
 }
-
-/* 0, or the error applying node n's local rule would raise (mg_backward.c). */
-int mg_check_rule(const mg_node *n);
 
 /* A fresh node with one reference, with children a and b (-1: none), taken
  * from the thread's region. Only after mg_reserve_locked succeeded. Inline:
@@ -145,6 +166,8 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     }
     int64_t i = (int64_t)r * MG_REGION_NODES + g->used++;
     g->live++;
+    mg_assert(a < 0 || (mg_live_locked(a) && mg_order_locked(a) < mg_order_locked(i)));
+    mg_assert(b < 0 || (mg_live_locked(b) && mg_order_locked(b) < mg_order_locked(i)));
     mg_node *n = mg_at(i);
     n->data = data;
     n->grad = 0.0;
@@ -152,18 +175,14 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     n->b = b;
     n->refs = 1;
     n->op = (uint8_t)op;
-    n->fallible = 0;
+    n->spare = 0;
     n->handed = 0;
     unsigned wa = a >= 0 ? mg_at(a)->walk : 0, wb = b >= 0 ? mg_at(b)->walk : 0;
     n->walk = (uint8_t)((a >= 0 && (mg_at(a)->op != MG_LEAF || wa & MG_WALK_BELOW))
                         | (b >= 0 && (mg_at(b)->op != MG_LEAF || wb & MG_WALK_BELOW)) << 1
-                        | ((wa | wb) & MG_WALK_BELOW));
+                        | ((wa | wb) & (MG_WALK_BELOW | MG_WALK_FAILS))
+                        | (mg_is_pow(op) && mg_may_fail(op, mg_at(b)) ? MG_WALK_FAILS : 0));
     mg_A.live++;
-    if (mg_is_pow(op)) {
-        n->fallible = mg_check_rule(n) != 0;
-        mg_A.live_pow++;
-        mg_A.fallible += n->fallible;
-    }
     return (int)i;
 }
 

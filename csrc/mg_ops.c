@@ -6,6 +6,8 @@
  * needs, and only then creates nodes and takes references on the children.
  * So on any error the arena is exactly as before. The reference a function
  * returns is recorded with mg_hand_locked (mg_handoff.c) as it goes to Python.
+ * Every public function takes and releases the lock itself; the *_locked
+ * helpers build under it and return the new node (handed) or an error.
  *
  * Values are computed with the same C operations, in the same order, as
  * micrograd's Python float arithmetic, so they match it bit for bit.
@@ -14,6 +16,12 @@
  * way, as child b of a MG_POWI or MG_POWF node.
  */
 #include "mg_internal.h"
+
+/* Whether a and b (which may be the same) are live nodes. */
+static int live2_locked(int a, int b)
+{
+    return mg_live_locked(a) && mg_live_locked(b);
+}
 
 /* A node over live children a and (if b >= 0) b, after reservation. */
 static int link_locked(double data, int op, int a, int b)
@@ -25,33 +33,25 @@ static int link_locked(double data, int op, int a, int b)
     return i;
 }
 
-/* Node (op, a, b) whose value is x; b may be -1. Entered locked; unlocks. */
-static int binary(int op, int a, int b, double x, int err)
+/* Unless err: node (op, a, b) whose value is x, b -1 for none; handed. */
+static int binary_locked(int op, int a, int b, double x, int err)
 {
-    int r = err;
-    if (!r)
-        r = mg_reserve_locked(1);
+    int r = err ? err : mg_reserve_locked(1);
     if (!r)
         r = link_locked(x, op, a, b);
-    r = mg_hand_locked(r);
-    pthread_mutex_unlock(&mg_lock);
-    return r;
+    return mg_hand_locked(r);
 }
 
-/* Node (op, a, leaf c) whose value is x. Entered locked; unlocks. */
-static int with_const(int op, int a, double c, double x, int err)
+/* Unless err: node (op, a, leaf c) whose value is x; handed. */
+static int with_const_locked(int op, int a, double c, double x, int err)
 {
-    int r = err;
-    if (!r)
-        r = mg_reserve_locked(2);
+    int r = err ? err : mg_reserve_locked(2);
     if (!r) {
         int k = mg_new_locked(c, MG_LEAF, -1, -1);
         r = mg_new_locked(x, op, a, k); /* k's one reference is this edge */
         mg_at(a)->refs++;
     }
-    r = mg_hand_locked(r);
-    pthread_mutex_unlock(&mg_lock);
-    return r;
+    return mg_hand_locked(r);
 }
 
 int mg_reset(int i, double x)
@@ -61,14 +61,10 @@ int mg_reset(int i, double x)
     if (!err) {
         mg_node *n = mg_at(i);
         int32_t a = n->a, b = n->b;
-        if (mg_is_pow(n->op)) {
-            mg_A.live_pow--;
-            mg_A.fallible -= n->fallible;
-        }
         mg_A.stale -= (n->walk & MG_WALK_STALE) != 0;
+        mg_assert(mg_A.stale >= 0);
         *n = (mg_node){.data = x, .refs = n->refs, .op = MG_LEAF, .a = -1, .b = -1,
                        .handed = n->handed};
-        mg_data_written_locked();
         mg_decref_locked(a); /* (-1 is no node) */
         mg_decref_locked(b);
     }
@@ -113,140 +109,179 @@ int mg_hand(double x, const int *kids, int n)
     return r;
 }
 
-/* Take the lock; return MG_EINDEX unlocked unless a and b are live. */
-#define LOCK_LIVE2(a, b)                                   \
-    pthread_mutex_lock(&mg_lock);                          \
-    if (!mg_live_locked(a) || !mg_live_locked(b)) {        \
-        pthread_mutex_unlock(&mg_lock);                    \
-        return MG_EINDEX;                                  \
-    }
-
 int mg_add(int a, int b)
 {
-    LOCK_LIVE2(a, b)
-    return binary(MG_ADD, a, b, mg_at(a)->data + mg_at(b)->data, 0);
+    pthread_mutex_lock(&mg_lock);
+    int r = live2_locked(a, b) ? binary_locked(MG_ADD, a, b, mg_at(a)->data + mg_at(b)->data, 0)
+                               : MG_EINDEX;
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }
 
 int mg_mul(int a, int b)
 {
-    LOCK_LIVE2(a, b)
-    return binary(MG_MUL, a, b, mg_at(a)->data * mg_at(b)->data, 0);
+    pthread_mutex_lock(&mg_lock);
+    int r = live2_locked(a, b) ? binary_locked(MG_MUL, a, b, mg_at(a)->data * mg_at(b)->data, 0)
+                               : MG_EINDEX;
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }
 
-int mg_sub_const(int a, double c) /* a + (-c) */
+int mg_pow(int a, int b)
 {
-    LOCK_LIVE2(a, a)
-    return with_const(MG_ADD, a, -c, mg_at(a)->data + -c, 0);
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (live2_locked(a, b)) {
+        double x = 0.0;
+        int err = mg_float_pow(mg_at(a)->data, mg_at(b)->data, &x);
+        r = binary_locked(MG_POW, a, b, x, err);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }
+
+static int unary(int a, int op)
+{
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (mg_live_locked(a)) {
+        double x = 0.0;
+        int err = mg_unary_value(op, mg_at(a)->data, &x);
+        r = binary_locked(op, a, -1, x, err);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
+/* One function per unary op: a call with one argument is cheaper from Python. */
+int mg_relu(int a) { return unary(a, MG_RELU); }
+int mg_tanh(int a) { return unary(a, MG_TANH); }
+int mg_exp(int a) { return unary(a, MG_EXP); }
+int mg_log(int a) { return unary(a, MG_LOG); }
+int mg_sigmoid(int a) { return unary(a, MG_SIGMOID); }
+
+/* a op Value(c), op MG_ADD or MG_MUL, unless err (computing c failed). */
+static int const_op(int a, int op, double c, int err)
+{
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (mg_live_locked(a)) {
+        double x = op == MG_ADD ? mg_at(a)->data + c : mg_at(a)->data * c;
+        r = with_const_locked(op, a, c, x, err);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
+int mg_add_const(int a, double c) { return const_op(a, MG_ADD, c, 0); }
+int mg_mul_const(int a, double c) { return const_op(a, MG_MUL, c, 0); }
+int mg_sub_const(int a, double c) { return const_op(a, MG_ADD, -c, 0); } /* a + (-c) */
 
 int mg_div_const(int a, double c) /* a * c ** -1 */
 {
     double inv = 0.0;
     int err = mg_float_pow(c, -1.0, &inv);
-    LOCK_LIVE2(a, a)
-    return with_const(MG_MUL, a, inv, mg_at(a)->data * inv, err);
-}
-
-int mg_pow(int a, int b)
-{
-    LOCK_LIVE2(a, b)
-    double x = 0.0;
-    int err = mg_float_pow(mg_at(a)->data, mg_at(b)->data, &x);
-    return binary(MG_POW, a, b, x, err);
-}
-
-int mg_unary(int a, int op)
-{
-    LOCK_LIVE2(a, a)
-    double x = 0.0;
-    int err = op >= MG_RELU && op <= MG_SIGMOID ? mg_unary_value(op, mg_at(a)->data, &x)
-                                                 : MG_EINDEX;
-    return binary(op, a, -1, x, err);
-}
-
-/* One function per unary op: a call with one argument is cheaper from Python. */
-int mg_relu(int a) { return mg_unary(a, MG_RELU); }
-int mg_tanh(int a) { return mg_unary(a, MG_TANH); }
-int mg_exp(int a) { return mg_unary(a, MG_EXP); }
-int mg_log(int a) { return mg_unary(a, MG_LOG); }
-int mg_sigmoid(int a) { return mg_unary(a, MG_SIGMOID); }
-
-int mg_add_const(int a, double c)
-{
-    LOCK_LIVE2(a, a)
-    return with_const(MG_ADD, a, c, mg_at(a)->data + c, 0);
-}
-
-int mg_mul_const(int a, double c)
-{
-    LOCK_LIVE2(a, a)
-    return with_const(MG_MUL, a, c, mg_at(a)->data * c, 0);
+    return const_op(a, MG_MUL, inv, err);
 }
 
 static int pow_const(int a, double k, int op)
 {
-    LOCK_LIVE2(a, a)
-    double x = 0.0;
-    int err = mg_float_pow(mg_at(a)->data, k, &x);
-    return with_const(op, a, k, x, err);
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (mg_live_locked(a)) {
+        double x = 0.0;
+        int err = mg_float_pow(mg_at(a)->data, k, &x);
+        r = with_const_locked(op, a, k, x, err);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }
 
 int mg_powi(int a, double k) { return pow_const(a, k, MG_POWI); }
 int mg_powf(int a, double k) { return pow_const(a, k, MG_POWF); }
 
-/* micrograd's composite operators build an inner node over operand x and
- * a leaf k, then a root over it. With constant: root = (inner, leaf c), as
- * for c - x and c / x; without: root = (a, inner), as for a - x and a / x.
- * Entered locked; unlocks. Returns the root. */
-static int composite(int a, int x, int op1, double k, double inner_x, int op2, double root_x,
-                     int constant, double c, int err)
+/* micrograd's composite operators build an inner node, x * -1 or x ** -1
+ * (op), then a root over it: (a, inner) for a - x and a / x, (inner, c)
+ * for c - x and c / x. After reservation: the inner node, whose value is
+ * v, holding a reference on x and the one on its new leaf -1. */
+static int by_minus_one_locked(int op, int x, double v)
 {
-    int r = err;
-    if (!r)
-        r = mg_reserve_locked(constant ? 4 : 3);
+    int leaf = mg_new_locked(-1.0, MG_LEAF, -1, -1);
+    mg_at(x)->refs++;
+    return mg_new_locked(v, op, x, leaf);
+}
+
+/* Unless err: a root2 (x op1 -1), whose values are v and root_v; handed. */
+static int operand_first_locked(int a, int op2, int x, int op1, double v, double root_v, int err)
+{
+    int r = err ? err : mg_reserve_locked(3);
     if (!r) {
-        int leaf = mg_new_locked(k, MG_LEAF, -1, -1);
-        int inner = mg_new_locked(inner_x, op1, x, leaf); /* leaf's one reference */
-        mg_at(x)->refs++;
-        if (constant) {
-            int leaf_c = mg_new_locked(c, MG_LEAF, -1, -1);
-            r = mg_new_locked(root_x, op2, inner, leaf_c); /* their one references */
-        } else {
-            r = mg_new_locked(root_x, op2, a, inner); /* inner's one reference */
-            mg_at(a)->refs++;
-        }
+        int inner = by_minus_one_locked(op1, x, v);
+        r = mg_new_locked(root_v, op2, a, inner); /* inner's one reference */
+        mg_at(a)->refs++;
     }
-    r = mg_hand_locked(r);
-    pthread_mutex_unlock(&mg_lock);
-    return r;
+    return mg_hand_locked(r);
+}
+
+/* Unless err: (x op1 -1) op2 c, whose values are v and root_v; handed. */
+static int constant_last_locked(int x, int op1, double v, int op2, double c, double root_v,
+                                int err)
+{
+    int r = err ? err : mg_reserve_locked(4);
+    if (!r) {
+        int inner = by_minus_one_locked(op1, x, v);
+        int leaf_c = mg_new_locked(c, MG_LEAF, -1, -1);
+        r = mg_new_locked(root_v, op2, inner, leaf_c); /* their one references */
+    }
+    return mg_hand_locked(r);
 }
 
 int mg_sub(int a, int b) /* a + (b * -1) */
 {
-    LOCK_LIVE2(a, b)
-    double neg = mg_at(b)->data * -1.0;
-    return composite(a, b, MG_MUL, -1.0, neg, MG_ADD, mg_at(a)->data + neg, 0, 0.0, 0);
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (live2_locked(a, b)) {
+        double neg = mg_at(b)->data * -1.0;
+        r = operand_first_locked(a, MG_ADD, b, MG_MUL, neg, mg_at(a)->data + neg, 0);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }
 
 int mg_div(int a, int b) /* a * b ** -1 */
 {
-    LOCK_LIVE2(a, b)
-    double inv = 0.0;
-    int err = mg_float_pow(mg_at(b)->data, -1.0, &inv);
-    return composite(a, b, MG_POWI, -1.0, inv, MG_MUL, mg_at(a)->data * inv, 0, 0.0, err);
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (live2_locked(a, b)) {
+        double inv = 0.0;
+        int err = mg_float_pow(mg_at(b)->data, -1.0, &inv);
+        r = operand_first_locked(a, MG_MUL, b, MG_POWI, inv, mg_at(a)->data * inv, err);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }
 
 int mg_rsub(int a, double c) /* (a * -1) + c */
 {
-    LOCK_LIVE2(a, a)
-    double neg = mg_at(a)->data * -1.0;
-    return composite(-1, a, MG_MUL, -1.0, neg, MG_ADD, neg + c, 1, c, 0);
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (mg_live_locked(a)) {
+        double neg = mg_at(a)->data * -1.0;
+        r = constant_last_locked(a, MG_MUL, neg, MG_ADD, c, neg + c, 0);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }
 
 int mg_rdiv(int a, double c) /* (a ** -1) * c */
 {
-    LOCK_LIVE2(a, a)
-    double inv = 0.0;
-    int err = mg_float_pow(mg_at(a)->data, -1.0, &inv);
-    return composite(-1, a, MG_POWI, -1.0, inv, MG_MUL, inv * c, 1, c, err);
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (mg_live_locked(a)) {
+        double inv = 0.0;
+        int err = mg_float_pow(mg_at(a)->data, -1.0, &inv);
+        r = constant_last_locked(a, MG_POWI, inv, MG_MUL, c, inv * c, err);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
 }

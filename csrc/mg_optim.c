@@ -8,8 +8,6 @@
  * mg_grad_norm only reads them. State arrays (velocity, moments) belong
  * to the caller, one double per parameter, and are updated in place too.
  * SGD without momentum computes data - lr * grad, micrograd's own update.
- * A step changes data, so it marks live powers for checking before the next
- * backward (mg_A.suspect, see mg_backward.c), as Python's data writes do.
  */
 #include <math.h>
 #include "mg_internal.h"
@@ -18,8 +16,6 @@ int mg_sgd(const int *idx, int n, double lr, double momentum, double *velocity)
 {
     pthread_mutex_lock(&mg_lock);
     int ok = mg_all_live_locked(idx, n);
-    if (ok)
-        mg_data_written_locked();
     for (int k = 0; k < n && ok; k++) {
         mg_node *p = mg_at(idx[k]);
         if (momentum != 0.0) {
@@ -38,8 +34,6 @@ int mg_adam(const int *idx, int n, double lr, double beta1, double beta2, double
 {
     pthread_mutex_lock(&mg_lock);
     int ok = mg_all_live_locked(idx, n) && t >= 1;
-    if (ok)
-        mg_data_written_locked();
     double c1 = 1.0 - pow(beta1, t), c2 = 1.0 - pow(beta2, t);
     for (int k = 0; k < n && ok; k++) {
         mg_node *p = mg_at(idx[k]);

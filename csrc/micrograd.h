@@ -21,30 +21,35 @@
 
 #include <stdint.h>
 
-/* cdef-begin: build_ext.py hands what follows, up to cdef-end, to cffi. */
+/* Everything from here to the #endif is read by cffi's cdef as it is
+ * (build_ext.py drops only the preprocessor lines): so constants are enums,
+ * which both C and cdef understand, and there are no macros. */
 
-/* Nodes per chunk: chunks never move, so Python may read them directly. */
-#define MG_CHUNK_SHIFT 16
-#define MG_CHUNK_NODES (1 << MG_CHUNK_SHIFT)
-/* Nodes per region, the unit a thread allocates from (mg_arena.c): 2 KiB,
+/* Nodes per chunk: chunks never move, so Python may read them directly.
+ * Nodes per region, the unit a thread allocates from (mg_arena.c): 2 KiB,
  * the most one long-lived node can keep from reuse. */
-#define MG_REGION_SHIFT 6
-#define MG_REGION_NODES (1 << MG_REGION_SHIFT)
+enum {
+    MG_CHUNK_SHIFT = 16,
+    MG_CHUNK_NODES = 1 << MG_CHUNK_SHIFT,
+    MG_REGION_SHIFT = 6,
+    MG_REGION_NODES = 1 << MG_REGION_SHIFT
+};
 
 /* Error codes, all negative. Python turns them into exceptions in one place. */
-#define MG_ENOMEM (-1)   /* out of memory, or the arena's test cap reached */
-#define MG_EZERODIV (-2) /* 0.0 raised to a negative power                 */
-#define MG_EDOMAIN (-3)  /* math domain error (log of x <= 0, ...)         */
-#define MG_ERANGE (-4)   /* result too large (pow, exp)                    */
-#define MG_ECOMPLEX (-5) /* negative number to a fractional power          */
-#define MG_EINDEX (-6)   /* not the index of a live node                   */
-#define MG_EPYTHON (-7)  /* a recording met a rule written in Python       */
+enum {
+    MG_ENOMEM = -1,   /* out of memory, or the arena's test cap reached */
+    MG_EZERODIV = -2, /* 0.0 raised to a negative power                 */
+    MG_EDOMAIN = -3,  /* math domain error (log of x <= 0, ...)         */
+    MG_ERANGE = -4,   /* result too large (pow, exp)                    */
+    MG_ECOMPLEX = -5, /* negative number to a fractional power          */
+    MG_EINDEX = -6,   /* not the index of a live node                   */
+    MG_EPYTHON = -7   /* a recording met a rule written in Python       */
+};
 
-/* mg_backward's answer when the graph has rules written in Python: nothing
- * was done, Python walks it with mg_walk_start (below). */
-#define MG_IN_PYTHON 1
-/* mg_walk_next's answer once every rule is applied. */
-#define MG_WALK_END (-100)
+/* MG_IN_PYTHON: mg_backward's answer when the graph has rules written in
+ * Python: nothing was done, Python walks it with mg_walk_start (below).
+ * MG_WALK_END: mg_walk_next's answer once every rule is applied. */
+enum { MG_IN_PYTHON = 1, MG_WALK_END = -100 };
 
 /* Operation codes, as stored in a node. */
 enum {
@@ -75,7 +80,7 @@ typedef struct mg_node {
     int32_t a, b;          /* children, -1 where absent                       */
     uint32_t refs;         /* caller references + parent references          */
     uint8_t op;            /* MG_* operation code                             */
-    uint8_t fallible;      /* a power whose local derivative failed when made */
+    uint8_t spare;         /* zero                                            */
     uint8_t walk;          /* bits 0, 1: child a, b must be visited by
                               backward (not a leaf); the MG_WALK_* bits      */
     uint8_t handed;        /* threads whose last handed reference this is,
@@ -109,8 +114,7 @@ int mg_div_const(int a, double c);          /* a * Value(c ** -1)         */
 int mg_powi(int a, double k);               /* a ** k, k an int           */
 int mg_powf(int a, double k);               /* a ** k, k a float          */
 int mg_pow(int a, int b);                   /* a ** b                     */
-int mg_unary(int a, int op);                /* MG_RELU ... MG_SIGMOID      */
-int mg_relu(int a);                         /* mg_unary(a, MG_RELU), ...   */
+int mg_relu(int a);
 int mg_tanh(int a);
 int mg_exp(int a);
 int mg_log(int a);
@@ -168,13 +172,11 @@ int64_t mg_handed_count(void);
  * children, data and grads straight from the chunks.) */
 int mg_op(int i);
 
-/* Gradients. mg_backward: root.grad = 1, then the whole reverse pass;
- * data_written says whether any node's data may have been written since
- * the last call (then power nodes are checked first, from now on, until
- * none is alive).
+/* Gradients. mg_backward: root.grad = 1, then the whole reverse pass (if
+ * the graph holds a power whose rule may fail, every rule is checked first).
  * mg_node_backward: node i's local chain rule, applied once. Both return 0
  * or an error code; on error no gradient has been changed. */
-int mg_backward(int root, int data_written);
+int mg_backward(int root);
 int mg_node_backward(int i);
 
 /* Rules written in Python. mg_set_python: node i's rule is Python's from
@@ -239,7 +241,5 @@ void mg_stats_get(mg_stats *out);
 void mg_set_node_limit(int64_t max_nodes);
 void mg_fail_allocation(int64_t n);
 int64_t mg_allocations(void);
-
-/* cdef-end */
 
 #endif

@@ -86,7 +86,7 @@ PEAK = """
         y = lib.mg_add_const(x, 1.0)
         lib.mg_decref(x)
         x = y
-    assert lib.mg_backward(x, 0) == 0
+    assert lib.mg_backward(x) == 0
     peak = rss()
     lib.mg_decref(x)
     after = rss()

@@ -1,7 +1,9 @@
 """Build and run the C unit tests in tests/c, with AddressSanitizer and UBSan when available."""
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,16 @@ SANITIZE = [
 ]
 
 
+def compiler() -> str:
+    """The C compiler, or a skip without one or without the source checkout."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not (ROOT / "csrc").is_dir() or not cc:
+        pytest.skip("needs the source checkout and a C compiler")
+    return cc
+
+
 def build(out: Path, extra: list) -> bool:
-    """Compile tests/c/test_core.c with the C core; whether it worked."""
+    """Compile tests/c/test_core.c with the C core, its invariants checked; whether it worked."""
     cmd = [
         shutil.which("gcc") or shutil.which("cc"),
         "-O1",
@@ -24,6 +34,7 @@ def build(out: Path, extra: list) -> bool:
         "-Wall",
         "-Wextra",
         "-Werror",
+        "-DMG_DEBUG",
         *extra,
         f"-I{ROOT / 'csrc'}",
         str(ROOT / "tests/c/test_core.c"),
@@ -37,8 +48,7 @@ def build(out: Path, extra: list) -> bool:
 
 
 def test_c_core_under_sanitizers(tmp_path):
-    if not (ROOT / "csrc").is_dir() or not (shutil.which("gcc") or shutil.which("cc")):
-        pytest.skip("needs the source checkout and a C compiler")
+    compiler()
     exe = tmp_path / "test_core"
     if not build(exe, SANITIZE):  # only where the compiler has no sanitizer runtime
         runtime = (
@@ -55,3 +65,30 @@ def test_c_core_under_sanitizers(tmp_path):
     result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "all checks passed" in result.stdout
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_mg_assert_checks_only_in_a_debug_build(tmp_path, debug):
+    source = tmp_path / "broken.c"
+    source.write_text('#include "mg_internal.h"\nint main(void) { mg_assert(1 + 1 == 3); }\n')
+    exe = tmp_path / "broken"
+    define = ["-DMG_DEBUG"] if debug else []
+    cmd = [compiler(), "-std=c11", *define, f"-I{ROOT / 'csrc'}", str(source), "-o", str(exe)]
+    subprocess.run(cmd, check=True)
+    result = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert (result.returncode != 0) == debug
+    assert ("invariant broken: 1 + 1 == 3" in result.stderr) == debug
+
+
+@pytest.mark.parametrize(("env", "defined"), [("1", True), ("0", False), (None, False)])
+def test_micrograd_c_debug_defines_mg_debug(env, defined):
+    script = "import runpy; print(runpy.run_path('build_ext.py')['flags'])"
+    environ = {k: v for k, v in os.environ.items() if k != "MICROGRAD_C_DEBUG"}
+    if env is not None:
+        environ["MICROGRAD_C_DEBUG"] = env
+    compiler()
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environ, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert ("'-DMG_DEBUG'" in result.stdout) == defined

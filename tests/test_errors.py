@@ -1,6 +1,9 @@
 """Errors follow Python floats and the math module; nothing crashes the process."""
 
 import math
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from helpers import same
@@ -93,6 +96,27 @@ def test_backward_error_changes_no_gradient():
     mx = MicroValue(0.0)
     with pytest.raises(ZeroDivisionError):
         (mx**0.5).backward()
+
+
+def test_a_data_write_before_a_reload_keeps_powers_checked():
+    """Whether a power may fail is the graph's to say, not a count of writes a reload resets."""
+    script = textwrap.dedent("""
+        import importlib
+        from micrograd_c import _core, engine, Value
+        x = Value(1.0)
+        root = x**-0.5
+        x.data = 0.0  # now d(x ** -0.5)/dx divides by zero
+        importlib.reload(_core)
+        importlib.reload(engine)
+        try:
+            root.backward()
+        except ZeroDivisionError:
+            print("raised", x.grad)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["raised", "0.0"]
 
 
 def test_memory_error_leaves_graphs_intact():

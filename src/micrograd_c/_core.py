@@ -10,7 +10,6 @@ grads without a C call, and ``stats()``.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import sys
 import threading
@@ -18,6 +17,8 @@ from array import array
 from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple, NoReturn
+
+from ._sources import source_hash
 
 REBUILD = "rebuild it with `pip install -e .` (or `pip install .`) from the source checkout"
 
@@ -37,15 +38,9 @@ CHUNK_BYTES = lib.MG_CHUNK_NODES * NODE_BYTES
 # embeds a hash of the sources it was made from (build_ext.py), compared here with the
 # sources beside the package. Installed from a wheel, the package has no sources beside it,
 # and its binary is the one built with it.
-def _source_hash(root: Path) -> str:
-    """The hash build_ext.py embeds: sha256 of csrc/*.[ch] and build_ext.py."""
-    files = sorted((root / "csrc").glob("*.[ch]")) + [root / "build_ext.py"]
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
-
-
 _root = Path(__file__).resolve().parents[2]
 _checkout = (_root / "build_ext.py").is_file() and (_root / "csrc").is_dir()
-if _checkout and ffi.string(lib.mg_build_hash()).decode() != _source_hash(_root):
+if _checkout and ffi.string(lib.mg_build_hash()).decode() != source_hash(_root):
     raise ImportError(
         f"micrograd_c's compiled module is stale: csrc/ or build_ext.py "
         f"changed since it was built; {REBUILD}"

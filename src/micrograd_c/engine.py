@@ -64,9 +64,6 @@ _OP_NAMES = {
     lib.MG_SIGMOID: "sigmoid",
     lib.MG_HAND: "",
 }
-# data writes so far, and as of the last backward: C checks the powers'
-# derivatives before a backward only if data changed since the last one
-_data_writes = _data_writes_seen = 0
 
 
 def _as_float(x: Any) -> float | None:
@@ -345,11 +342,8 @@ class Value(Handle):
 
     def backward(self) -> None:
         """Set this grad to 1 and add every node's gradient below it, in one C call."""
-        global _data_writes_seen
         release_dead()  # so nodes dropped since the last batch are not kept waiting
-        writes = _data_writes
-        err = lib.mg_backward(self._i, writes != _data_writes_seen)
-        _data_writes_seen = writes
+        err = lib.mg_backward(self._i)
         if err:
             if err != lib.MG_IN_PYTHON:
                 raise_error(err, "backward")
