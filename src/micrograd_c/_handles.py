@@ -161,3 +161,21 @@ def _handle(i: int, pool: Pool) -> Value:
             lib.mg_decref(i)
         raise
     return out
+
+
+def adopt(make: Callable[[], int], pool: Pool, what: str) -> Value:
+    """A Value on the node make() returns (a C call handing over one reference, or an error)."""
+    from .engine import Value  # (engine imports this module, so not at the top)
+
+    i = out = None
+    try:
+        i = make()
+        if i < 0:
+            raise_error(i, what)
+        out = Value.__new__(Value)
+        out._a, out._b = pool, None
+        out._i = i  # last: from here on, the handle owns the reference
+    except BaseException:
+        reclaim(i, out)
+        raise
+    return out

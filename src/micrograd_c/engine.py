@@ -87,22 +87,6 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _adopt(make: Callable[[], int], pool: Pool, what: str) -> Value:
-    """A Value on the node make() returns (a C call handing over one reference, or an error)."""
-    i = out = None
-    try:
-        i = make()
-        if i < 0:
-            raise_error(i, what)
-        out = _new(Value)
-        out._a, out._b = pool, None
-        out._i = i  # last: from here on, the handle owns the reference
-    except BaseException:
-        _reclaim(i, out)
-        raise
-    return out
-
-
 def _field(offset: int, name: str, doc: str) -> property:
     """A property over double `offset` of the node (0: data, 1: grad), read and written in place."""
 

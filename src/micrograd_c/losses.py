@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import SupportsFloat, cast
 
 from ._core import ffi, lib
-from ._handles import Pool
-from .engine import Value, _adopt, _real
+from ._handles import Pool, adopt
+from .engine import Value, _real
 
 
 def _mean(terms: Sequence[Value]) -> Value:
@@ -43,7 +43,7 @@ def svm(scores: Sequence[Value], labels: Sequence[Value | float]) -> Value:
         return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels)])
     idx = ffi.new("int[]", [s._i for s in scores])
     ys = ffi.new("double[]", [_real(y, "label") for y in labels])
-    return _adopt(lambda: lib.mg_svm(idx, ys, len(scores)), Pool(scores), "svm")
+    return adopt(lambda: lib.mg_svm(idx, ys, len(scores)), Pool(scores), "svm")
 
 
 def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[Value | float]) -> Value:
@@ -74,4 +74,4 @@ def l2(params: Sequence[Value]) -> Value:
     if not params or not all(isinstance(p, Value) for p in params):
         return cast(Value, sum(p * p for p in params))
     idx = ffi.new("int[]", [p._i for p in params])
-    return _adopt(lambda: lib.mg_dot(idx, idx, len(params)), Pool(params), "l2")
+    return adopt(lambda: lib.mg_dot(idx, idx, len(params)), Pool(params), "l2")
