@@ -126,6 +126,34 @@ static int plus(int sum, int term, int first)
     return add(sum, term);
 }
 
+/* The demo's loss over n samples x[3s], x[3s+1] with labels x[3s+2], node
+ * for node as micrograd's demo builds it: its node. Nested calls are split
+ * so that nodes are made in Python's order. */
+static int demo_loss(const double *x, int n, const int *params, int *scores)
+{
+    for (int s = 0; s < n; s++) {
+        int x0 = leaf(x[3 * s]);
+        int x1 = leaf(x[3 * s + 1]);
+        scores[s] = mlp(params, x0, x1);
+    }
+    /* data_loss = sum((1 + -y * score).relu() for ...) * (1.0 / n) */
+    int sum = -1;
+    for (int s = 0; s < n; s++) {
+        int neg_y = leaf(-x[3 * s + 2]);
+        int product = mul(scores[s], neg_y);
+        int one = leaf(1.0);
+        sum = plus(sum, relu(add(product, one)), s == 0);
+    }
+    int scale = leaf(1.0 / n);
+    int data_loss = mul(sum, scale);
+    /* reg_loss = alpha * sum(p * p for p in parameters) */
+    for (int k = 0; k < NPARAMS; k++)
+        sum = plus(sum, mul(params[k], params[k]), k == 0);
+    int alpha = leaf(1e-4);
+    int reg_loss = mul(sum, alpha);
+    return add(data_loss, reg_loss);
+}
+
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 100, n = 0;
@@ -147,29 +175,7 @@ int main(int argc, char **argv)
             return 1;
         params[k] = leaf(p);
     }
-    /* The graph, node for node as micrograd's demo builds it. Nested calls
-     * are split so that nodes are made in Python's order. */
-    for (int s = 0; s < n; s++) {
-        int x0 = leaf(x[3 * s]);
-        int x1 = leaf(x[3 * s + 1]);
-        scores[s] = mlp(params, x0, x1);
-    }
-    /* data_loss = sum((1 + -y * score).relu() for ...) * (1.0 / n) */
-    int sum = -1;
-    for (int s = 0; s < n; s++) {
-        int neg_y = leaf(-x[3 * s + 2]);
-        int product = mul(scores[s], neg_y);
-        int one = leaf(1.0);
-        sum = plus(sum, relu(add(product, one)), s == 0);
-    }
-    int scale = leaf(1.0 / n);
-    int data_loss = mul(sum, scale);
-    /* reg_loss = alpha * sum(p * p for p in parameters) */
-    for (int k = 0; k < NPARAMS; k++)
-        sum = plus(sum, mul(params[k], params[k]), k == 0);
-    int alpha = leaf(1e-4);
-    int reg_loss = mul(sum, alpha);
-    int loss = add(data_loss, reg_loss);
+    int loss = demo_loss(x, n, params, scores);
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

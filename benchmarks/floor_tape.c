@@ -72,39 +72,24 @@ static void backward(node *t, int32_t n)
     }
 }
 
-int main(void)
+/* Whether every node's op and children are valid (children -1 or in [0, n)). */
+static int valid_nodes(const int32_t *op, const int32_t *ca, const int32_t *cb, int32_t n)
 {
-    int32_t head[3];
-    if (!read_ints(head, 3) || head[0] < 1 || head[0] > INT32_MAX / 3 || head[1] < 0
-        || head[1] >= head[0] || head[2] < 1)
-        return fail("bad header (n, root, repeats)");
-    int32_t n = head[0], root = head[1], repeats = head[2];
-    int32_t *in = malloc(3 * (size_t)n * sizeof *in), *order = malloc(n * sizeof *order);
-    int32_t *place = malloc(n * sizeof *place);
-    int32_t *stack = malloc((3 * (size_t)n + 1) * sizeof *stack); /* pushes: edges + nodes + 1 */
-    double *data = malloc(n * sizeof *data), *seconds = malloc(repeats * sizeof *seconds);
-    node *t = malloc(n * sizeof *t);
-    int status = 1;
-    if (!in || !order || !place || !stack || !data || !seconds || !t) {
-        fail("out of memory");
-        goto done;
-    }
-    int32_t *op = in, *ca = in + n, *cb = in + 2 * (size_t)n;
-    if (!read_ints(in, 3 * n) || fread(data, sizeof *data, n, stdin) != (size_t)n) {
-        fail("input too short");
-        goto done;
-    }
     for (int32_t k = 0; k < n; k++)
         if (op[k] < 0 || op[k] >= NOPS || ca[k] < -1 || ca[k] >= n || cb[k] < -1 || cb[k] >= n
             || (op[k] != LEAF && ca[k] < 0)
-            || ((op[k] == ADD || op[k] == MUL || op[k] == POW_CONST) && cb[k] < 0)) {
-            fail("bad node");
-            goto done;
-        }
+            || ((op[k] == ADD || op[k] == MUL || op[k] == POW_CONST) && cb[k] < 0))
+            return 0;
+    return 1;
+}
 
-    /* Post-order from the root, children first: place[k] is node k's slot
-     * once placed, -2 while on the stack, -1 before. A stack entry is a
-     * node, negated (minus one) once its children were pushed. */
+/* Post-order from the root, children first, into order[0..count): the count,
+ * or -1 for a cycle. place[k] is node k's slot once placed, -2 while on the
+ * stack, -1 before. A stack entry is a node, negated (minus one) once its
+ * children were pushed. */
+static int32_t post_order(const int32_t *ca, const int32_t *cb, int32_t n, int32_t root,
+                          int32_t *order, int32_t *place, int32_t *stack)
+{
     int32_t count = 0, top = 0;
     for (int32_t k = 0; k < n; k++)
         place[k] = -1;
@@ -122,20 +107,19 @@ int main(void)
         stack[top++] = -s - 1;
         int32_t kids[2] = {ca[s], cb[s]};
         for (int c = 0; c < 2; c++) {
-            if (kids[c] >= 0 && place[kids[c]] == -2) {
-                fail("the graph has a cycle");
-                goto done;
-            }
+            if (kids[c] >= 0 && place[kids[c]] == -2)
+                return -1;
             if (kids[c] >= 0 && place[kids[c]] == -1)
                 stack[top++] = kids[c];
         }
     }
-    for (int32_t k = 0; k < count; k++) {
-        int32_t s = order[k];
-        t[k] = (node){data[s], 0.0, ca[s] >= 0 ? place[ca[s]] : -1,
-                      cb[s] >= 0 ? place[cb[s]] : -1, op[s]};
-    }
+    return count;
+}
 
+/* Time backward over t[0..count) repeats times, grads zeroed before each,
+ * into seconds[]; print the JSON result. */
+static void time_and_report(node *t, int32_t count, int32_t repeats, double *seconds)
+{
     double sum = 0.0;
     for (int32_t r = 0; r < repeats; r++) {
         for (int32_t k = 0; k < count; k++)
@@ -155,8 +139,39 @@ int main(void)
         printf("], \"grad_sum\": %.17g}\n", sum);
     else
         printf("], \"grad_sum\": null}\n");
-    status = 0;
-done:
+}
+
+int main(void)
+{
+    int32_t head[3];
+    if (!read_ints(head, 3) || head[0] < 1 || head[0] > INT32_MAX / 3 || head[1] < 0
+        || head[1] >= head[0] || head[2] < 1)
+        return fail("bad header (n, root, repeats)");
+    int32_t n = head[0], root = head[1], repeats = head[2];
+    int32_t *in = malloc(3 * (size_t)n * sizeof *in), *order = malloc(n * sizeof *order);
+    int32_t *place = malloc(n * sizeof *place);
+    int32_t *stack = malloc((3 * (size_t)n + 1) * sizeof *stack); /* pushes: edges + nodes + 1 */
+    double *data = malloc(n * sizeof *data), *seconds = malloc(repeats * sizeof *seconds);
+    node *t = malloc(n * sizeof *t);
+    int status = 1;
+    int32_t *op = in, *ca = in + n, *cb = in + 2 * (size_t)n, count = -1;
+    if (!in || !order || !place || !stack || !data || !seconds || !t)
+        fail("out of memory");
+    else if (!read_ints(in, 3 * n) || fread(data, sizeof *data, n, stdin) != (size_t)n)
+        fail("input too short");
+    else if (!valid_nodes(op, ca, cb, n))
+        fail("bad node");
+    else if ((count = post_order(ca, cb, n, root, order, place, stack)) < 0)
+        fail("the graph has a cycle");
+    else {
+        for (int32_t k = 0; k < count; k++) {
+            int32_t s = order[k];
+            t[k] = (node){data[s], 0.0, ca[s] >= 0 ? place[ca[s]] : -1,
+                          cb[s] >= 0 ? place[cb[s]] : -1, op[s]};
+        }
+        time_and_report(t, count, repeats, seconds);
+        status = 0;
+    }
     free(in);
     free(order);
     free(place);
