@@ -39,25 +39,20 @@ def source_tree(tmp_path: Path) -> Path:
     return tree
 
 
-def test_without_a_c_compiler_the_build_fails_with_a_short_message_saying_what_to_install(tmp_path):
-    tree = source_tree(tmp_path)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-cache-dir",
-            "--wheel-dir",
-            str(tmp_path / "out"),
-            str(tree),
-        ],
+def build_wheel(tree: Path, out: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """pip wheel of the tree into out, with these environment variables set."""
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        + ["--no-cache-dir", "--wheel-dir", str(out), str(tree)],
         capture_output=True,
         text=True,
-        env={**os.environ, "CC": "/nonexistent/cc"},
+        env={**os.environ, **env},
     )
+
+
+def test_without_a_c_compiler_the_build_fails_with_a_short_message_saying_what_to_install(tmp_path):
+    tree = source_tree(tmp_path)
+    done = build_wheel(tree, tmp_path / "out", CC="/nonexistent/cc")
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "no C compiler was found ('/nonexistent/cc' is not on the PATH" in output, output
@@ -86,22 +81,7 @@ def test_the_wheel_holds_the_package_and_no_benchmarks(tmp_path):
 
     tree = source_tree(tmp_path)
     shutil.copytree(ROOT / "benchmarks", tree / "benchmarks")  # as in the sdist
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-cache-dir",
-            "--wheel-dir",
-            str(tmp_path / "out"),
-            str(tree),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = build_wheel(tree, tmp_path / "out")
     assert done.returncode == 0, done.stdout + done.stderr
     (wheel,) = (tmp_path / "out").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
