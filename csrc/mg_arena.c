@@ -82,13 +82,6 @@ enum { GIVEN_BACK_NEW = 1, GIVEN_BACK_USED = 2 }; /* mg_chunk_state.given_back *
 mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1, .keep_empty = KEEP_EMPTY};
 pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The calling thread's current region, -1 for none (initial-exec: read
- * without a call, on every allocation). */
-__thread int32_t mg_my_region __attribute__((tls_model("initial-exec"))) = -1;
-/* Gives a thread's current region up when the thread exits. */
-static pthread_key_t exit_key;
-static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-
 /* Add one chunk and its regions (pushed free). 0 or MG_ENOMEM, with the
  * arena unchanged but for the size of its tables. The chunk is mapped, not
  * touched: it counts as given back until a region of it is opened. */
@@ -171,14 +164,7 @@ static void chunk_return_locked(int32_t r)
     s->given_back = GIVEN_BACK_USED;
 }
 
-static void release_at_exit(void *region_plus_one);
-
-static void make_exit_key(void)
-{
-    pthread_key_create(&exit_key, release_at_exit);
-}
-
-/* Open a free region (there must be one) as the calling thread's current. */
+/* Open a free region (there must be one) as the current, the newest. */
 static int32_t open_region_locked(void)
 {
     int32_t r = mg_A.free_region;
@@ -186,18 +172,15 @@ static int32_t open_region_locked(void)
     mg_A.free_region = g->older;
     mg_A.free_regions--;
     chunk_take_locked(r);
-    *g = (mg_region){.seq = ++mg_A.seq, .older = mg_A.newest, .newer = -1, .owned = 1};
+    *g = (mg_region){.seq = ++mg_A.seq, .older = mg_A.newest, .newer = -1};
     if (mg_A.newest >= 0)
         mg_A.regions[mg_A.newest].newer = r;
     mg_A.newest = r;
     mg_A.open_regions++;
-    mg_my_region = r;
-    pthread_once(&exit_key_once, make_exit_key);
-    pthread_setspecific(exit_key, (void *)(intptr_t)(r + 1));
     return r;
 }
 
-/* Put region r, open and now empty and unowned, back on the free stack. */
+/* Put region r, open and empty, back on the free stack. */
 static void recycle_locked(int32_t r)
 {
     mg_region *g = &mg_A.regions[r];
@@ -215,36 +198,12 @@ static void recycle_locked(int32_t r)
     chunk_return_locked(r);
 }
 
-/* No thread allocates in region r any more. */
-static void disown_locked(int32_t r)
-{
-    mg_A.regions[r].owned = 0;
-    if (mg_A.regions[r].live == 0)
-        recycle_locked(r);
-}
-
-static void release_at_exit(void *region_plus_one)
-{
-    pthread_mutex_lock(&mg_lock);
-    disown_locked((int32_t)(intptr_t)region_plus_one - 1);
-    pthread_mutex_unlock(&mg_lock);
-}
-
-void mg_fork_child_locked(void)
-{
-    for (int32_t r = mg_A.newest, older; r >= 0; r = older) {
-        older = mg_A.regions[r].older; /* before r may be recycled */
-        if (mg_A.regions[r].owned && r != mg_my_region)
-            disown_locked(r);
-    }
-}
-
 int mg_reserve_locked(int64_t n)
 {
     if (mg_A.limit >= 0 && mg_A.live + n > mg_A.limit)
         return MG_ENOMEM;
-    /* at most one region for a child in a newer region, one for every full one */
-    while (mg_A.free_regions < 2 + n / MG_REGION_NODES) {
+    /* one region when the current is full, one more for every full one */
+    while (mg_A.free_regions < 1 + n / MG_REGION_NODES) {
         int err = add_chunk_locked();
         if (err)
             return err;
@@ -252,24 +211,13 @@ int mg_reserve_locked(int64_t n)
     return 0;
 }
 
-/* Whether child c exists and lies in a region opened after region r. */
-static int newer_than(int c, int32_t r)
+int32_t mg_next_region_locked(void)
 {
-    return c >= 0 && mg_A.regions[c >> MG_REGION_SHIFT].seq > mg_A.regions[r].seq;
+    int32_t full = mg_A.newest;
+    if (full >= 0 && mg_A.regions[full].live == 0) /* first: it is reused first */
+        recycle_locked(full);
+    return open_region_locked();
 }
-
-int32_t mg_next_region_locked(int a, int b)
-{
-    int32_t r = mg_my_region;
-    if (r < 0 || mg_A.regions[r].used == MG_REGION_NODES || newer_than(a, r)
-        || newer_than(b, r)) {
-        if (r >= 0)
-            disown_locked(r);
-        r = open_region_locked();
-    }
-    return r;
-}
-
 
 int mg_incref(int i)
 {
@@ -289,6 +237,7 @@ void mg_decref_locked(int i)
      * -fno-strict-aliasing the compiler would reload them after every store. */
     mg_node *const *chunks = mg_A.chunks;
     mg_region *regions = mg_A.regions;
+    const int32_t current = mg_A.newest; /* recycling an older region keeps it so */
 #define NODE(j) (chunks[(j) >> MG_CHUNK_SHIFT] + ((j) & (MG_CHUNK_NODES - 1)))
     int64_t dead = -1, freed = 0, pows = 0, fallible = 0, stale = 0; /* dead: linked by refs */
     if (--NODE(i)->refs == 0) {
@@ -308,7 +257,7 @@ void mg_decref_locked(int i)
         freed++;
         int32_t kids[2] = {n->a, n->b}; /* before recycling may give n's memory back */
         int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
-        if (--regions[r].live == 0 && !regions[r].owned)
+        if (--regions[r].live == 0 && r != current)
             recycle_locked(r);
         dead = next;
         for (int k = 0; k < 2; k++) {

@@ -52,9 +52,6 @@ static void child(void)
     for (mg_fork_link *l = registry.next; l != &registry; l = l->next)
         pthread_mutex_init(l->lock, NULL);
     pthread_mutex_init(&mg_lock, NULL);
-    pthread_mutex_lock(&mg_lock);
-    mg_fork_child_locked();
-    pthread_mutex_unlock(&mg_lock);
 }
 
 static void register_handlers(void)
