@@ -62,7 +62,7 @@ def child_work() -> int:
     a, b = Value(3.0), Value(-2.0)
     out = (a * b + a**2).tanh() + (b * 0.5).relu() + a / 4
     out.backward()
-    big = chain(20_000)  # enough nodes to need regions of its own
+    big = chain(20_000)  # enough nodes to open new regions in the child
     big.backward()
     t = (a * b + a**2).tanh().data
     ok = (
