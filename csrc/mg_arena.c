@@ -27,16 +27,21 @@
  * Why not a current region per thread. Each thread used to fill a region
  * of its own (thread-local, given up at thread exit and in a fork child),
  * to keep a thread's nodes together when threads build at once. That bought
- * no concurrency (all of this is under mg_lock), cost a check of both
+ * no concurrency (all of this is under mg_lock) and cost a check of both
  * children on every node made (another thread's child could lie in a newer
- * region), and kept little together: the GIL and the mutex (not a fair one)
- * change hands after runs much longer than a region, so a 400k-node graph
- * built while another thread builds spans 0.1% (C threads) to 1.3% (Python
- * threads) more regions than one built alone, with no backward slowdown
- * measurable. Even two graphs built op by op in turn (one thread) spanning
- * twice the regions cost backward only 3% more instructions and 27% more L1
- * misses (callgrind's cache model). And 3,000 short-lived threads keeping a
- * Value each now leave 141 regions open, not 3,000 (2.1 MB, not 6.4 MB).
+ * region). What it did keep together matters little. How finely two
+ * building threads interleave is up to the scheduler: a 400k-node graph
+ * built by a Python thread while another builds spans 1.01 to 1.07 times
+ * the regions of one built alone in most runs (the GIL changes hands after
+ * long runs), 1.8 times in some, and then its backward took about 1.4
+ * times as long (noisy). At worst, two graphs built op by op in turn (as
+ * one thread may do, which per-thread regions never separated) span twice
+ * the regions and backward took 2.5 times as long (14 to 36 ns a node, C).
+ * But building dominates in Python: two threads each building and
+ * backpropagating graphs of their own ran as fast as before (wall 0.998
+ * times; the soak, equal within noise).
+ * And 3,000 short-lived threads keeping a Value each now leave 141 regions
+ * open, not 3,000 (2.1 MB, not 6.4 MB).
  *
  * What one survivor costs. Slots inside an open region are not reused: a
  * node made later in a free slot of an old region would sort before its
