@@ -132,7 +132,7 @@ int mg_check_rule(const mg_node *n);
  * it runs for every node made. */
 static inline int mg_new_locked(double data, int op, int a, int b)
 {
-    int32_t r = mg_A.newest; /* the current region; every child is older */
+    int32_t r = mg_A.newest; /* the current region: every child was made before */
     mg_region *g = &mg_A.regions[r < 0 ? 0 : r];
     if (r < 0 || g->used == MG_REGION_NODES) {
         r = mg_next_region_locked();
