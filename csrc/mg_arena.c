@@ -7,23 +7,41 @@
  * that holds no node has op MG_FREE, or reads as zeros (below); a live node
  * has refs >= 1, and mg_live_locked asks for both.
  *
- * Chunks are cut into regions of MG_REGION_NODES slots, and each thread
- * allocates by bumping through a region of its own (its "current" region).
- * When that is full, or when a new node's child lies in a region opened
- * after it (made by another thread), the thread takes a free region,
- * stamped with the next sequence number. So (region seq, slot) orders every
- * node after its children, and a thread's nodes in the order it made them;
- * and because children are made before
- * their parents, the reverse of that order is a topological order of every
- * graph. mg_backward.c walks graphs that way, with no sort, and the result
- * depends only on the order the program made its nodes, not on where they
- * landed in memory or what other threads did meanwhile.
+ * Chunks are cut into regions of MG_REGION_NODES slots. Every node, whichever
+ * thread makes it, goes in the next slot of one current region: the newest
+ * open one, mg_A.newest. When that is full, a free region is opened, stamped
+ * with the next sequence number, and becomes the current one. Allocation
+ * happens under mg_lock, so (region seq, slot) is the order the nodes were
+ * made in, by construction: every node comes after its children, which
+ * existed before it. The reverse of that order is therefore a topological
+ * order of every graph. mg_backward.c walks graphs that way, with no sort,
+ * and the result depends only on the order the program made its nodes, not
+ * on where they landed in memory.
  *
- * Open regions (those with live nodes, or current for a thread) sit on a
- * list ordered by seq. A region becomes free again, and is reused first,
- * when its last node dies and no thread allocates in it; a thread's current
- * region is given up when it is full or the thread exits (or, in a child
- * after fork(), when the thread does not exist there: mg_fork.c).
+ * Open regions (those with live nodes, and the current one) sit on a list
+ * ordered by seq, the current one at its newest end. A region other than
+ * the current becomes free again when its last node dies, and is reused
+ * first (the free regions are a stack); the current one, when it is full
+ * and empty, as the next is opened.
+ *
+ * Why not a current region per thread. Each thread used to fill a region
+ * of its own (thread-local, given up at thread exit and in a fork child),
+ * to keep a thread's nodes together when threads build at once. That bought
+ * no concurrency (all of this is under mg_lock) and cost a check of both
+ * children on every node made (another thread's child could lie in a newer
+ * region). What it did keep together matters little. How finely two
+ * building threads interleave is up to the scheduler: a 400k-node graph
+ * built by a Python thread while another builds spans 1.01 to 1.07 times
+ * the regions of one built alone in most runs (the GIL changes hands after
+ * long runs), 1.8 times in some, and then its backward took about 1.4
+ * times as long (noisy). At worst, two graphs built op by op in turn (as
+ * one thread may do, which per-thread regions never separated) span twice
+ * the regions and backward took 2.5 times as long (14 to 36 ns a node, C).
+ * But building dominates in Python: two threads each building and
+ * backpropagating graphs of their own ran as fast as before (wall 0.998
+ * times; the soak, equal within noise).
+ * And 3,000 short-lived threads keeping a Value each now leave 141 regions
+ * open, not 3,000 (2.1 MB, not 6.4 MB).
  *
  * What one survivor costs. Slots inside an open region are not reused: a
  * node made later in a free slot of an old region would sort before its
@@ -36,9 +54,9 @@
  * 4,096 slots. Taking leaves from a pool of their own that reuses freed
  * slots (a leaf has no children, so order does not bind it) would help only
  * leaves; a computed survivor would still pin a region. Smaller regions cost
- * a region switch every 64 nodes (a few loads, one pthread_setspecific) and
- * 32 bytes of region table per 2 KiB, and backward skips the regions with
- * nothing reached; no slowdown was measurable in build or backward.
+ * a region switch every 64 nodes (a few loads and stores) and 32 bytes of
+ * region table per 2 KiB, and backward skips the regions with nothing
+ * reached; no slowdown was measurable in build or backward.
  *
  * Memory given back. A chunk all of whose regions are free is an empty
  * chunk. Up to keep_empty of them stay resident (4 at first, 8 MiB); the
@@ -81,13 +99,6 @@ enum { GIVEN_BACK_NEW = 1, GIVEN_BACK_USED = 2 }; /* mg_chunk_state.given_back *
 
 mg_arena mg_A = {.free_region = -1, .newest = -1, .limit = -1, .keep_empty = KEEP_EMPTY};
 pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* The calling thread's current region, -1 for none (initial-exec: read
- * without a call, on every allocation). */
-__thread int32_t mg_my_region __attribute__((tls_model("initial-exec"))) = -1;
-/* Gives a thread's current region up when the thread exits. */
-static pthread_key_t exit_key;
-static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 /* Add one chunk and its regions (pushed free). 0 or MG_ENOMEM, with the
  * arena unchanged but for the size of its tables. The chunk is mapped, not
@@ -171,14 +182,7 @@ static void chunk_return_locked(int32_t r)
     s->given_back = GIVEN_BACK_USED;
 }
 
-static void release_at_exit(void *region_plus_one);
-
-static void make_exit_key(void)
-{
-    pthread_key_create(&exit_key, release_at_exit);
-}
-
-/* Open a free region (there must be one) as the calling thread's current. */
+/* Open a free region (there must be one) as the current, the newest. */
 static int32_t open_region_locked(void)
 {
     int32_t r = mg_A.free_region;
@@ -186,18 +190,15 @@ static int32_t open_region_locked(void)
     mg_A.free_region = g->older;
     mg_A.free_regions--;
     chunk_take_locked(r);
-    *g = (mg_region){.seq = ++mg_A.seq, .older = mg_A.newest, .newer = -1, .owned = 1};
+    *g = (mg_region){.seq = ++mg_A.seq, .older = mg_A.newest, .newer = -1};
     if (mg_A.newest >= 0)
         mg_A.regions[mg_A.newest].newer = r;
     mg_A.newest = r;
     mg_A.open_regions++;
-    mg_my_region = r;
-    pthread_once(&exit_key_once, make_exit_key);
-    pthread_setspecific(exit_key, (void *)(intptr_t)(r + 1));
     return r;
 }
 
-/* Put region r, open and now empty and unowned, back on the free stack. */
+/* Put region r, open and empty, back on the free stack. */
 static void recycle_locked(int32_t r)
 {
     mg_region *g = &mg_A.regions[r];
@@ -215,36 +216,13 @@ static void recycle_locked(int32_t r)
     chunk_return_locked(r);
 }
 
-/* No thread allocates in region r any more. */
-static void disown_locked(int32_t r)
-{
-    mg_A.regions[r].owned = 0;
-    if (mg_A.regions[r].live == 0)
-        recycle_locked(r);
-}
-
-static void release_at_exit(void *region_plus_one)
-{
-    pthread_mutex_lock(&mg_lock);
-    disown_locked((int32_t)(intptr_t)region_plus_one - 1);
-    pthread_mutex_unlock(&mg_lock);
-}
-
-void mg_fork_child_locked(void)
-{
-    for (int32_t r = mg_A.newest, older; r >= 0; r = older) {
-        older = mg_A.regions[r].older; /* before r may be recycled */
-        if (mg_A.regions[r].owned && r != mg_my_region)
-            disown_locked(r);
-    }
-}
-
 int mg_reserve_locked(int64_t n)
 {
     if (mg_A.limit >= 0 && mg_A.live + n > mg_A.limit)
         return MG_ENOMEM;
-    /* at most one region for a child in a newer region, one for every full one */
-    while (mg_A.free_regions < 2 + n / MG_REGION_NODES) {
+    /* n nodes open at most 1 + n / MG_REGION_NODES regions: one when the
+     * current is full, one more for every region they fill */
+    while (mg_A.free_regions < 1 + n / MG_REGION_NODES) {
         int err = add_chunk_locked();
         if (err)
             return err;
@@ -252,24 +230,13 @@ int mg_reserve_locked(int64_t n)
     return 0;
 }
 
-/* Whether child c exists and lies in a region opened after region r. */
-static int newer_than(int c, int32_t r)
+int32_t mg_next_region_locked(void)
 {
-    return c >= 0 && mg_A.regions[c >> MG_REGION_SHIFT].seq > mg_A.regions[r].seq;
+    int32_t full = mg_A.newest;
+    if (full >= 0 && mg_A.regions[full].live == 0) /* all its nodes died: it is */
+        recycle_locked(full); /* the top of the free stack, opened again below */
+    return open_region_locked();
 }
-
-int32_t mg_next_region_locked(int a, int b)
-{
-    int32_t r = mg_my_region;
-    if (r < 0 || mg_A.regions[r].used == MG_REGION_NODES || newer_than(a, r)
-        || newer_than(b, r)) {
-        if (r >= 0)
-            disown_locked(r);
-        r = open_region_locked();
-    }
-    return r;
-}
-
 
 int mg_incref(int i)
 {
@@ -306,7 +273,7 @@ void mg_decref_locked(int i)
         freed++;
         int32_t kids[2] = {n->a, n->b}; /* before recycling may give n's memory back */
         int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
-        if (--regions[r].live == 0 && !regions[r].owned)
+        if (--regions[r].live == 0 && r != mg_A.newest) /* not the current one */
             recycle_locked(r);
         dead = next;
         for (int k = 0; k < 2; k++) {

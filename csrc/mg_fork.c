@@ -3,19 +3,18 @@
  *
  * fork() copies only the calling thread. A lock that another thread held at
  * that moment stays held in the child forever, and the child's first call
- * that takes it never returns; a region another thread was filling stays
- * owned forever. So, through pthread_atfork (registered once, when the
- * library is loaded):
+ * that takes it never returns. So, through pthread_atfork (registered once,
+ * when the library is loaded):
  *
  *   prepare  takes every lock of the core in the documented order: this
  *            file's registry lock, then every live recording's lock, then
  *            mg_lock. No thread can then be inside the core, so the arena
  *            is consistent (no walk half done, the backward scratch zero).
  *   parent   releases them, in reverse.
- *   child    re-initialises them all, then gives up the current regions of
- *            the threads that do not exist in the child: every region owned
- *            but the forking thread's own current one is disowned, and
- *            recycled if empty (mg_fork_child_locked, mg_arena.c).
+ *   child    re-initialises them all. The arena needs nothing more: it holds
+ *            no per-thread state (all threads fill the one current region,
+ *            mg_arena.c), and the nodes that threads absent in the child
+ *            made are freed like any other when the child drops them.
  *
  * The registry: every recording (mg_replay.c) embeds an mg_fork_link, put
  * on a circular list here between the point its lock is initialised and
@@ -52,9 +51,6 @@ static void child(void)
     for (mg_fork_link *l = registry.next; l != &registry; l = l->next)
         pthread_mutex_init(l->lock, NULL);
     pthread_mutex_init(&mg_lock, NULL);
-    pthread_mutex_lock(&mg_lock);
-    mg_fork_child_locked();
-    pthread_mutex_unlock(&mg_lock);
 }
 
 static void register_handlers(void)

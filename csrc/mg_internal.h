@@ -38,8 +38,7 @@ typedef struct mg_region {
     int32_t older;     /* neighbours in the list of open regions, by seq,     */
     int32_t newer;     /*   -1 at the ends; next free region while free       */
     int32_t pending;   /* backward scratch: reached, unprocessed nodes in it  */
-    int16_t owned;     /* a thread is allocating in it                        */
-    int16_t zeroed;    /* free, and its memory may read as zeros (never used,
+    int32_t zeroed;    /* free, and its memory may read as zeros (never used,
                           or given back): its slots are set up when opened   */
 } mg_region;
 
@@ -59,7 +58,8 @@ typedef struct mg_arena {
     int64_t keep_empty;   /* how many of those may stay so (mg_arena.c)       */
     int32_t free_region;  /* stack of free regions, linked through older      */
     int64_t free_regions; /* how many are on it                               */
-    int32_t newest;       /* newest open region, -1 if none                   */
+    int32_t newest;       /* newest open region, -1 if none: the current one,
+                             where every new node goes (mg_arena.c)          */
     int64_t open_regions; /* regions not free                                 */
     uint64_t seq;         /* seq of the newest region opened                  */
     uint64_t *reached;    /* backward scratch, one bit a slot; zero between  */
@@ -130,11 +130,9 @@ static inline uint64_t mg_order_locked(int64_t i)
 /* Make sure the next n allocations cannot fail. 0 or MG_ENOMEM. */
 int mg_reserve_locked(int64_t n);
 
-/* The calling thread's current region (mg_arena.c). */
-extern __thread int32_t mg_my_region __attribute__((tls_model("initial-exec")));
-/* The region a new node over children a, b goes in: the thread's current
- * one, or a newly opened one if that is full or older than a child's. */
-int32_t mg_next_region_locked(int a, int b);
+/* The current region is full (or there is none yet): open the next one,
+ * which becomes mg_A.newest, and return it (mg_arena.c). */
+int32_t mg_next_region_locked(void);
 
 static inline int mg_is_pow(int op)
 {
@@ -151,17 +149,14 @@ static inline int mg_may_fail(int op, const mg_node *b)
 }
 
 /* A fresh node with one reference, with children a and b (-1: none), taken
- * from the thread's region. Only after mg_reserve_locked succeeded. Inline:
+ * from the current region. Only after mg_reserve_locked succeeded. Inline:
  * it runs for every node made. */
 static inline int mg_new_locked(double data, int op, int a, int b)
 {
-    int32_t r = mg_my_region;
+    int32_t r = mg_A.newest; /* the current region: every child was made before */
     mg_region *g = &mg_A.regions[r < 0 ? 0 : r];
-    if (r < 0 || g->used == MG_REGION_NODES
-        || (r != mg_A.newest /* else no child can be in a newer region */
-            && ((a >= 0 && mg_A.regions[a >> MG_REGION_SHIFT].seq > g->seq)
-                || (b >= 0 && mg_A.regions[b >> MG_REGION_SHIFT].seq > g->seq)))) {
-        r = mg_next_region_locked(a, b);
+    if (r < 0 || g->used == MG_REGION_NODES) {
+        r = mg_next_region_locked();
         g = &mg_A.regions[r];
     }
     int64_t i = (int64_t)r * MG_REGION_NODES + g->used++;
@@ -202,9 +197,6 @@ typedef struct mg_fork_link {
 } mg_fork_link;
 void mg_fork_track(mg_fork_link *l, pthread_mutex_t *lock);
 void mg_fork_untrack(mg_fork_link *l);
-/* In a child after fork(), mg_lock held: disown every region but the
- * calling thread's current one (mg_arena.c). */
-void mg_fork_child_locked(void);
 
 /* Drop a reference on i and free whatever that leaves unreached. */
 void mg_decref_locked(int i);

@@ -26,7 +26,7 @@
  * which both C and cdef understand, and there are no macros. */
 
 /* Nodes per chunk: chunks never move, so Python may read them directly.
- * Nodes per region, the unit a thread allocates from (mg_arena.c): 2 KiB,
+ * Nodes per region, the unit the arena allocates from (mg_arena.c): 2 KiB,
  * the most one long-lived node can keep from reuse. */
 enum {
     MG_CHUNK_SHIFT = 16,
@@ -90,7 +90,7 @@ typedef struct mg_node {
 typedef struct mg_stats {
     int64_t live;      /* nodes in use                                 */
     int64_t capacity;  /* node slots allocated                         */
-    int64_t regions;   /* regions holding live nodes or owned by a thread */
+    int64_t regions;   /* regions holding live nodes, or being filled  */
     int64_t bytes;     /* bytes held by the arena and its scratch (with
                           chunks whose pages went back to the OS)      */
     int64_t chunks;    /* chunks allocated (mapped)                    */
