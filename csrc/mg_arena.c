@@ -145,6 +145,7 @@ static int add_chunk_locked(void)
 static void chunk_take_locked(int32_t r)
 {
     mg_chunk_state *s = &mg_A.chunk_state[r / REGIONS_PER_CHUNK];
+    mg_assert(s->free_regions > 0);
     if (s->free_regions-- == REGIONS_PER_CHUNK) { /* the chunk was all free */
         if (s->given_back) {
             /* given back, then needed again: the program cycles through
@@ -170,6 +171,7 @@ static void chunk_return_locked(int32_t r)
 {
     int64_t c = r / REGIONS_PER_CHUNK;
     mg_chunk_state *s = &mg_A.chunk_state[c];
+    mg_assert(s->free_regions < REGIONS_PER_CHUNK);
     if (++s->free_regions < REGIONS_PER_CHUNK)
         return;
     if (mg_A.empty_resident < mg_A.keep_empty) {
@@ -186,6 +188,7 @@ static void chunk_return_locked(int32_t r)
 static int32_t open_region_locked(void)
 {
     int32_t r = mg_A.free_region;
+    mg_assert(r >= 0 && mg_A.free_regions > 0); /* mg_reserve_locked saw to it */
     mg_region *g = &mg_A.regions[r];
     mg_A.free_region = g->older;
     mg_A.free_regions--;
@@ -195,6 +198,7 @@ static int32_t open_region_locked(void)
         mg_A.regions[mg_A.newest].newer = r;
     mg_A.newest = r;
     mg_A.open_regions++;
+    mg_assert(mg_A.free_regions + mg_A.open_regions == mg_A.nchunks * REGIONS_PER_CHUNK);
     return r;
 }
 
@@ -202,6 +206,7 @@ static int32_t open_region_locked(void)
 static void recycle_locked(int32_t r)
 {
     mg_region *g = &mg_A.regions[r];
+    mg_assert(g->live == 0 && mg_A.open_regions > 0);
     if (g->older >= 0)
         mg_A.regions[g->older].newer = g->newer;
     if (g->newer >= 0)
@@ -233,6 +238,7 @@ int mg_reserve_locked(int64_t n)
 int32_t mg_next_region_locked(void)
 {
     int32_t full = mg_A.newest;
+    mg_assert(full < 0 || mg_A.regions[full].used == MG_REGION_NODES);
     if (full >= 0 && mg_A.regions[full].live == 0) /* all its nodes died: it is */
         recycle_locked(full); /* the top of the free stack, opened again below */
     return open_region_locked();
@@ -273,6 +279,7 @@ void mg_decref_locked(int i)
         freed++;
         int32_t kids[2] = {n->a, n->b}; /* before recycling may give n's memory back */
         int32_t r = (int32_t)(dead >> MG_REGION_SHIFT);
+        mg_assert(regions[r].live > 0);
         if (--regions[r].live == 0 && r != mg_A.newest) /* not the current one */
             recycle_locked(r);
         dead = next;
@@ -280,6 +287,7 @@ void mg_decref_locked(int i)
             if (kids[k] < 0)
                 continue;
             mg_node *c = NODE(kids[k]);
+            mg_assert(c->refs > 0 && c->refs != UINT32_MAX); /* a child is not dead yet */
             if (--c->refs == 0) {
                 c->refs = (uint32_t)dead;
                 dead = kids[k];
@@ -289,6 +297,7 @@ void mg_decref_locked(int i)
 #undef NODE
     mg_A.live -= freed;
     mg_A.stale -= stale;
+    mg_assert(mg_A.live >= 0 && mg_A.stale >= 0);
 }
 
 /* Python gives back a reference: no record may name its node (mg_handoff.c). */

@@ -29,14 +29,18 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static mg_fork_link registry = {.prev = &registry, .next = &registry};
 static pthread_once_t registered = PTHREAD_ONCE_INIT;
 
+/* Before fork(): takes every lock of the core, in order, and returns holding
+ * them all; parent() (in the parent) or child() (in the child) ends that. */
 static void prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
     for (mg_fork_link *l = registry.next; l != &registry; l = l->next)
         pthread_mutex_lock(l->lock);
     pthread_mutex_lock(&mg_lock);
+    mg_assert(mg_A.newest < 0 || mg_A.regions[mg_A.newest].newer == -1);
 }
 
+/* After fork(), in the parent: releases the locks prepare() took, in reverse. */
 static void parent(void)
 {
     pthread_mutex_unlock(&mg_lock);
@@ -45,6 +49,8 @@ static void parent(void)
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* After fork(), in the child: the locks prepare() took are held by a thread
+ * the child does not have; it re-initialises them, unlocked. */
 static void child(void)
 {
     pthread_mutex_init(&registry_lock, NULL);
