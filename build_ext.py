@@ -46,6 +46,9 @@ ffibuilder = FFI()
 ffibuilder.cdef(public_declarations() + "\nconst char *mg_build_hash(void);")
 ffibuilder.set_source(
     "micrograd_c._cmg",
+    # the flags, named in the generated source: built with other flags than last time, it
+    # changes, so setuptools rebuilds everything rather than reuse a debug or sanitized build
+    f"/* built with {' '.join(flags + link_flags)} */\n"
     '#include "micrograd.h"\n'
     f'static const char *mg_build_hash(void) {{ return "{source_hash(HERE)}"; }}\n',
     sources=[relative(p) for p in SOURCES],

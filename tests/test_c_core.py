@@ -81,8 +81,11 @@ def test_mg_assert_checks_only_in_a_debug_build(tmp_path, debug):
 
 
 @pytest.mark.parametrize(("env", "defined"), [("1", True), ("0", False), (None, False)])
-def test_micrograd_c_debug_defines_mg_debug(env, defined):
-    script = "import runpy; print(runpy.run_path('build_ext.py')['flags'])"
+def test_micrograd_c_debug_defines_mg_debug_and_changes_the_generated_source(env, defined):
+    script = (
+        "import runpy; b = runpy.run_path('build_ext.py'); "
+        "print(b['flags']); print(b['ffibuilder']._assigned_source[1])"
+    )
     environ = {k: v for k, v in os.environ.items() if k != "MICROGRAD_C_DEBUG"}
     if env is not None:
         environ["MICROGRAD_C_DEBUG"] = env
@@ -91,4 +94,7 @@ def test_micrograd_c_debug_defines_mg_debug(env, defined):
         [sys.executable, "-c", script], cwd=ROOT, env=environ, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert ("'-DMG_DEBUG'" in result.stdout) == defined
+    flags, source = result.stdout.split("\n", 1)
+    assert ("'-DMG_DEBUG'" in flags) == defined
+    # (so a build with other flags is not taken for the one setuptools left in build/)
+    assert ("-DMG_DEBUG" in source) == defined

@@ -315,6 +315,27 @@ def test_reload_keeps_freeing_handles_made_before() -> None:
     assert result.stdout.split() == ["7.0", "5000"]
 
 
+def test_reload_of_the_handles_module_keeps_prev_and_reclaim_right() -> None:
+    script = textwrap.dedent("""
+        import importlib
+        from micrograd_c import _handles, Value
+        importlib.reload(_handles)
+        class Bad:
+            def __float__(self):
+                raise RuntimeError
+        a, b = Value(1.0), Value(2.0)
+        print((a * b)._prev == {a, b})  # the very operands
+        x = Value(3.0)
+        try:
+            x + Bad()  # fails before C is called: the reference last handed is x's, and x has it
+        except RuntimeError:
+            pass
+        print((x * 2).data)
+    """)
+    result = run_python("-c", script, check=True)
+    assert result.stdout.split() == ["True", "6.0"]
+
+
 class Lying(list):
     """A list whose len() says one more than it holds."""
 

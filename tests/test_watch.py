@@ -315,6 +315,7 @@ def test_page_is_one_self_contained_file(use_dot, tmp_path, monkeypatch):
     text = (tmp_path / "page.html").read_text(encoding="utf-8")
     assert text == page.html and text.startswith("<!DOCTYPE html>")
     assert not re.search(r"https?:|<link\b|\bsrc=|@import", text)
+    assert "\\\\" not in text  # the script as written: a row's children are joined by "\n"
     assert (x.grad, y.grad, b.grad, z.grad) == (0.0, 0.0, 0.0, 0.0)
     for element in (
         "n0",

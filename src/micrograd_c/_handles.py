@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from .engine import Value
 
 
+# importlib.reload re-runs this file in the same namespace: the classes are kept (restored at
+# the end), since every Value alive, and every Value engine makes from then on, is a Handle of
+# the first class, and every pool made holds Kids and is a Pool of the first ones
+_KEPT: dict[str, Any] = {
+    name: globals()[name] for name in ("Handle", "Kids", "Pool") if name in globals()
+}
+
+
 class Handle:
     """An object owning one reference on C node ``_i``, given back when it is collected."""
 
@@ -179,3 +187,6 @@ def adopt(make: Callable[[], int], pool: Pool, what: str) -> Value:
         reclaim(i, out)
         raise
     return out
+
+
+globals().update(_KEPT)  # (see _KEPT)
