@@ -263,7 +263,7 @@ void mg_decref_locked(int i)
     mg_node *const *chunks = mg_A.chunks;
     mg_region *regions = mg_A.regions;
 #define NODE(j) (chunks[(j) >> MG_CHUNK_SHIFT] + ((j) & (MG_CHUNK_NODES - 1)))
-    int64_t dead = -1, freed = 0, stale = 0; /* dead: linked by refs */
+    int64_t dead = -1, freed = 0, stale = 0, may_fail = 0; /* dead: linked by refs */
     if (--NODE(i)->refs == 0) {
         NODE(i)->refs = UINT32_MAX; /* (int32_t)-1 ends the stack */
         dead = i;
@@ -273,6 +273,7 @@ void mg_decref_locked(int i)
         int64_t next = (int32_t)n->refs;
         n->refs = 0;
         stale += (n->walk & MG_WALK_STALE) != 0;
+        may_fail += n->may_fail;
         n->op = MG_FREE;
         if (n->handed)
             mg_handoff_forget_locked((int32_t)dead);
@@ -297,7 +298,10 @@ void mg_decref_locked(int i)
 #undef NODE
     mg_A.live -= freed;
     mg_A.stale -= stale;
-    mg_assert(mg_A.live >= 0 && mg_A.stale >= 0);
+    mg_A.may_fail -= may_fail;
+    mg_assert(mg_A.live >= 0 && mg_A.stale >= 0 && mg_A.may_fail >= 0);
+    if (mg_A.may_fail == 0)
+        mg_A.suspect = 0;
 }
 
 /* Python gives back a reference: no record may name its node (mg_handoff.c). */

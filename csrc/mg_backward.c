@@ -27,10 +27,15 @@
  *
  * Only a power's rule can fail (Python raises for 0.0 ** -1 and on
  * overflow), and only one whose exponent is not the constant 1 or 2
- * (mg_may_fail). When the root says such a power is under it (its
- * MG_WALK_FAILS bit), a first sweep only checks the reachable nodes, before
- * the second applies any rule: on error no gradient changes. Data may be
- * written at any time, so the check goes by the graph, not by the data.
+ * (mg_may_fail: the node's may_fail byte). Such a rule is checked when its
+ * node is made; it can fail later only if data changes, and every write of
+ * data goes through C (mg_set_data, the optimizers, replay, mg_reset),
+ * which marks the arena suspect while any may-fail node is alive
+ * (mg_data_written_locked). So when the root says such a power is under it
+ * (its MG_WALK_FAILS bit) and the arena is suspect, a first sweep only
+ * checks the reachable nodes, before the second applies any rule: on error
+ * no gradient changes. Once no may-fail node is alive, the arena is no
+ * longer suspect.
  *
  * Rules written in Python (an op built by hand, Value(x, children, op), or
  * a _backward assigned to any Value) cannot run under the lock: a rule may
@@ -52,6 +57,13 @@
 static int mg_check_rule(const mg_node *n)
 {
     return mg_is_pow(n->op) ? mg_pow_check(mg_at(n->a)->data, mg_at(n->b)->data) : 0;
+}
+
+void mg_may_fail_made_locked(const mg_node *n)
+{
+    mg_A.may_fail++;
+    if (mg_check_rule(n))
+        mg_A.suspect = 1;
 }
 
 /* What a sweep does at each node it reaches. */
@@ -209,7 +221,7 @@ int mg_backward(int root)
     int err = mg_live_locked(root) ? 0 : MG_EINDEX;
     if (!err && (mg_at(root)->walk & MG_WALK_BELOW || mg_A.stale))
         err = MG_IN_PYTHON;
-    if (!err && mg_at(root)->walk & MG_WALK_FAILS)
+    if (!err && mg_at(root)->walk & MG_WALK_FAILS && mg_A.suspect)
         err = sweep_locked(root, CHECK, NULL);
     if (!err) {
         mg_at(root)->grad = 1.0;

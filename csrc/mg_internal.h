@@ -64,6 +64,10 @@ typedef struct mg_arena {
     uint64_t seq;         /* seq of the newest region opened                  */
     uint64_t *reached;    /* backward scratch, one bit a slot; zero between  */
     int64_t live;         /* nodes in use                                     */
+    int64_t may_fail;     /* live nodes whose rule may fail (may_fail set)    */
+    int suspect;          /* a may-fail rule may fail with the data now: one
+                             failed its check when made, or data was written
+                             since; cleared when no may-fail node is left     */
     int64_t stale;        /* live nodes given a Python rule while they had
                              parents, whose MG_WALK_BELOW bits it missed     */
     int64_t limit;        /* test cap on live nodes, -1 for none              */
@@ -148,6 +152,18 @@ static inline int mg_may_fail(int op, const mg_node *b)
     return op == MG_POW || (b->data != 1.0 && b->data != 2.0);
 }
 
+/* Data was (or is about to be) written, by mg_set_data, an optimizer step,
+ * replay or mg_reset: a may-fail rule alive now may fail, so backward checks
+ * them first until none is left (mg_backward.c). */
+static inline void mg_data_written_locked(void)
+{
+    mg_A.suspect |= mg_A.may_fail != 0;
+}
+
+/* Node n, just made, has a rule that may fail: count it, and if its rule
+ * fails with the data now, mark the arena suspect (mg_backward.c). */
+void mg_may_fail_made_locked(const mg_node *n);
+
 /* A fresh node with one reference, with children a and b (-1: none), taken
  * from the current region. Only after mg_reserve_locked succeeded. Inline:
  * it runs for every node made. */
@@ -170,14 +186,16 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     n->b = b;
     n->refs = 1;
     n->op = (uint8_t)op;
-    n->spare = 0;
+    n->may_fail = (uint8_t)(mg_is_pow(op) && mg_may_fail(op, mg_at(b)));
     n->handed = 0;
     unsigned wa = a >= 0 ? mg_at(a)->walk : 0, wb = b >= 0 ? mg_at(b)->walk : 0;
     n->walk = (uint8_t)((a >= 0 && (mg_at(a)->op != MG_LEAF || wa & MG_WALK_BELOW))
                         | (b >= 0 && (mg_at(b)->op != MG_LEAF || wb & MG_WALK_BELOW)) << 1
                         | ((wa | wb) & (MG_WALK_BELOW | MG_WALK_FAILS))
-                        | (mg_is_pow(op) && mg_may_fail(op, mg_at(b)) ? MG_WALK_FAILS : 0));
+                        | (n->may_fail ? MG_WALK_FAILS : 0));
     mg_A.live++;
+    if (n->may_fail)
+        mg_may_fail_made_locked(n);
     return (int)i;
 }
 

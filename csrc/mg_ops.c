@@ -62,11 +62,25 @@ int mg_reset(int i, double x)
         mg_node *n = mg_at(i);
         int32_t a = n->a, b = n->b;
         mg_A.stale -= (n->walk & MG_WALK_STALE) != 0;
-        mg_assert(mg_A.stale >= 0);
+        mg_A.may_fail -= n->may_fail;
+        mg_assert(mg_A.stale >= 0 && mg_A.may_fail >= 0);
+        mg_data_written_locked();
         *n = (mg_node){.data = x, .refs = n->refs, .op = MG_LEAF, .a = -1, .b = -1,
                        .handed = n->handed};
         mg_decref_locked(a); /* (-1 is no node) */
         mg_decref_locked(b);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return err;
+}
+
+int mg_set_data(int i, double x)
+{
+    pthread_mutex_lock(&mg_lock);
+    int err = mg_live_locked(i) ? 0 : MG_EINDEX;
+    if (!err) {
+        mg_at(i)->data = x;
+        mg_data_written_locked();
     }
     pthread_mutex_unlock(&mg_lock);
     return err;

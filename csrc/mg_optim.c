@@ -8,6 +8,8 @@
  * mg_grad_norm only reads them. State arrays (velocity, moments) belong
  * to the caller, one double per parameter, and are updated in place too.
  * SGD without momentum computes data - lr * grad, micrograd's own update.
+ * A step writes data, so it marks the arena for the power check
+ * (mg_data_written_locked), as every data write does.
  */
 #include <math.h>
 #include "mg_internal.h"
@@ -25,6 +27,8 @@ int mg_sgd(const int *idx, int n, double lr, double momentum, double *velocity)
             p->data = p->data - lr * p->grad;
         }
     }
+    if (ok)
+        mg_data_written_locked();
     pthread_mutex_unlock(&mg_lock);
     return ok ? 0 : MG_EINDEX;
 }
@@ -41,6 +45,8 @@ int mg_adam(const int *idx, int n, double lr, double beta1, double beta2, double
         v[k] = beta2 * v[k] + (1.0 - beta2) * p->grad * p->grad;
         p->data -= lr * (m[k] / c1) / (sqrt(v[k] / c2) + eps);
     }
+    if (ok)
+        mg_data_written_locked();
     pthread_mutex_unlock(&mg_lock);
     return ok ? 0 : MG_EINDEX;
 }

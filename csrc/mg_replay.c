@@ -115,6 +115,8 @@ int mg_tape_set_inputs(mg_tape *t, const double *x, int n)
     int err = n == t->nin ? 0 : MG_EINDEX;
     for (int32_t k = 0; k < t->nin && !err; k++)
         mg_at(t->in_idx[k])->data = x[k];
+    if (!err)
+        mg_data_written_locked(); /* (for eager backward: mg_backward.c) */
     pthread_mutex_unlock(&mg_lock);
     pthread_mutex_unlock(&t->lock);
     return err;

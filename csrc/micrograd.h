@@ -80,7 +80,7 @@ typedef struct mg_node {
     int32_t a, b;          /* children, -1 where absent                       */
     uint32_t refs;         /* caller references + parent references          */
     uint8_t op;            /* MG_* operation code                             */
-    uint8_t spare;         /* zero                                            */
+    uint8_t may_fail;      /* 1: its rule may fail for some data (a power)    */
     uint8_t walk;          /* bits 0, 1: child a, b must be visited by
                               backward (not a leaf); the MG_WALK_* bits      */
     uint8_t handed;        /* threads whose last handed reference this is,
@@ -105,6 +105,10 @@ int mg_hand(double x, const int *kids, int n);
  * go (Value.__init__ run again). Parents and references are kept; 0 or
  * MG_EINDEX. */
 int mg_reset(int i, double x);
+/* Node i's data becomes x (Value.data = x): 0 or MG_EINDEX. Every write of
+ * data goes through C, here or in the optimizers and replay, so that
+ * backward knows when to check the powers again (mg_backward.c). */
+int mg_set_data(int i, double x);
 int mg_add(int a, int b);
 int mg_mul(int a, int b);
 int mg_add_const(int a, double c);          /* a + Value(c)               */

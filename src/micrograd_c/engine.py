@@ -12,8 +12,9 @@ sweeps them newest first, in one C call.
 
 This file is the Python side: a Value is a handle on one C node (``_i``, its
 index; see _handles.py for how it owns a reference), and its operators call C.
-``.data`` and ``.grad`` are read and written in place, through views of the
-arena's memory. docs/design.md tells the whole story.
+``.data`` and ``.grad`` are read in place, through views of the arena's
+memory; a grad is written there too, data through C (``mg_set_data``), which
+then knows to check the powers before the next backward. docs/design.md tells the whole story.
 
 What a Value holds besides ``_i``, for ``_prev`` to hand back the very
 objects a node was built from:
@@ -87,8 +88,8 @@ def _real(x: Any, what: str) -> float:
     return f
 
 
-def _field(offset: int, name: str, doc: str) -> property:
-    """A property over double `offset` of the node (0: data, 1: grad), read and written in place."""
+def _reader(offset: int) -> Callable[[Value], float]:
+    """The getter of double `offset` of a Value's node (0: data, 1: grad), read in place."""
 
     def get(self: Value) -> float:
         i = self._i
@@ -97,15 +98,24 @@ def _field(offset: int, name: str, doc: str) -> property:
         except IndexError:  # a chunk made since the views were last refreshed
             return doubles_of(i)[(i & MASK) * 4 + offset]
 
-    def put(self: Value, value: SupportsFloat) -> None:
-        i = self._i
-        x = value if type(value) is float else _real(value, name)
-        try:
-            doubles[i >> SHIFT][(i & MASK) * 4 + offset] = x
-        except IndexError:
-            doubles_of(i)[(i & MASK) * 4 + offset] = x
+    return get
 
-    return property(get, put, doc=doc)
+
+def _set_data(self: Value, value: SupportsFloat) -> None:
+    """Set the data through C, which then checks the powers before the next backward."""
+    err = lib.mg_set_data(self._i, value if type(value) is float else _real(value, "data"))
+    if err:
+        raise_error(err, "data")
+
+
+def _set_grad(self: Value, value: SupportsFloat) -> None:
+    """Set the grad, in place."""
+    i = self._i
+    x = value if type(value) is float else _real(value, "grad")
+    try:
+        doubles[i >> SHIFT][(i & MASK) * 4 + 1] = x
+    except IndexError:
+        doubles_of(i)[(i & MASK) * 4 + 1] = x
 
 
 def _operator(
@@ -294,8 +304,8 @@ class Value(Handle):
         # Each operator: its C calls for a Value, and for a number. Two have more: ** by an
         # int is its own op (micrograd's _op says '**2', not '**2.0'), and / by a number other
         # than int or float (a Fraction) is micrograd's self * other**-1, exactly.
-        data = _field(0, "data", "The value.")
-        grad = _field(1, "grad", "The gradient accumulated by backward().")
+        data = property(_reader(0), _set_data, doc="The value.")
+        grad = property(_reader(1), _set_grad, doc="The gradient accumulated by backward().")
         __add__ = _operator("__add__", "{0} + {1}", lib.mg_add, lib.mg_add_const)
         __radd__ = _operator("__radd__", "{1} + {0}", lib.mg_add, lib.mg_add_const)
         __mul__ = _operator("__mul__", "{0} * {1}", lib.mg_mul, lib.mg_mul_const)
