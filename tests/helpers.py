@@ -293,3 +293,60 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+# ---- ops written in Python, as micrograd's lecture writes them, on any Value class
+
+
+def tanh(self):
+    """The lecture's tanh, written in Python on any Value class."""
+    t = (math.exp(2 * self.data) - 1) / (math.exp(2 * self.data) + 1)
+    out = type(self)(t, (self,), "tanh")
+
+    def _backward():
+        self.grad += (1 - t**2) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def exp(self):
+    """The lecture's exp, written in Python on any Value class."""
+    out = type(self)(math.exp(self.data), (self,), "exp")
+
+    def _backward():
+        self.grad += out.data * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def lin(V, kids, coefs):
+    """A Python op over any number of children: Σ c·x + 0.5, its rule in a closure."""
+    out = V(sum(c * k.data for c, k in zip(coefs, kids)) + 0.5, tuple(kids), "lin")
+
+    def _backward():
+        for c, k in zip(coefs, kids):
+            k.grad += c * out.grad
+
+    out._backward = _backward
+    return out
+
+
+# ---- python -m micrograd_c compare
+
+
+def write(path, source: str) -> str:
+    """Write a program to path; its path as text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+def cli(
+    *args: str, cwd, feed: str | None = "", stderr=subprocess.PIPE, **how
+) -> subprocess.CompletedProcess:
+    """Run python -m micrograd_c compare with args in cwd, feed on its stdin (None: as how says)."""
+    return run_python(
+        "-m", "micrograd_c", "compare", *args, cwd=cwd, input=feed, stderr=stderr, **how
+    )
