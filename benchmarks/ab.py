@@ -21,7 +21,8 @@ versions can be compared.
 
 With --instructions, the timed tasks count instructions instead, under valgrind's callgrind
 (smoke sizes): each build's process takes one sample, then another takes three, and the
-difference, per op, node or step, does not depend on the machine's load. No repeats.
+difference, per op, node or step, does not depend on the machine's load (each process runs
+with PYTHONHASHSEED=0, so string hashes, and with them the counts, repeat). No repeats.
 """
 
 from __future__ import annotations

@@ -111,7 +111,11 @@ class Contender:
         prefix: tuple[str, ...] = (),
     ):
         self.label = label
-        env = None if site is None else {**os.environ, "PYTHONPATH": os.path.abspath(site)}
+        env = dict(os.environ)
+        if site is not None:
+            env["PYTHONPATH"] = os.path.abspath(site)
+        if prefix:  # (counted under callgrind: the same string hashes, the same count each run)
+            env["PYTHONHASHSEED"] = "0"
         self.process = subprocess.Popen(
             [*prefix, sys.executable, __file__, module, workload, label, json.dumps(params)],
             stdin=subprocess.PIPE,

@@ -122,6 +122,14 @@ def test_ab_runs_a_build_against_itself_in_alternating_processes():
     assert done.stderr.count(": A, repeat") == done.stderr.count(": B, repeat") == 4
 
 
+def test_a_counted_contender_runs_with_a_fixed_hash_seed():
+    """Instruction counts repeat from run to run only if string hashes do (ab.py --instructions)."""
+    show_seed = ("sh", "-c", 'echo "seed=${PYTHONHASHSEED-unset}" >&2; exec "$@"', "sh")
+    c = harness.Contender("engine", "w4", "micrograd_c", {"depth": 10}, None, show_seed)
+    c.receive()
+    assert "seed=0" in c.close()
+
+
 @pytest.mark.parametrize(
     "args, why",
     [
