@@ -262,14 +262,13 @@ void mg_decref_locked(int i)
      * -fno-strict-aliasing the compiler would reload them after every store. */
     mg_node *const *chunks = mg_A.chunks;
     mg_region *regions = mg_A.regions;
-#define NODE(j) (chunks[(j) >> MG_CHUNK_SHIFT] + ((j) & (MG_CHUNK_NODES - 1)))
     int64_t dead = -1, freed = 0, stale = 0, may_fail = 0; /* dead: linked by refs */
-    if (--NODE(i)->refs == 0) {
-        NODE(i)->refs = UINT32_MAX; /* (int32_t)-1 ends the stack */
+    if (--mg_at_in(chunks, i)->refs == 0) {
+        mg_at_in(chunks, i)->refs = UINT32_MAX; /* (int32_t)-1 ends the stack */
         dead = i;
     }
     while (dead >= 0) {
-        mg_node *n = NODE(dead);
+        mg_node *n = mg_at_in(chunks, dead);
         int64_t next = (int32_t)n->refs;
         n->refs = 0;
         stale += (n->walk & MG_WALK_STALE) != 0;
@@ -287,7 +286,7 @@ void mg_decref_locked(int i)
         for (int k = 0; k < 2; k++) {
             if (kids[k] < 0)
                 continue;
-            mg_node *c = NODE(kids[k]);
+            mg_node *c = mg_at_in(chunks, kids[k]);
             mg_assert(c->refs > 0 && c->refs != UINT32_MAX); /* a child is not dead yet */
             if (--c->refs == 0) {
                 c->refs = (uint32_t)dead;
@@ -295,7 +294,6 @@ void mg_decref_locked(int i)
             }
         }
     }
-#undef NODE
     mg_A.live -= freed;
     mg_A.stale -= stale;
     mg_A.may_fail -= may_fail;

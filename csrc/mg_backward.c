@@ -85,10 +85,6 @@ static int push(mg_walk *w, int32_t i, mg_node *n)
     return 0;
 }
 
-/* The node at index i, given the chunk table (kept in a local by the sweep:
- * extensions are built with -fno-strict-aliasing, so the compiler could
- * not otherwise keep the arena's tables in registers across stores). */
-#define NODE(chunks, i) ((chunks)[(i) >> MG_CHUNK_SHIFT] + ((i) & (MG_CHUNK_NODES - 1)))
 #define AHEAD 16 /* slots: the nodes whose children are prefetched */
 #define INLINE static inline __attribute__((always_inline))
 
@@ -98,8 +94,8 @@ INLINE void prefetch_ahead(mg_node *const *chunks, uint32_t cap, const mg_node *
 {
     if (slot >= AHEAD) {
         uint32_t pa = (uint32_t)v[-AHEAD].a, pb = (uint32_t)v[-AHEAD].b;
-        __builtin_prefetch(NODE(chunks, pa < cap ? pa : 0u), 1);
-        __builtin_prefetch(NODE(chunks, pb < cap ? pb : 0u), 1);
+        __builtin_prefetch(mg_at_in(chunks, pa < cap ? pa : 0u), 1);
+        __builtin_prefetch(mg_at_in(chunks, pb < cap ? pb : 0u), 1);
     }
 }
 
@@ -177,7 +173,7 @@ INLINE int sweep_locked(int root, int mode, mg_walk *order)
     for (s.r = root >> MG_REGION_SHIFT; s.r >= 0 && total; s.r = s.regions[s.r].older) {
         s.here = s.regions[s.r].pending;
         s.regions[s.r].pending = 0;
-        mg_node *base = NODE(chunks, (int64_t)s.r << MG_REGION_SHIFT);
+        mg_node *base = mg_at_in(chunks, (int64_t)s.r << MG_REGION_SHIFT);
         int64_t first = (int64_t)s.r << (MG_REGION_SHIFT - 6);
         for (s.w = first + MG_REGION_NODES / 64 - 1; s.here; s.w--) {
             s.word = s.reached[s.w];
@@ -193,8 +189,8 @@ INLINE int sweep_locked(int root, int mode, mg_walk *order)
                 mg_node *v = base + slot;
                 prefetch_ahead(chunks, cap, v, slot);
                 int32_t kids[2] = {v->a, v->b};
-                mg_node *a = kids[0] >= 0 ? NODE(chunks, kids[0]) : NULL;
-                mg_node *b = kids[1] >= 0 ? NODE(chunks, kids[1]) : NULL;
+                mg_node *a = kids[0] >= 0 ? mg_at_in(chunks, kids[0]) : NULL;
+                mg_node *b = kids[1] >= 0 ? mg_at_in(chunks, kids[1]) : NULL;
                 unsigned walk = v->walk; /* known early: no wait on a child */
                 int32_t i = (int32_t)((int64_t)s.r << MG_REGION_SHIFT) + (int32_t)slot;
                 if (mode == APPLY)

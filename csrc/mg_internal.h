@@ -96,6 +96,14 @@ static inline mg_node *mg_at(int64_t i)
     return mg_A.chunks[i >> MG_CHUNK_SHIFT] + (i & (MG_CHUNK_NODES - 1));
 }
 
+/* The same, given the chunk table: loops that store to nodes keep it in a
+ * local, or the compiler (-fno-strict-aliasing) reloads mg_A.chunks after
+ * every store. */
+static inline mg_node *mg_at_in(mg_node *const *chunks, int64_t i)
+{
+    return chunks[i >> MG_CHUNK_SHIFT] + (i & (MG_CHUNK_NODES - 1));
+}
+
 /* Whether i names a live node. A live node has refs >= 1; a slot of a free
  * region whose memory reads as zeros has op MG_LEAF but refs 0. */
 static inline int mg_live_locked(int64_t i)
