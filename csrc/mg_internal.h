@@ -231,5 +231,7 @@ void mg_decref_locked(int i);
 int mg_float_pow(double x, double y, double *out);
 /* The forward value of a unary op: 0 or MG_EDOMAIN, MG_ERANGE. */
 int mg_unary_value(int op, double x, double *out);
+/* log(e ** a + e ** b), never overflowing (it cannot fail). */
+double mg_logaddexp_value(double a, double b);
 
 #endif

@@ -50,6 +50,20 @@ static double sigmoid(double x)
     return e / (1.0 + e);
 }
 
+/* log(1 + e ** x), never overflowing: x + log(1 + e ** -x) for x > 0. */
+static double softplus(double x)
+{
+    return x > 0.0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+double mg_logaddexp_value(double a, double b)
+{
+    if (a == b) /* (also where both are the same infinity) */
+        return a + 0.69314718055994530942; /* log(2) */
+    double m = a > b ? a : b;
+    return m + log1p(exp(-fabs(a - b))); /* nan if either is */
+}
+
 int mg_unary_value(int op, double x, double *out)
 {
     switch (op) {
@@ -61,6 +75,9 @@ int mg_unary_value(int op, double x, double *out)
         return 0;
     case MG_SIGMOID:
         *out = sigmoid(x);
+        return 0;
+    case MG_SOFTPLUS:
+        *out = softplus(x);
         return 0;
     case MG_EXP:
         *out = exp(x);

@@ -154,6 +154,18 @@ int mg_pow(int a, int b)
     return r;
 }
 
+int mg_logaddexp(int a, int b)
+{
+    pthread_mutex_lock(&mg_lock);
+    int r = MG_EINDEX;
+    if (live2_locked(a, b)) {
+        double x = mg_logaddexp_value(mg_at(a)->data, mg_at(b)->data);
+        r = binary_locked(MG_LOGADDEXP, a, b, x, 0);
+    }
+    pthread_mutex_unlock(&mg_lock);
+    return r;
+}
+
 static int unary(int a, int op)
 {
     pthread_mutex_lock(&mg_lock);
@@ -173,14 +185,17 @@ int mg_tanh(int a) { return unary(a, MG_TANH); }
 int mg_exp(int a) { return unary(a, MG_EXP); }
 int mg_log(int a) { return unary(a, MG_LOG); }
 int mg_sigmoid(int a) { return unary(a, MG_SIGMOID); }
+int mg_softplus(int a) { return unary(a, MG_SOFTPLUS); }
 
-/* a op Value(c), op MG_ADD or MG_MUL, unless err (computing c failed). */
+/* a op Value(c), op MG_ADD, MG_MUL or MG_LOGADDEXP, unless err (computing
+ * c failed). */
 static int const_op(int a, int op, double c, int err)
 {
     pthread_mutex_lock(&mg_lock);
     int r = MG_EINDEX;
     if (mg_live_locked(a)) {
-        double x = op == MG_ADD ? mg_at(a)->data + c : mg_at(a)->data * c;
+        double d = mg_at(a)->data;
+        double x = op == MG_ADD ? d + c : op == MG_MUL ? d * c : mg_logaddexp_value(d, c);
         r = with_const_locked(op, a, c, x, err);
     }
     pthread_mutex_unlock(&mg_lock);
@@ -190,6 +205,7 @@ static int const_op(int a, int op, double c, int err)
 int mg_add_const(int a, double c) { return const_op(a, MG_ADD, c, 0); }
 int mg_mul_const(int a, double c) { return const_op(a, MG_MUL, c, 0); }
 int mg_sub_const(int a, double c) { return const_op(a, MG_ADD, -c, 0); } /* a + (-c) */
+int mg_logaddexp_const(int a, double c) { return const_op(a, MG_LOGADDEXP, c, 0); }
 
 int mg_div_const(int a, double c) /* a * c ** -1 */
 {

@@ -55,6 +55,9 @@ int mg_tape_forward(mg_tape *t, double *values)
         case MG_RELU:
             v->data = nodes[v->a].data < 0.0 ? 0.0 : nodes[v->a].data;
             break;
+        case MG_LOGADDEXP:
+            v->data = mg_logaddexp_value(nodes[v->a].data, nodes[v->b].data);
+            break;
         default:
             /* an error stops the loop: Python raises here */
             err = mg_is_pow(v->op) ? mg_float_pow(nodes[v->a].data, nodes[v->b].data, &v->data)

@@ -43,6 +43,18 @@ static inline double mg_pow_exponent_slope(double a, double b, double out)
     return out * log(a);
 }
 
+/* The slopes of logaddexp(x, y), e ** x / (e ** x + e ** y) in *sx and
+ * e ** y / (e ** x + e ** y) in *sy, from one exp that cannot overflow,
+ * e = e ** -|x - y| <= 1, each to full precision (neither is 1 - the
+ * other). Both 0.5 where x == y, infinities included. */
+static inline void mg_logaddexp_slopes(double x, double y, double *sx, double *sy)
+{
+    double e = x == y ? 1.0 : exp(-fabs(x - y));
+    double big = 1.0 / (1.0 + e), small = e / (1.0 + e);
+    *sx = x > y ? big : small;
+    *sy = x > y ? small : big;
+}
+
 /* Node n's local chain rule, once, given its children a and b (NULL where
  * absent). mg_pow_slope must have succeeded for a power. */
 static inline __attribute__((always_inline)) void mg_apply_rule(const mg_node *n, mg_node *a,
@@ -83,6 +95,16 @@ static inline __attribute__((always_inline)) void mg_apply_rule(const mg_node *n
     case MG_SIGMOID:
         a->grad += n->data * (1.0 - n->data) * g;
         break;
+    case MG_SOFTPLUS: /* the slope is sigmoid(a) = 1 - e ** -n */
+        a->grad += -expm1(-n->data) * g;
+        break;
+    case MG_LOGADDEXP: {
+        double t;
+        mg_logaddexp_slopes(a->data, b->data, &s, &t);
+        a->grad += s * g;
+        b->grad += t * g;
+        break;
+    }
     default: /* leaves */
         break;
     }

@@ -64,6 +64,8 @@ enum {
     MG_EXP,
     MG_LOG,
     MG_SIGMOID,
+    MG_SOFTPLUS, /* log(1 + e ** a), without overflow         */
+    MG_LOGADDEXP, /* log(e ** a + e ** b), without overflow   */
     MG_HAND,     /* built by hand, Value(x, children, op): no
                     rule of its own; children a, b, and the
                     rest in a chain of MG_MORE nodes at b   */
@@ -123,6 +125,9 @@ int mg_tanh(int a);
 int mg_exp(int a);
 int mg_log(int a);
 int mg_sigmoid(int a);
+int mg_softplus(int a);
+int mg_logaddexp(int a, int b);
+int mg_logaddexp_const(int a, double c);    /* logaddexp(a, Value(c))     */
 
 /* micrograd's composite operators in one call, building the same nodes
  * as it does: a - b is a + (b * -1), a / b is a * b ** -1, c - a is

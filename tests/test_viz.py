@@ -101,6 +101,7 @@ b     1.0   1.0   1.0 × 1.0 (+)"""
         lambda x, y: (x * y).tanh() * (x - y) ** 2 / (x + 4),  # '**k', '**-1', sub via * -1
         lambda x, y: (x.exp() + y.sigmoid()).log() + (x * y).relu() + (-y).relu(),
         lambda x, y: (x + 2) ** y + 2**x,  # Value ** Value, number ** Value
+        lambda x, y: x.softplus() * x.logaddexp(y) + y.logaddexp(x * 3),
     ],
 )
 def test_every_leaf_grad_is_the_sum_of_its_chain_rule_terms(build):

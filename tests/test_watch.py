@@ -100,6 +100,8 @@ UNARY = {
     "exp": lambda a: a.exp(),
     "log": lambda a: a.log(),
     "sigmoid": lambda a: a.sigmoid(),
+    "softplus": lambda a: a.softplus(),
+    "logaddexp": lambda a: a.logaddexp(a * 2),
     "neg": lambda a: -a,
     "x*x": lambda a: a * a,
     "x+x": lambda a: a + a,

@@ -2,6 +2,7 @@
 
 from ._core import Stats, stats
 from .engine import Value
+from .losses import logsumexp, softmax
 from .nn import MLP
 from .replay import Recording, record
 from .viz import draw_dot, grad_table, leaf_gradients, to_mermaid
@@ -18,7 +19,9 @@ __all__ = [
     "grad_table",
     "install_as_micrograd",
     "leaf_gradients",
+    "logsumexp",
     "record",
+    "softmax",
     "stats",
     "to_mermaid",
 ]

@@ -10,6 +10,7 @@ grads without a C call, and ``stats()``.
 from __future__ import annotations
 
 import atexit
+import numbers
 import os
 import sys
 import threading
@@ -29,6 +30,28 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
         f"micrograd_c's compiled module _cmg is missing or broken ({exc}); {REBUILD}"
     ) from exc
+
+
+def as_float(x: Any) -> float | None:
+    """x as a float if it is a real number (with __float__, no imaginary part), else None."""
+    if type(x) is float:
+        return x
+    if type(x) is int or type(x) is bool:
+        return float(x)
+    if hasattr(type(x), "__float__") and not (
+        isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
+    ):
+        return float(x)
+    return None
+
+
+def real(x: Any, what: str) -> float:
+    """x as a float, or a TypeError naming its type."""
+    f = as_float(x)
+    if f is None:
+        raise TypeError(f"{what} must be a real number, not {type(x).__name__}")
+    return f
+
 
 NODE_BYTES = 32  # data, grad: doubles 0 and 1 of a node; children: int32s 4 and 5
 CHUNK_BYTES = lib.MG_CHUNK_NODES * NODE_BYTES

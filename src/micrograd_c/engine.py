@@ -42,17 +42,28 @@ gradients come out as micrograd's.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
-from ._core import MASK, SHIFT, child, data_of, doubles, doubles_of, lib, raise_error, release_dead
+from ._core import (
+    MASK,
+    SHIFT,
+    as_float,
+    child,
+    data_of,
+    doubles,
+    doubles_of,
+    lib,
+    raise_error,
+    real,
+    release_dead,
+)
 from ._handles import Handle, Kids, Pool
 from ._handles import reclaim as _reclaim
 from ._python_rules import nothing, rules, walk
 
 _new = object.__new__
-_ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2}  # others: 1
+_ARITY = {lib.MG_LEAF: 0, lib.MG_ADD: 2, lib.MG_MUL: 2, lib.MG_POW: 2, lib.MG_LOGADDEXP: 2}  # or 1
 _OP_NAMES = {
     lib.MG_LEAF: "",
     lib.MG_ADD: "+",
@@ -63,29 +74,10 @@ _OP_NAMES = {
     lib.MG_EXP: "exp",
     lib.MG_LOG: "log",
     lib.MG_SIGMOID: "sigmoid",
+    lib.MG_SOFTPLUS: "softplus",
+    lib.MG_LOGADDEXP: "logaddexp",
     lib.MG_HAND: "",
 }
-
-
-def _as_float(x: Any) -> float | None:
-    """x as a float if it is a real number (with __float__, no imaginary part), else None."""
-    if type(x) is float:
-        return x
-    if type(x) is int or type(x) is bool:
-        return float(x)
-    if hasattr(type(x), "__float__") and not (
-        isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
-    ):
-        return float(x)
-    return None
-
-
-def _real(x: Any, what: str) -> float:
-    """x as a float, or a TypeError naming its type."""
-    f = _as_float(x)
-    if f is None:
-        raise TypeError(f"{what} must be a real number, not {type(x).__name__}")
-    return f
 
 
 def _reader(offset: int) -> Callable[[Value], float]:
@@ -103,7 +95,7 @@ def _reader(offset: int) -> Callable[[Value], float]:
 
 def _set_data(self: Value, value: SupportsFloat) -> None:
     """Set the data through C, which then checks the powers before the next backward."""
-    err = lib.mg_set_data(self._i, value if type(value) is float else _real(value, "data"))
+    err = lib.mg_set_data(self._i, value if type(value) is float else real(value, "data"))
     if err:
         raise_error(err, "data")
 
@@ -111,7 +103,7 @@ def _set_data(self: Value, value: SupportsFloat) -> None:
 def _set_grad(self: Value, value: SupportsFloat) -> None:
     """Set the grad, in place."""
     i = self._i
-    x = value if type(value) is float else _real(value, "grad")
+    x = value if type(value) is float else real(value, "grad")
     try:
         doubles[i >> SHIFT][(i & MASK) * 4 + 1] = x
     except IndexError:
@@ -151,7 +143,7 @@ def _operator(
                 i = both(self._i, other._i)
                 b = other
             else:
-                x = _as_float(other)
+                x = as_float(other)
                 if x is None:
                     return NotImplemented
                 if general is not None:
@@ -203,7 +195,7 @@ class Value(Handle):
     __array_ufunc__ = None  # numpy scalars then defer to our reflected operators
 
     def __init__(self, data: SupportsFloat, _children: Iterable[Value] = (), _op: str = ""):
-        x = _real(data, "Value data")
+        x = real(data, "Value data")
         kids = tuple(_children) if _children else ()  # (a leaf, the common case: no copy)
         for k in kids:
             if not isinstance(k, Value):
@@ -299,6 +291,8 @@ class Value(Handle):
         def exp(self) -> Value: ...
         def log(self) -> Value: ...
         def sigmoid(self) -> Value: ...
+        def softplus(self) -> Value: ...
+        def logaddexp(self, other: Value | SupportsFloat) -> Value: ...
 
     else:
         # Each operator: its C calls for a Value, and for a number. Two have more: ** by an
@@ -328,9 +322,14 @@ class Value(Handle):
         exp = _unary(lib.mg_exp, "exp", "e ** self; OverflowError where math.exp raises it.")
         log = _unary(lib.mg_log, "log", "The natural logarithm; ValueError for self <= 0.")
         sigmoid = _unary(lib.mg_sigmoid, "sigmoid", "1 / (1 + e ** -self), without overflow.")
+        softplus = _unary(lib.mg_softplus, "softplus", "log(1 + e ** self), without overflow.")
+        # log(e ** self + e ** other), without overflow: logsumexp and softmax build on it
+        logaddexp = _operator(
+            "logaddexp", "logaddexp({0}, {1})", lib.mg_logaddexp, lib.mg_logaddexp_const
+        )
 
     def __rpow__(self, other: SupportsFloat) -> Value:  # other ** self
-        if _as_float(other) is None:
+        if as_float(other) is None:
             return NotImplemented
         return Value(other) ** self
 

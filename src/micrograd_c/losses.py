@@ -1,4 +1,4 @@
-"""Loss functions over Values: those of docs/tutorial.md, plus micrograd's demo losses.
+"""Loss functions over Values: those of docs/tutorial.md, micrograd's demo losses, and softmax.
 
 Each is built from Value operations (the fused ones build the very nodes the
 plain Python expression would), so gradients come from the engine.
@@ -6,12 +6,13 @@ plain Python expression would), so gradients come from the engine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import SupportsFloat, cast
 
-from ._core import ffi, lib
+from ._core import ffi, lib, real
 from ._handles import Pool, adopt
-from .engine import Value, _real
+from .engine import Value
 
 
 def _mean(terms: Sequence[Value]) -> Value:
@@ -42,30 +43,36 @@ def svm(scores: Sequence[Value], labels: Sequence[Value | float]) -> Value:
     ):
         return _mean([(1 + -y * s).relu() for s, y in zip(scores, labels)])
     idx = ffi.new("int[]", [s._i for s in scores])
-    ys = ffi.new("double[]", [_real(y, "label") for y in labels])
+    ys = ffi.new("double[]", [real(y, "label") for y in labels])
     return adopt(lambda: lib.mg_svm(idx, ys, len(scores)), Pool(scores), "svm")
 
 
 def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[Value | float]) -> Value:
     """Mean of -(y log σ(z) + (1-y) log(1-σ(z))), labels 0/1, stable for any logit z.
 
-    Computed as relu(z) - z*y + log(1 + exp(-|z|)), so no exp overflows.
+    Computed as softplus(z) - z*y, so no exp overflows.
     """
+    return _mean([z.softplus() - z * y for z, y in zip(logits, labels, strict=True)])
 
-    def term(z: Value, y: Value | float) -> Value:
-        magnitude = z.relu() + (-z).relu()
-        return z.relu() - z * y + (1 + (-magnitude).exp()).log()
 
-    return _mean([term(z, y) for z, y in zip(logits, labels, strict=True)])
+def logsumexp(values: Sequence[Value]) -> Value:
+    """log(sum(e ** v for v in values)), without overflow: logaddexp, pair by pair."""
+    if not values:
+        raise ValueError("logsumexp needs at least one value")
+    return functools.reduce(Value.logaddexp, values)
+
+
+def softmax(values: Sequence[Value]) -> list[Value]:
+    """e ** v / sum(e ** u for u in values), for each v: e ** (v - logsumexp), never overflowing."""
+    shift = -logsumexp(values)
+    return [(v + shift).exp() for v in values]
 
 
 def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
-    """-log softmax(logits)[target], through log-sum-exp shifted by the largest logit."""
+    """-log softmax(logits)[target]: logsumexp(logits) - logits[target]."""
     if not 0 <= target < len(logits):
         raise ValueError(f"target {target} is not a class index for {len(logits)} logits")
-    top = max(z.data for z in logits)
-    log_sum_exp = cast(Value, sum((z - top).exp() for z in logits)).log() + top
-    return log_sum_exp - logits[target]
+    return logsumexp(logits) - logits[target]
 
 
 def l2(params: Sequence[Value]) -> Value:

@@ -36,9 +36,9 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeAlias, TypeVar
 
-from ._core import ffi, lib, raise_error
+from ._core import ffi, lib, raise_error, real
 from ._handles import Pool
-from .engine import Value, _new, _real
+from .engine import Value, _new
 
 Input = Sequence[Value | float]
 Output: TypeAlias = Any
@@ -133,7 +133,7 @@ def _forward(pack: _Pack, x: Input) -> list[Value]:
     if len(x) != pack.nin:
         raise ValueError(f"expected {pack.nin} inputs, got {len(x)}")
     nodes = [v._i if isinstance(v, Value) else -1 for v in x]
-    numbers = [0.0 if isinstance(v, Value) else _real(v, "input") for v in x]
+    numbers = [0.0 if isinstance(v, Value) else real(v, "input") for v in x]
     out = ffi.new("int[]", [-1] * pack.nout)  # -1 until C hands a reference over
     handles = [_new(Value) for _ in range(pack.nout)]
     try:

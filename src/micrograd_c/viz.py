@@ -33,6 +33,8 @@ _OP_WORDS = {
     "exp": "Exp",
     "log": "Log",
     "sigmoid": "Sigmoid",
+    "softplus": "Softplus",
+    "logaddexp": "LogAddExp",
 }  # '**k' and '**' are Pow
 
 
@@ -152,11 +154,17 @@ def _c_rule(v: Value, operands: list[Value], g: float) -> list[tuple[float, floa
         return [(s, s * g), (t, t * g)]
     if op == lib.MG_LOG:
         return [(_div(1.0, a), _div(g, a))]
+    if op == lib.MG_LOGADDEXP:
+        b = operands[1].data
+        e = 1.0 if a == b else math.exp(-abs(a - b))
+        big, small = 1.0 / (1.0 + e), e / (1.0 + e)
+        return [(s, s * g) for s in ((big, small) if a > b else (small, big))]
     local = {
         lib.MG_RELU: 1.0 if out > 0.0 else 0.0,
         lib.MG_TANH: 1.0 - out * out,
         lib.MG_EXP: out,
         lib.MG_SIGMOID: out * (1.0 - out),
+        lib.MG_SOFTPLUS: -math.expm1(-out),
     }.get(op)
     if local is None:
         raise RuntimeError(f"internal error: no local derivative known for op {v._op!r}")

@@ -181,6 +181,9 @@ def _formulas(v: Value, operands: list[Value], names: dict[Value, str], python: 
         return [f"∂({a}+{n[1]})/∂{a} = 1", f"∂({a}+{n[1]})/∂{n[1]} = 1"]
     if op == "*":
         return [f"∂({a}·{n[1]})/∂{a} = {n[1]}", f"∂({a}·{n[1]})/∂{n[1]} = {a}"]
+    if op == "logaddexp":
+        b = n[1]
+        return [f"∂logaddexp({a},{b})/∂{x} = e^{x}/(e^{a}+e^{b})" for x in (a, b)]
     if op == "**":
         b = n[1]
         return [f"∂({a}^{b})/∂{a} = {b}·{a}^({b}−1)", f"∂({a}^{b})/∂{b} = {a}^{b}·ln {a}"]
@@ -194,6 +197,7 @@ def _formulas(v: Value, operands: list[Value], names: dict[Value, str], python: 
         "exp": f"∂exp({a})/∂{a} = exp({a})",
         "log": f"∂log({a})/∂{a} = 1/{a}",
         "sigmoid": f"∂σ({a})/∂{a} = σ({a})·(1 − σ({a}))",
+        "softplus": f"∂softplus({a})/∂{a} = σ({a})",
     }
     return [unary.get(op, f"∂{op}({a})/∂{a}")]
 
