@@ -25,7 +25,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 MG_ON, MG_OFF = "micrograd, GC on", "micrograd, GC off"
 TORCH = "PyTorch 0-d float64 tensors"
-FLOOR = "C floor: plain C in benchmarks/ (W2 floor_tape.c, W3 floor.c)"
+FLOOR = "C floor: plain C in benchmarks/ (W2 floor_tape.c, W3 floor.c, W6 floor_west.c)"
 C_ON, C_OFF = "micrograd_c", "micrograd_c, GC off"
 BASELINES = {
     MG_ON: "micrograd GC on",
@@ -49,11 +49,13 @@ class Sizes:
     w3_share: float  # of each W3 contender's full steps per repeat (at least one step)
     w4_depth: int  # micrograd_c's chain
     w5_nodes: int  # per W5 memory graph
+    w6_ops: int  # ops in W6's graph (the post's is 10,000)
+    w6_share: float  # of each W6 contender's full iterations per repeat (at least one)
 
 
-FULL = Sizes("full", 5, 100_000, 1_000_000, 1.0, 10_000_000, 500_000)
-QUICK = Sizes("quick", 3, 10_000, 200_000, 0.2, 1_000_000, 120_000)
-SMOKE = Sizes("smoke", 1, 2_000, 20_000, 0.0, 10_000, 5_000)
+FULL = Sizes("full", 5, 100_000, 1_000_000, 1.0, 10_000_000, 500_000, 10_000, 1.0)
+QUICK = Sizes("quick", 3, 10_000, 200_000, 0.2, 1_000_000, 120_000, 2_000, 0.2)
+SMOKE = Sizes("smoke", 1, 2_000, 20_000, 0.0, 10_000, 5_000, 200, 0.0)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,16 @@ import engine
 import harness
 import report as reporting
 import training
+import west
 
-WORKLOADS = {"w1": engine.w1, "w2": engine.w2, "w3": training.w3, "w4": engine.w4, "w5": engine.w5}
+WORKLOADS = {
+    "w1": engine.w1,
+    "w2": engine.w2,
+    "w3": training.w3,
+    "w4": engine.w4,
+    "w5": engine.w5,
+    "w6": west.w6,
+}
 SIZES = {"full": harness.FULL, "quick": harness.QUICK, "smoke": harness.SMOKE}
 
 
@@ -77,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="micrograd_c-bench-") as build:
         floors = {
             name: program
-            for name in ("floor_tape", "floor")
+            for name in ("floor_tape", "floor", "floor_west")
             if (program := harness.compile_floor(name, build, found.notes))
         }
         run = harness.Run(sizes, repeats, build, floors)
