@@ -23,8 +23,9 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import harness  # noqa: E402 - benchmarks/ is not a package: found through sys.path
 import mesh  # noqa: E402
+import west  # noqa: E402
 
-WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c"}
+WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c", "w6", "w6_build"}
 
 
 def run(tmp_path, *args):
@@ -55,6 +56,23 @@ def test_each_contender_of_a_workload_runs_in_a_process_of_its_own(tmp_path):
     for figure in raw["figures"].values():
         assert_one_process_per_contender(figure)
     assert done.stdout.startswith("Made by `python benchmarks/run.py --smoke --json ")
+
+
+def test_w6_runs_every_contender_and_replay_and_the_floor_agree_on_the_root(tmp_path):
+    """W6, Rogozhnikov's graph: a row per contender; replay's root is the C floor's, bit for bit."""
+    _, raw = run(tmp_path, "--only", "w6")
+    assert set(raw["figures"]) == {"w6", "w6_build"}
+    for figure in raw["figures"].values():
+        assert_one_process_per_contender(figure)
+        assert all(m > 0 for m in figure["median"].values())
+    details = raw["details"]["w6"]
+    replay = details[west.REPLAY]["setup"]
+    assert replay["root"] == details[west.EAGER]["setup"]["root"]
+    assert (harness.TORCH in details) == (importlib.util.find_spec("torch") is not None)
+    if harness.FLOOR in details:
+        floor = details[harness.FLOOR]["setup"]
+        assert floor["root"] == replay["root"] and floor["nodes"] == 450  # 100 + 200 ops
+        assert west.largest_difference(replay["grads"], floor["grads"][: west.LEAVES]) < 1e-12
 
 
 @pytest.fixture(scope="module")
