@@ -4,7 +4,9 @@ The graph starts from 100 leaves holding 0, 1, ..., 99; op k appends, by k mod 4
 ``softplus(nodes[-10])``, ``sum(nodes[-30:-10:5])`` (4 terms, added left to right),
 ``nodes[-20] * nodes[-10]``, or the 4 outputs of ``softmax(nodes[-4:])``. The root, where
 backward starts, is the last node appended. An iteration is a forward and a backward pass
-over the whole graph. Each contender, in its own process:
+over the whole graph. The gradient fades along it (each softmax is of values far apart):
+at 10,000 ops every leaf's grad underflows to 0, so the checks compare every node's grad
+with the C floor's, not only the leaves'. Each contender, in its own process:
 
 - micrograd 0.1.0 with its GC on (as its users run it), given softplus, logaddexp and exp the
   way the lecture adds an op (a Value with a ``_backward`` closure), softmax built from them
@@ -16,16 +18,18 @@ over the whole graph. Each contender, in its own process:
   iteration; micrograd_c replay: built once, recorded, then forward, zero_grad and backward
   in C per iteration;
 - the C floor, benchmarks/floor_west.c: a tape of multi-input ops, softmax one op of 4 outputs;
-- and, as rows of their own, micrograd_c's eager build of the graph alone, and record().
+- and, as rows of their own, micrograd_c's eager build of the graph alone (each graph freed
+  untimed), and record() of a built graph.
 
-Every eager contender builds on fresh leaves each iteration and pays for freeing the last
-graph. A sample is the mean time per iteration over a repeat's iterations, after
-1 + iterations/10 untimed ones (the floor: one).
+Every eager contender builds on fresh leaves each iteration and pays for freeing its graph.
+A sample is the mean time per iteration over a repeat's iterations, after 1 + iterations/10
+untimed ones (the floor: one), with the GC on.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import statistics
 import sys
@@ -216,20 +220,34 @@ def replayer(ops: int) -> tuple[dict[str, Any], Callable[[], None]]:
     return check, run
 
 
-def mean_seconds(action: Callable[[], Any], n: int) -> dict[str, Any]:
-    """Mean seconds of action() over n runs, the GC on, after 1 + n/10 untimed ones.
+def mean_seconds(action: Callable[[], None], n: int) -> dict[str, Any]:
+    """Mean seconds of action() over n runs, the GC on, after 1 + n/10 untimed ones."""
 
-    What the runs return is kept until the last ends, then freed untimed.
-    """
-    for _ in range(1 + n // 10):
-        action()
-    return {"seconds": timed(lambda: [action() for _ in range(n)], gc_on=True)[0] / n}
+    def runs(k: int) -> None:
+        for _ in range(k):
+            action()
+
+    runs(1 + n // 10)
+    return {"seconds": timed(lambda: runs(n), gc_on=True)[0] / n}
+
+
+def builds(of: Kind, ops: int, n: int) -> dict[str, Any]:
+    """Mean seconds of n builds, each graph freed untimed before the next."""
+    total = 0.0
+    for _ in range(n):
+        gc.collect()
+        seconds, graph = timed(lambda: build(of, ops), gc_on=True)
+        total += seconds
+        del graph
+        micrograd_c.stats()  # (frees the C nodes it queued)
+    return {"seconds": total / n}
 
 
 def records(of: Kind, ops: int, n: int) -> dict[str, Any]:
     """Mean seconds of record() over n graphs built beforehand (their leaves kept: variables)."""
     graphs = [(leaves, nodes[-1]) for leaves, nodes in (build(of, ops) for _ in range(n))]
-    return {"seconds": timed(lambda: [micrograd_c.record(root) for _, root in graphs], True)[0] / n}
+    made = timed(lambda: [micrograd_c.record(root) for _, root in graphs], gc_on=True)
+    return {"seconds": made[0] / n}
 
 
 def prepare_w6(
@@ -249,7 +267,7 @@ def prepare_w6(
         check, run = replayer(ops)
         return check, lambda: mean_seconds(run, n)
     if label == BUILD:
-        return {}, lambda: mean_seconds(lambda: build(of, ops), n)
+        return {}, lambda: builds(of, ops, n)
     if label == RECORD:
         return {}, lambda: records(of, ops, n)
     return eager_check(of, ops), lambda: mean_seconds(iteration(of, ops), n)
@@ -266,9 +284,19 @@ def relative(a: float, b: float) -> float:
     return 0.0 if a == b else abs(a - b) / max(abs(a), abs(b))
 
 
-def largest_difference(xs: list[float], ys: list[float]) -> float:
-    """The largest relative difference between xs and ys, item by item."""
-    return max(map(relative, xs, ys))
+def normal(x: float) -> bool:
+    """Whether x is a normal float: not 0, not subnormal (where rounding runs out of digits)."""
+    return abs(x) >= sys.float_info.min
+
+
+def largest_difference(xs: list[float], ys: list[float]) -> tuple[float, int]:
+    """The largest relative difference between xs and ys, item by item, where both are normal.
+
+    Also how many pairs that is. Grads that underflow below the normal range have few
+    digits left, so the same value computed in another order may differ in all of them.
+    """
+    found = [relative(x, y) for x, y in zip(xs, ys) if normal(x) and normal(y)]
+    return max(found, default=0.0), len(found)
 
 
 def w6(report: Report, run: Run) -> None:
@@ -305,6 +333,12 @@ def nodes_appended(ops: int) -> int:
     return LEAVES + sum(4 if k % 4 == 3 else 1 for k in range(ops))
 
 
+def differences(what: str, xs: list[float], ys: list[float]) -> str:
+    """', what at most (the largest relative difference) (how many compared)'."""
+    most, compared = largest_difference(xs, ys)
+    return f", {what} at most {most:.2g} ({compared:,} compared)"
+
+
 def w6_checks(checks: dict[str, dict[str, Any]]) -> str:
     """How the roots and grads found by each contender compare with the C floor's."""
     if FLOOR not in checks:
@@ -315,17 +349,19 @@ def w6_checks(checks: dict[str, dict[str, Any]]) -> str:
         (
             f"Checks against the C floor, whose root is {floor['root']!r} and whose grads are "
             f"nonzero on {sum(g != 0.0 for g in grads):,} of {len(grads):,} nodes and on "
-            f"{sum(g != 0.0 for g in leaves)} of the {LEAVES} leaves; relative differences"
+            f"{sum(g != 0.0 for g in leaves)} of the {LEAVES} leaves; relative differences, "
+            "compared where both grads are normal floats (below, in the subnormal range, they "
+            "keep too few digits to agree)"
         )
     ]
     for label, c in checks.items():
         if label == FLOOR:
             continue
         root = relative(c["root"], floor["root"])
-        line = f"{SHORT[label]}: root {root:.2g}{' (bit for bit)' * (root == 0.0)}, leaf grads "
-        line += f"at most {largest_difference(c['grads'][:LEAVES], leaves):.2g}"
+        line = f"{SHORT[label]}: root {root:.2g}{' (bit for bit)' * (root == 0.0)}"
+        line += differences("leaf grads", c["grads"][:LEAVES], leaves)
         if len(c["grads"]) == len(grads):  # (replay reads only the leaves' grads)
-            line += f", all nodes' grads at most {largest_difference(c['grads'], grads):.2g}"
+            line += differences("all nodes' grads", c["grads"], grads)
         found.append(line)
     return "; ".join(found) + "."
 
