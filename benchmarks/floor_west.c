@@ -11,12 +11,14 @@
  * and one reverse sweep, from a fresh set of grads with the root's at 1. The
  * root is the last value appended.
  *
- * The formulas are micrograd_c's, in its order, so the root's value equals
- * micrograd_c's bit for bit: sums fold left; softplus(x) is x + log1p(e ** -x)
- * for x > 0, else log1p(e ** x); softmax's output i is e ** (x_i - lse), lse
- * folding logaddexp(a, b) = max + log1p(e ** -|a - b|) (a + log 2 where
- * a == b) over the inputs. Backward: softplus' slope is 1 - e ** -y (y its
- * output), softmax's the usual y_i * (g_i - sum_j g_j y_j) over its outputs.
+ * The formulas are the plain C a tape would use, as the post describes:
+ * sums fold left; softplus(x) is x + log1p(e ** -x) for x > 0, else
+ * log1p(e ** x); softmax is the one multi-output op, e ** (x_i - max) over
+ * their sum: 4 exps, where micrograd_c's softmax (a node per output, over
+ * logsumexp folded from logaddexp) takes 3 exps and 3 log1p more forward and
+ * 3 exps backward. So values agree with micrograd_c's to rounding, not bit
+ * for bit. Backward: softplus' slope is 1 - e ** -y (y its output),
+ * softmax's the usual y_i * (g_i - sum_j g_j y_j) over its outputs.
  *
  * Invariants: every input index is below its op's first output (the tape is
  * in topological order); each value has exactly one producer (a leaf or one
@@ -46,14 +48,6 @@ typedef struct {
     int32_t in[MAX_IN];
 } op;
 
-static double logaddexp(double a, double b)
-{
-    if (a == b)
-        return a + 0.69314718055994530942; /* log(2) */
-    double m = a > b ? a : b;
-    return m + log1p(exp(-fabs(a - b)));
-}
-
 static void forward(const op *tape, int32_t nops, double *v)
 {
     for (int32_t k = 0; k < nops; k++) {
@@ -74,12 +68,14 @@ static void forward(const op *tape, int32_t nops, double *v)
         case MUL:
             v[o->out] = v[o->in[0]] * v[o->in[1]];
             break;
-        case SOFTMAX: {
-            double lse = v[o->in[0]];
+        case SOFTMAX: { /* e ** (x_i - max) / their sum: nin exps */
+            double m = v[o->in[0]], sum = 0.0;
             for (int32_t i = 1; i < o->nin; i++)
-                lse = logaddexp(lse, v[o->in[i]]);
+                m = v[o->in[i]] > m ? v[o->in[i]] : m;
             for (int32_t i = 0; i < o->nin; i++)
-                v[o->out + i] = exp(v[o->in[i]] - lse);
+                sum += v[o->out + i] = exp(v[o->in[i]] - m);
+            for (int32_t i = 0; i < o->nin; i++)
+                v[o->out + i] /= sum;
             break;
         }
         }
