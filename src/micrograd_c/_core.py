@@ -14,7 +14,6 @@ import numbers
 import os
 import sys
 import threading
-from array import array
 from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple, NoReturn
@@ -94,7 +93,7 @@ def raise_error(code: int, where: str) -> NoReturn:
 
 # Module state survives importlib.reload: a reload re-runs this file in the
 # same namespace, and handles made before it still file their indices in the
-# `dead` array their class's __del__ bound, and still read the old views.
+# `dead` list their class's __del__ bound, and still read the old views.
 _state = globals()
 
 
@@ -106,14 +105,15 @@ def _kept(name: str, make: Any) -> Any:
 # Dead handles. A Value's __del__ does not call C: it appends its index to
 # `dead`, and once DEAD_BATCH have gathered they go back to C in one call (a
 # C call costs more than everything else __del__ does). Appends are atomic
-# under the GIL; one thread at a time drains the front of the array (see
+# under the GIL; one thread at a time drains the front of the list (see
 # release_dead), so indices filed meanwhile, by other threads or by
 # finalizers run from there, land behind the part being drained and are
-# never lost or given twice.
+# never lost or given twice. A list, not an array('i'): array.append converts
+# each index through PyArg_Parse (about 490 instructions), list.append does not.
 DEAD_BATCH = 1024
 
 
-dead: array[int] = _kept("dead", lambda: array("i"))
+dead: list[int] = _kept("dead", list)
 _draining = _kept("_draining", threading.RLock)
 
 
@@ -150,10 +150,9 @@ def _drain() -> None:
     """
     batch = None
     n = len(dead)
-    gone = array("i", [-1]) * n
+    gone = [-1] * n
     try:
-        batch = ffi.new("int[]", n)
-        ffi.memmove(batch, dead, 4 * n)
+        batch = ffi.new("int[]", dead[:n])
         dead[:n] = gone
         lib.mg_decref_many(batch, n)
         del dead[:n]

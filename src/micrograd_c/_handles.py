@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any
 from ._core import DEAD_BATCH, dead, lib, raise_error, release_dead
 
 if TYPE_CHECKING:
-    from array import array
-
     from .engine import Value
 
 
@@ -42,9 +40,7 @@ class Handle:
     __slots__ = ("_i",)
     _i: int
 
-    def __del__(
-        self, _dead: array[int] = dead, _release: Callable[[], None] = release_dead
-    ) -> None:
+    def __del__(self, _dead: list[int] = dead, _release: Callable[[], None] = release_dead) -> None:
         try:
             _dead.append(self._i)  # see _core.dead
             if len(_dead) >= DEAD_BATCH:
