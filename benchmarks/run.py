@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""The benchmark suite: W1 to W6 for every contender, as one markdown table ready to paste.
+"""The benchmark suite: W0 to W6 for every contender, as one markdown table ready to paste.
 
-W1 the per-op mesh forward, W2 its backward and a ~1M-node graph's, W3 the moons training
-step, W4 the deepest chain, W5 memory per node, W6 the graph of Rogozhnikov's "Fastest
-Autograd in the West" (forward + backward, eager and replayed). The contenders: micrograd
-0.1.0 with its GC on and off, PyTorch 0-d tensors (when torch is installed), micrograd_c in
-every way it runs, a bound on any Python facade (W1), and the C floors (when a C compiler is
-there). Each contender runs in its own process; repeats alternate between them.
+W0 the import and the first Value (fresh processes), W1 the per-op mesh forward, W2 its
+backward and a ~1M-node graph's, W3 the moons training step, W4 the deepest chain, W5 memory
+per node, W6 the graph of Rogozhnikov's "Fastest Autograd in the West" (forward + backward,
+eager and replayed). The contenders: micrograd 0.1.0 with its GC on and off, PyTorch 0-d
+tensors (when torch is installed), micrograd_c in every way it runs, a bound on any Python
+facade (W1), and the C floors (when a C compiler is there). Each contender runs in its own process; repeats alternate between them.
 
     python benchmarks/run.py [--quick | --smoke] [--only w1 w3 ...] [--repeats N]
                              [--json FILE] [--plot FILE.png]
@@ -23,10 +23,12 @@ from pathlib import Path
 import engine
 import harness
 import report as reporting
+import startup
 import training
 import west
 
 WORKLOADS = {
+    "w0": startup.w0,
     "w1": engine.w1,
     "w2": engine.w2,
     "w3": training.w3,

@@ -21,11 +21,13 @@ if not (BENCHMARKS / "run.py").is_file():
     pytest.skip("needs the source checkout's benchmarks/", allow_module_level=True)
 sys.path.insert(0, str(BENCHMARKS))
 
+import goals  # noqa: E402
 import harness  # noqa: E402 - benchmarks/ is not a package: found through sys.path
 import mesh  # noqa: E402
 import west  # noqa: E402
 
-WORKLOADS = {"w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c", "w6", "w6_build"}
+WORKLOADS = {"w0_import", "w0_first", "w1", "w2", "w3", "w4", "w5", "w5_rss", "w5_c", "w6"}
+WORKLOADS |= {"w6_build"}
 
 
 def run(tmp_path, *args):
@@ -74,6 +76,23 @@ def test_w6_runs_every_contender_and_replay_and_the_floor_agree_on_the_root(tmp_
         assert floor["root"] == pytest.approx(replay["root"], rel=1e-12)
         assert floor["nodes"] == 450  # 100 + 200 ops
         assert west.largest_difference(replay["grads"], floor["grads"][: west.LEAVES])[0] < 1e-12
+
+
+def test_w0_starts_a_fresh_process_per_sample_and_the_goals_read_its_json(tmp_path):
+    """W0 times the import and first Value in fresh processes; goals.py marks each goal."""
+    _, raw = run(tmp_path, "--only", "w0", "--repeats", "1")
+    first = raw["details"]["w0"]
+    assert len({s["pid"] for r in first.values() for s in r["samples"]}) == 10  # 5 each
+    raw["versions"]["python"] = "CPython X"
+    raw["figures"]["w6_build"] = {"median": {west.BUILD: 40.0, west.RECORD: 20.0}}
+    lines = goals.table([raw]).splitlines()
+    assert lines[0] == "| figure | goal | CPython X |"
+    by_figure = {
+        figure: cells[1] for figure, *cells in (line.strip("| ").split(" | ") for line in lines[2:])
+    }
+    assert by_figure["W6 build + record"] == "60.0 ms ✗"  # 40 + 20, over 50
+    assert by_figure["W1 per op, GC on: time ÷ the bound's"] == "—"  # not in this run
+    assert by_figure["W0 first Value after the import"].endswith(" ms ✓")
 
 
 @pytest.fixture(scope="module")
