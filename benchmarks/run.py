@@ -6,7 +6,8 @@ backward and a ~1M-node graph's, W3 the moons training step, W4 the deepest chai
 per node, W6 the graph of Rogozhnikov's "Fastest Autograd in the West" (forward + backward,
 eager and replayed). The contenders: micrograd 0.1.0 with its GC on and off, PyTorch 0-d
 tensors (when torch is installed), micrograd_c in every way it runs, a bound on any Python
-facade (W1), and the C floors (when a C compiler is there). Each contender runs in its own process; repeats alternate between them.
+facade (W1), and the C floors (when a C compiler is there). Each contender runs in its own
+process; repeats alternate between them.
 
     python benchmarks/run.py [--quick | --smoke] [--only w1 w3 ...] [--repeats N]
                              [--json FILE] [--plot FILE.png]
