@@ -76,7 +76,7 @@ static inline __attribute__((always_inline)) void reverse_sweep(mg_node *nodes, 
     for (int32_t k = root; k >= 0; k--) {
         mg_node *v = &nodes[k];
         if (!check || v->refs)
-            mg_apply_rule(v, &nodes[v->a], &nodes[v->b]);
+            mg_apply_rule_fast(v, &nodes[v->a], &nodes[v->b]);
     }
 }
 
