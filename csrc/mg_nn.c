@@ -43,10 +43,12 @@ static int neuron_locked(const int *w, int b, int nin, const int *in, const doub
             x = mg_new_locked(in_v[i], MG_LEAF, -1, -1);
             x_fresh = 1;
         }
-        int p = mg_new_locked(mg_at(w[i])->data * mg_at(x)->data, MG_MUL, w[i], x);
-        mg_at(w[i])->refs++;
+        mg_node *wi = mg_at(w[i]); /* (chunks never move: it stays valid) */
+        double product = wi->data * mg_at(x)->data;
+        int p = mg_new_locked(product, MG_MUL, w[i], x);
+        wi->refs++;
         use(x, &x_fresh);
-        int sum = mg_new_locked(mg_at(act)->data + mg_at(p)->data, MG_ADD, act, p);
+        int sum = mg_new_locked(mg_at(act)->data + product, MG_ADD, act, p);
         use(act, &act_fresh); /* p's first reference is its edge from sum */
         act = sum;
         act_fresh = 1;

@@ -7,8 +7,11 @@
  * runs unlocked, on the copy), and for all of backward, which gathers the
  * variables' arena grads into the copy, adds to them exactly as the eager
  * pass does, in the same order, and writes them back, so replayed
- * gradients equal eager ones bit for bit. Backward first checks the powers
- * that may fail (t->pows), so on error no gradient changes. While t->lock
+ * gradients equal eager ones bit for bit. The other nodes' grads start at
+ * 0: forward zeroes them as it goes (each node is in cache then), and
+ * backward zeroes them first only if a backward ran since (t->clean).
+ * Backward first checks the powers that may fail (t->pows), so on error no
+ * gradient changes. While t->lock
  * exists, t is on mg_fork.c's list, so fork() takes and re-initialises it
  * with the others (the order: recordings' locks, then mg_lock). Nothing
  * here allocates, recurses or aborts.
@@ -43,6 +46,7 @@ int mg_tape_forward(mg_tape *t, double *values)
     mg_node *nodes = t->nodes;
     for (int32_t k = 0, n = t->n; k < n && !err; k++) {
         mg_node *v = &nodes[k];
+        v->grad = 0.0; /* for backward, while the node is in cache */
         switch (v->op) {
         case MG_LEAF:
             break;
@@ -64,6 +68,7 @@ int mg_tape_forward(mg_tape *t, double *values)
                                    : mg_unary_value(v->op, nodes[v->a].data, &v->data);
         }
     }
+    t->clean |= !err;
     values[0] = nodes[t->root].data;
     for (int k = 0; k < t->nout; k++)
         values[k + 1] = nodes[t->outs[k]].data;
@@ -79,7 +84,7 @@ static inline __attribute__((always_inline)) void reverse_sweep(mg_node *nodes, 
     for (int32_t k = root; k >= 0; k--) {
         mg_node *v = &nodes[k];
         if (!check || v->refs)
-            mg_apply_rule(v, &nodes[v->a], &nodes[v->b]);
+            mg_apply_rule_fast(v, &nodes[v->a], &nodes[v->b]);
     }
 }
 
@@ -87,8 +92,9 @@ int mg_tape_backward(mg_tape *t)
 {
     pthread_mutex_lock(&t->lock);
     mg_node *nodes = t->nodes;
-    for (int32_t k = 0; k < t->root; k++) /* a fresh graph's grads */
-        nodes[k].grad = 0.0;
+    if (!t->clean) /* a fresh graph's grads */
+        for (int32_t k = 0; k < t->root; k++)
+            nodes[k].grad = 0.0;
     pthread_mutex_lock(&mg_lock);
     gather_locked(t); /* grads to add to, and data as the eager pass reads it */
     int err = 0;
@@ -99,6 +105,7 @@ int mg_tape_backward(mg_tape *t)
     }
     if (!err) {
         nodes[t->root].grad = 1.0;
+        t->clean = 0;
         if (t->nout)
             reverse_sweep(nodes, t->root, 1);
         else

@@ -110,4 +110,26 @@ static inline __attribute__((always_inline)) void mg_apply_rule(const mg_node *n
     }
 }
 
+/* mg_apply_rule, with adds and multiplies (most nodes) tested for first, by
+ * the very statements of their cases above, so results do not change.
+ * Replay's sweep uses it: on a recording, which goes through every node in
+ * order, conditional branches follow the graph's repeating pattern of ops
+ * better than the switch's one jump through a table (the moons step's
+ * backward took 10% less time). The eager sweep, whose order comes from its
+ * bitmap, took 10% more with it, so it keeps mg_apply_rule. */
+static inline __attribute__((always_inline)) void mg_apply_rule_fast(const mg_node *n,
+                                                                     mg_node *a, mg_node *b)
+{
+    double g = n->grad;
+    if (n->op == MG_ADD) {
+        a->grad += g;
+        b->grad += g;
+    } else if (n->op == MG_MUL) {
+        a->grad += b->data * g;
+        b->grad += a->data * g;
+    } else {
+        mg_apply_rule(n, a, b);
+    }
+}
+
 #endif

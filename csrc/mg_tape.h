@@ -49,6 +49,10 @@ struct mg_tape {
     int32_t *pows;
     int32_t nvar_held;  /* references taken so far (all, once recorded)        */
     int32_t nin_held;
+    int32_t clean;      /* 1: every node's grad in the copy is 0 but the
+                           variables' (which backward gathers anew): forward
+                           zeroed them, as it computed each node, and no
+                           backward ran since (mg_replay.c)                   */
 };
 
 #endif

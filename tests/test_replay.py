@@ -193,6 +193,20 @@ def test_backward_accumulates_like_eager_and_restarts_intermediate_grads():
     assert x.grad == eager_twice == 14.0
 
 
+def test_intermediate_grads_restart_whether_forward_ran_or_not():
+    # forward zeroes the copy's grads as it goes; a backward without one zeroes them itself
+    x = Value(3.0)
+    y = (x * x + x).relu()
+    rec = record(y)
+    y.backward()
+    once = x.grad
+    x.grad = 0.0
+    for calls in (["f", "b"], ["b"], ["b"], ["f", "f", "b"], ["f", "b"]):
+        for call in calls:
+            rec.forward() if call == "f" else rec.backward()
+    assert x.grad == 5 * once == 35.0
+
+
 def test_constants_survive_the_graph_and_variables_are_read_live():
     x = Value(2.0)
     rec = record(3.0 * x + Value(1.0) / x)  # the 3.0 and Value(1.0) are constants
