@@ -25,9 +25,9 @@
  * below are prefetched, since the walk goes down through a region's slots
  * (a slot of the region in hand, set up when it was opened: mg_arena.c).
  *
- * Only a power's rule can fail (Python raises for 0.0 ** -1 and on
- * overflow), and only one whose exponent is not the constant 1 or 2
- * (mg_may_fail: the node's may_fail byte). Such a rule is checked when its
+ * Only the rules of log (at 0) and of powers can fail (Python raises for
+ * 1 / 0.0, 0.0 ** -1 and on overflow), and a power's only if its exponent
+ * is not the constant 1 or 2 (mg_may_fail: the node's may_fail byte). Such a rule is checked when its
  * node is made; it can fail later only if data changes, and every write of
  * data goes through C (mg_set_data, the optimizers, replay, mg_reset),
  * which marks the arena suspect while any may-fail node is alive
@@ -56,7 +56,7 @@
 /* 0, or the error that applying node n's local rule would raise. */
 static int mg_check_rule(const mg_node *n)
 {
-    return mg_is_pow(n->op) ? mg_pow_check(mg_at(n->a)->data, mg_at(n->b)->data) : 0;
+    return mg_rule_check(n, mg_at(n->a), n->b >= 0 ? mg_at(n->b) : NULL);
 }
 
 void mg_may_fail_made_locked(const mg_node *n)

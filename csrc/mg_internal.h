@@ -151,13 +151,15 @@ static inline int mg_is_pow(int op)
     return op == MG_POWI || op == MG_POWF || op == MG_POW;
 }
 
-/* Whether the rule of power (op, exponent b) may fail for some data: always
- * for a ** b, and for a ** k unless k is 1 or 2 (slopes 1.0 and 2 * x, which
- * Python computes without raising). Data may change after a node is made,
- * so this, known then, is what backward goes by (mg_backward.c). */
+/* Whether the rule of op (child b, NULL for none) may fail for some data:
+ * log's (1 / a, at a == 0, which Python raises for), a ** b's always, and
+ * a ** k's unless k is 1 or 2 (slopes 1.0 and 2 * x, which Python computes
+ * without raising). Data may change after a node is made, so this, known
+ * then, is what backward goes by (mg_backward.c). */
 static inline int mg_may_fail(int op, const mg_node *b)
 {
-    return op == MG_POW || (b->data != 1.0 && b->data != 2.0);
+    return op == MG_LOG || op == MG_POW
+           || (mg_is_pow(op) && b->data != 1.0 && b->data != 2.0);
 }
 
 /* Data was (or is about to be) written, by mg_set_data, an optimizer step,
@@ -194,7 +196,7 @@ static inline int mg_new_locked(double data, int op, int a, int b)
     n->b = b;
     n->refs = 1;
     n->op = (uint8_t)op;
-    n->may_fail = (uint8_t)(mg_is_pow(op) && mg_may_fail(op, mg_at(b)));
+    n->may_fail = (uint8_t)mg_may_fail(op, b >= 0 ? mg_at(b) : NULL);
     n->handed = 0;
     unsigned wa = a >= 0 ? mg_at(a)->walk : 0, wb = b >= 0 ? mg_at(b)->walk : 0;
     n->walk = (uint8_t)((a >= 0 && (mg_at(a)->op != MG_LEAF || wa & MG_WALK_BELOW))

@@ -167,7 +167,7 @@ static void mark_reached(mg_tape *t)
         if (!c->refs)
             continue;
         t->nodes[c->a].refs = t->nodes[c->b].refs = 1;
-        t->npow += mg_is_pow(c->op) && mg_may_fail(c->op, &t->nodes[c->b]);
+        t->npow += mg_may_fail(c->op, &t->nodes[c->b]);
     }
 }
 
@@ -186,7 +186,7 @@ static int index_locked(mg_tape *t, const int32_t *order, int32_t *edges)
         return MG_ENOMEM;
     for (int32_t k = 0, p = 0, q = 0; k < t->n; k++) {
         const mg_node *c = &t->nodes[k];
-        if (c->refs && mg_is_pow(c->op) && mg_may_fail(c->op, &t->nodes[c->b]))
+        if (c->refs && mg_may_fail(c->op, &t->nodes[c->b]))
             t->pows[p++] = k;
         if (edges[k]) {
             t->var_pos[q] = k;

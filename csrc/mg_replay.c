@@ -100,8 +100,8 @@ int mg_tape_backward(mg_tape *t)
     int err = 0;
     for (int32_t k = 0; k < t->npow && !err; k++) {
         const mg_node *v = &nodes[t->pows[k]];
-        mg_assert(v->refs && mg_is_pow(v->op));
-        err = mg_pow_check(nodes[v->a].data, nodes[v->b].data);
+        mg_assert(v->refs && mg_may_fail(v->op, &nodes[v->b]));
+        err = mg_rule_check(v, &nodes[v->a], &nodes[v->b]);
     }
     if (!err) {
         nodes[t->root].grad = 1.0;

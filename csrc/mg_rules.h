@@ -35,6 +35,16 @@ static inline int mg_pow_check(double x, double k)
     return mg_pow_slope(x, k, &s);
 }
 
+/* 0, or the error applying node n's rule (over children a and b) would
+ * raise: a power's (mg_pow_check), or log's at a == 0 (ZeroDivisionError,
+ * as 1 / 0.0 in Python). Other rules cannot fail. */
+static inline int mg_rule_check(const mg_node *n, const mg_node *a, const mg_node *b)
+{
+    if (n->op == MG_LOG)
+        return a->data == 0.0 ? MG_EZERODIV : 0;
+    return mg_is_pow(n->op) ? mg_pow_check(a->data, b->data) : 0;
+}
+
 /* d(a ** b)/db = a ** b * ln(a); 0 where a == 0 and b > 0, as torch does. */
 static inline double mg_pow_exponent_slope(double a, double b, double out)
 {
@@ -89,8 +99,8 @@ static inline __attribute__((always_inline)) void mg_apply_rule(const mg_node *n
     case MG_EXP:
         a->grad += n->data * g;
         break;
-    case MG_LOG:
-        a->grad += g / a->data;
+    case MG_LOG: /* (1 / a) * g, as Python would write it: it overflows where Python's does */
+        a->grad += (1.0 / a->data) * g;
         break;
     case MG_SIGMOID:
         a->grad += n->data * (1.0 - n->data) * g;

@@ -24,7 +24,8 @@
  * and is reached from the root), else 0 (a leaf, or a node that only feeds
  * the extra outputs). Without extra outputs every node before the root is
  * reached from it, so refs need not be read. pows lists, in order, the
- * positions of the nodes with refs 1 whose rule may fail (mg_may_fail).
+ * positions of the nodes with refs 1 whose rule may fail (mg_may_fail:
+ * powers, and log).
  */
 #ifndef MG_TAPE_H
 #define MG_TAPE_H
@@ -44,8 +45,9 @@ struct mg_tape {
     int32_t *var_idx;
     int32_t nin;        /* inputs, set by mg_tape_set_inputs (referenced)      */
     int32_t *in_idx;
-    int32_t npow;       /* positions of the powers reached from the root whose
-                           rule may fail (mg_may_fail): checked by backward    */
+    int32_t npow;       /* positions of the powers (and logs) reached from the
+                           root whose rule may fail (mg_may_fail): checked by
+                           backward                                            */
     int32_t *pows;
     int32_t nvar_held;  /* references taken so far (all, once recorded)        */
     int32_t nin_held;

@@ -9,7 +9,7 @@ import pytest
 from helpers import same
 from micrograd.engine import Value as MicroValue
 
-from micrograd_c import Value
+from micrograd_c import Value, record
 
 
 def same_outcome(fn, *inputs):
@@ -153,3 +153,19 @@ def test_data_write_then_unrelated_backward_still_checks_powers():
     with pytest.raises(ZeroDivisionError):
         inverse.backward()
     assert x.grad == 0.0 and inverse.grad == 0.0
+
+
+def test_log_of_a_leaf_written_to_zero_raises_in_backward_as_python_would():
+    """Found by the state machine: log's slope 1 / x divides by zero once x.data is 0.0."""
+    x = Value(2.0)
+    y = x.log() * 3 + x
+    x.data = 0.0
+    with pytest.raises(ZeroDivisionError, match="1 / 0.0"):
+        y.backward()
+    assert x.grad == 0.0 and y.grad == 0.0
+    recording = record(y)  # the same check before a replayed backward
+    with pytest.raises(ZeroDivisionError):
+        recording.backward()
+    x.data = 1e-310  # subnormal: 1 / x overflows to inf, as Python's (1 / x) * g does
+    y.backward()
+    assert x.grad == math.inf

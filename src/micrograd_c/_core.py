@@ -70,7 +70,10 @@ if _checkout and ffi.string(lib.mg_build_hash()).decode() != source_hash(_root):
 
 _ERRORS = {
     lib.MG_ENOMEM: (MemoryError, "out of memory for graph nodes"),
-    lib.MG_EZERODIV: (ZeroDivisionError, "0.0 cannot be raised to a negative power"),
+    lib.MG_EZERODIV: (
+        ZeroDivisionError,
+        "division by zero (0.0 raised to a negative power, or log's slope 1 / 0.0)",
+    ),
     lib.MG_EDOMAIN: (ValueError, "math domain error"),
     lib.MG_ERANGE: (OverflowError, "math range error (result too large)"),
     lib.MG_ECOMPLEX: (

@@ -153,7 +153,7 @@ def _c_rule(v: Value, operands: list[Value], g: float) -> list[tuple[float, floa
         t = 0.0 if a == 0.0 and b >= 0.0 else out * log_a
         return [(s, s * g), (t, t * g)]
     if op == lib.MG_LOG:
-        return [(_div(1.0, a), _div(g, a))]
+        return [(_div(1.0, a), _div(1.0, a) * g)]
     if op == lib.MG_LOGADDEXP:
         b = operands[1].data
         e = 1.0 if a == b else math.exp(-abs(a - b))
