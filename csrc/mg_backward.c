@@ -56,7 +56,7 @@
 /* 0, or the error that applying node n's local rule would raise. */
 static int mg_check_rule(const mg_node *n)
 {
-    return mg_rule_check(n, mg_at(n->a), n->b >= 0 ? mg_at(n->b) : NULL);
+    return n->may_fail ? mg_rule_check(n, mg_at(n->a), n->b >= 0 ? mg_at(n->b) : NULL) : 0;
 }
 
 void mg_may_fail_made_locked(const mg_node *n)
