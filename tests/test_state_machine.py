@@ -1,6 +1,7 @@
 """Differential fuzzing: random programs that build, mutate (.data writes), backpropagate, zero
 and drop graphs, on micrograd_c and on a pure-Python reference, with the same errors and numbers."""
 
+import gc
 import math
 
 from helpers import close, same
@@ -85,6 +86,7 @@ class Programs(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.pairs = []
+        gc.collect()  # earlier tests' cyclic garbage, which a collection mid-run would free
         self.base = stats().live
 
     @rule(x=st.floats(-4, 4, allow_nan=False))
