@@ -43,13 +43,16 @@ if sanitize:
     link_flags += [f"-fsanitize={sanitize}"]
 
 ffibuilder = FFI()
-ffibuilder.cdef(public_declarations() + "\nconst char *mg_build_hash(void);")
+ffibuilder.cdef(
+    public_declarations() + "\nconst char *mg_build_hash(void);\nvoid *mg_py_handle_type(void);"
+)
 ffibuilder.set_source(
     "micrograd_c._cmg",
     # the flags, named in the generated source: built with other flags than last time, it
     # changes, so setuptools rebuilds everything rather than reuse a debug or sanitized build
     f"/* built with {' '.join(flags + link_flags)} */\n"
     '#include "micrograd.h"\n'
+    "void *mg_py_handle_type(void); /* csrc/py_value.c: the Python base type of Value */\n"
     f'static const char *mg_build_hash(void) {{ return "{source_hash(HERE)}"; }}\n',
     sources=[relative(p) for p in SOURCES],
     include_dirs=[relative(CSRC)],

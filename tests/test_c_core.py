@@ -38,7 +38,7 @@ def build(out: Path, extra: list) -> bool:
         *extra,
         f"-I{ROOT / 'csrc'}",
         *map(str, sorted((ROOT / "tests/c").glob("*.c"))),
-        *map(str, sorted((ROOT / "csrc").glob("*.c"))),
+        *map(str, sorted((ROOT / "csrc").glob("mg_*.c"))),  # (py_value.c is Python's)
         "-o",
         str(out),
         "-pthread",

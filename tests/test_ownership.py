@@ -12,6 +12,7 @@ import gc
 import sys
 import threading
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,25 @@ def sweep(make: Callable[[], Any]) -> int:
             return k - 1
 
 
-a, b = Value(1.5), Value(-0.5)
+class Sub(Value):
+    """A subclass: its operators take the Python path."""
+
+
+a, b, sub = Value(1.5), Value(-0.5), Sub(0.25)
 model = MLP(2, [3, 1])
 OPERATIONS: dict[str, Callable[[], Any]] = {
+    # the operators' Python path: other numbers, a subclass, C's errors raised
+    "a + True": lambda: a + True,
+    "Value(Fraction)": lambda: Value(Fraction(1, 3)),
+    "a * Fraction": lambda: a * Fraction(1, 3),
+    "Fraction - a": lambda: Fraction(1, 3) - a,
+    "a / Fraction": lambda: a / Fraction(1, 3),
+    "a ** Fraction": lambda: a ** Fraction(1, 2),
+    "sub + a": lambda: sub + a,
+    "-sub": lambda: -sub,
+    "relu of sub": lambda: sub.relu(),
+    "0 ** -1, raising": lambda: raises(lambda: Value(0.0) ** -1),
+    "log of -1, raising": lambda: raises(lambda: Value(-1.0).log()),
     "a + b": lambda: a + b,
     "a + 2": lambda: a + 2,
     "2 + a": lambda: 2 + a,
@@ -118,6 +135,22 @@ OPERATIONS: dict[str, Callable[[], Any]] = {
 }
 
 
+# the operators and unary methods done in C (csrc/py_value.c) for a Value and an exact float,
+# int or Value: no bytecode of the package runs, so no exception can come between the node
+# made and its handle
+IN_C = (
+    {f"a {op} b" for op in "+-*/"} | {f"a {op} 2" for op in "+-/"} | {f"2 {op} a" for op in "+-*/"}
+)
+IN_C |= {"a * 2.5", "a ** 2", "a ** 0.5", "a ** b", "-a", "relu", "tanh", "exp", "log", "sigmoid"}
+IN_C |= {"softplus", "Value(3)"}
+
+
+def raises(make: Callable[[], Any]) -> None:
+    """Call make, which must raise ValueError, ZeroDivisionError or OverflowError."""
+    with pytest.raises((ValueError, ZeroDivisionError, OverflowError)):
+        make()
+
+
 def backward_with_a_python_rule() -> None:
     """A hand-built node with a _backward, under C nodes, backpropagated (the walk in steps)."""
     out = Value(2.0, (a, b * 3), "py")
@@ -127,7 +160,8 @@ def backward_with_a_python_rule() -> None:
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_an_exception_at_any_bytecode_leaks_no_node(name: str) -> None:
-    assert sweep(OPERATIONS[name]) > 0
+    injected = sweep(OPERATIONS[name])
+    assert injected == 0 if name in IN_C else injected > 0
 
 
 def test_freeing_goes_on_after_an_exception_anywhere_in_release_dead() -> None:
@@ -180,7 +214,12 @@ def test_each_python_allocation_failure_gives_memory_error_and_no_leak(
     # A MemoryError in a finalizer is unraisable; pytest's own hook would keep its frames,
     # and through them the operation's handles, alive until the test ends.
     monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)
+    # (the raising ones left out: their message's formatting can end in a SystemError, "error
+    # return without exception set", under set_nomemory, as it did before the operators were
+    # C's; not yet understood)
     for name, make in OPERATIONS.items():
+        if name.endswith("raising"):
+            continue
         base = live()
         for k in range(1, 200):
             testcapi.set_nomemory(k, k + 1)

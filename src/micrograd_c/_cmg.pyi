@@ -3,7 +3,8 @@
 cffi makes ``lib`` at build time, with no types: this stub gives each function of the
 header's cdef section its Python signature (C ints and doubles are Python ints and floats;
 pointers are cffi objects, or lists cffi converts). tests/test_typing.py checks that it
-names exactly what the compiled module has.
+names exactly what the compiled module's lib has. Handle, Value's C base type, is not cffi's:
+csrc/py_value.c makes it.
 """
 
 from typing import Any
@@ -126,5 +127,19 @@ class _Lib:
     def mg_fail_allocation(self, n: int, /) -> None: ...
     def mg_allocations(self) -> int: ...
     def mg_build_hash(self) -> _Ptr: ...
+    def mg_py_handle_type(self) -> _Ptr: ...
 
 lib: _Lib
+
+class Handle:
+    """Value's C base (csrc/py_value.c): made by mg_py_handle_type(), set here."""
+
+    _i: int
+    _a: Any
+    _b: Any
+    @classmethod
+    def _install(cls, value: type, /) -> None: ...
+    @classmethod
+    def _flush(cls) -> None: ...
+    @classmethod
+    def _pending(cls) -> list[int]: ...

@@ -23,6 +23,7 @@ from ._sources import source_hash
 REBUILD = "rebuild it with `pip install -e .` (or `pip install .`) from the source checkout"
 
 try:
+    from . import _cmg
     from ._cmg import ffi as ffi  # (as: re-exported to the other modules)
     from ._cmg import lib as lib
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
@@ -95,8 +96,7 @@ def raise_error(code: int, where: str) -> NoReturn:
 
 
 # Module state survives importlib.reload: a reload re-runs this file in the
-# same namespace, and handles made before it still file their indices in the
-# `dead` list their class's __del__ bound, and still read the old views.
+# same namespace, and code bound before it still reads the old views.
 _state = globals()
 
 
@@ -105,34 +105,30 @@ def _kept(name: str, make: Any) -> Any:
     return _state[name] if name in _state else make()
 
 
-# Dead handles. A Value's __del__ does not call C: it appends its index to
-# `dead`, and once DEAD_BATCH have gathered they go back to C in one call (a
-# C call costs more than everything else __del__ does). Appends are atomic
-# under the GIL; one thread at a time drains the front of the list (see
-# release_dead), so indices filed meanwhile, by other threads or by
-# finalizers run from there, land behind the part being drained and are
-# never lost or given twice. A list, not an array('i'): array.append converts
-# each index through PyArg_Parse (about 490 instructions), list.append does not.
-DEAD_BATCH = 1024
+# Dead handles. A Value's node reference goes back when the Value is freed,
+# with no Python code run: its C base type (csrc/py_value.c) files the index,
+# and every 1,024 go back to C in one call. release_dead gives back the rest.
+def _handle_type() -> type[_cmg.Handle]:
+    """The C base type of Value, made on the first call in the process."""
+    address = lib.mg_py_handle_type()
+    if address == ffi.NULL:  # pragma: no cover - only out of memory
+        raise ImportError("micrograd_c: the Value base type could not be made")
+    if hasattr(_cmg, "Handle"):  # the main interpreter's module: C set it there
+        return _cmg.Handle
+    import ctypes  # (a legacy subinterpreter's copy of _cmg, made before it was set)
+
+    found: type[_cmg.Handle] = ctypes.cast(
+        int(ffi.cast("uintptr_t", address)), ctypes.py_object
+    ).value
+    return found
 
 
-dead: list[int] = _kept("dead", list)
-_draining = _kept("_draining", threading.RLock)
+CHandle: type[_cmg.Handle] = _kept("CHandle", _handle_type)
 
 
 def release_dead() -> None:
     """Give every filed reference back to C now, in one call."""
-    if not dead:
-        return
-    if _draining._is_owned():
-        if _on_stack(_drain.__code__):
-            return  # a finalizer run by this thread's drain: the drain will take it too
-        _draining.release()  # left held by an exception that struck before its release
-    if _draining.acquire(blocking=False):  # else another thread drains now: ours go next
-        try:
-            _drain()
-        finally:
-            _draining.release()
+    CHandle._flush()
 
 
 def _on_stack(code: Any) -> bool:
@@ -143,32 +139,10 @@ def _on_stack(code: Any) -> bool:
     return frame is not None
 
 
-def _drain() -> None:
-    """Move the front of `dead` to C exactly once, whichever bytecode an exception hits.
-
-    A filed index is in `dead` until its place there reads -1, and from then
-    on only in `batch`, where mg_decref_many overwrites each one it gives
-    back with -1: so the handler can tell which step was reached, and giving
-    the batch back again is harmless.
-    """
-    batch = None
-    n = len(dead)
-    gone = [-1] * n
-    try:
-        batch = ffi.new("int[]", dead[:n])
-        dead[:n] = gone
-        lib.mg_decref_many(batch, n)
-        del dead[:n]
-    except BaseException:
-        if batch is not None and dead[:n] == gone:
-            lib.mg_decref_many(batch, n)
-        raise
-
-
 def _after_fork_in_child() -> None:
-    """Fresh locks for the only thread a forked child has (one held at the fork stays held)."""
-    global _draining, _views_lock
-    _draining, _views_lock = threading.RLock(), threading.RLock()
+    """A fresh lock for the only thread a forked child has (one held at the fork stays held)."""
+    global _views_lock
+    _views_lock = threading.RLock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,26 +1,26 @@
 """Handles: Python objects that each own one reference on a C node.
 
 A handle's ``_i`` is its node's index. It is stored last, after everything
-that can fail, so a handle that has ``_i`` owns the reference, and its
-``__del__`` gives it back (in batches: see ``_core.dead``). Python can raise
-between any two bytecodes (Ctrl-C, a trace function, a failed allocation),
-so every call that makes a node runs in a ``try`` whose handler passes what
-it knows to ``reclaim``: the index, if it was stored, and the handle, if
-made. Where neither was, C's per-thread record of the last reference it
-handed out (csrc/mg_handoff.c) says which node an exception may have lost.
-One place is left: the first bytecode of ``__del__``, before its ``try``,
-where only a trace function can raise.
+that can fail, so a handle that has ``_i`` owns the reference; when the
+handle is freed, its C base type (csrc/py_value.c) gives the reference back,
+in batches, with no Python code run. The operators make their nodes and
+handles in C, where no exception can come between the two. Elsewhere Python
+can raise between any two bytecodes (Ctrl-C, a trace function, a failed
+allocation), so every call that makes a node runs in a ``try`` whose handler
+passes what it knows to ``reclaim``: the index, if it was stored, and the
+handle, if made. Where neither was, C's per-thread record of the last
+reference it handed out (csrc/mg_handoff.c) says which node an exception may
+have lost.
 """
 
 from __future__ import annotations
 
-import dis
 import gc
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._core import DEAD_BATCH, dead, lib, raise_error, release_dead
+from ._core import CHandle, lib, raise_error
 
 if TYPE_CHECKING:
     from .engine import Value
@@ -34,23 +34,16 @@ _KEPT: dict[str, Any] = {
 }
 
 
-class Handle:
-    """An object owning one reference on C node ``_i``, given back when it is collected."""
+if TYPE_CHECKING:
+    from ._cmg import Handle as _Base
+else:
+    _Base = CHandle
 
-    __slots__ = ("_i",)
-    _i: int
 
-    def __del__(self, _dead: list[int] = dead, _release: Callable[[], None] = release_dead) -> None:
-        try:
-            _dead.append(self._i)  # see _core.dead
-            if len(_dead) >= DEAD_BATCH:
-                _release()
-        except AttributeError:  # no node was made for it
-            pass
-        except BaseException as exc:  # unraisable here: Python prints it and goes on
-            if not _filed(exc):
-                lib.mg_decref(self._i)
-            raise
+class Handle(_Base):
+    """An object owning one reference on C node ``_i``, given back when it is freed."""
+
+    __slots__ = ()
 
 
 def reclaim(i: int | None, out: Handle | None) -> None:
@@ -79,34 +72,12 @@ _FROZEN_BEFORE = gc.get_freeze_count()  # (3.12 counts objects of its own, froze
 
 def _held(i: int) -> bool:
     """Whether a live handle, or the queue of dead ones, holds a reference on node i."""
-    if i in dead or gc.get_freeze_count() > _FROZEN_BEFORE:  # frozen handles cannot be
-        return True  # searched: keep it
-    # (issubclass of the type: isinstance would read __class__, which some objects compute;
-    # a finalized handle, kept alive after its __del__ filed its index, holds nothing)
+    if i in CHandle._pending() or gc.get_freeze_count() > _FROZEN_BEFORE:  # frozen handles
+        return True  # cannot be searched: keep it
+    # (issubclass of the type: isinstance would read __class__, which some objects compute)
     return any(
-        issubclass(type(v), Handle) and getattr(v, "_i", None) == i and not gc.is_finalized(v)
-        for v in gc.get_objects()
+        issubclass(type(v), CHandle) and getattr(v, "_i", None) == i for v in gc.get_objects()
     )
-
-
-def _call_offset(code: Any) -> int:
-    """The bytecode offset of the first call in code."""
-    return next(ins.offset for ins in dis.get_instructions(code) if ins.opname.startswith("CALL"))
-
-
-_DEL_APPEND = _call_offset(Handle.__del__.__code__)
-
-
-def _filed(exc: BaseException) -> bool:
-    """Whether Handle.__del__ had filed its index when exc interrupted it.
-
-    Before the append's call, it had not. At the call, it had, unless the
-    append itself failed (MemoryError); an interrupt there comes after the
-    call returns.
-    """
-    tb = exc.__traceback__
-    lasti = tb.tb_lasti if tb is not None else -1
-    return lasti > _DEL_APPEND or (lasti == _DEL_APPEND and not isinstance(exc, MemoryError))
 
 
 class Kids(tuple[Any, ...]):

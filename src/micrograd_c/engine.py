@@ -11,7 +11,10 @@ Nodes sit in creation order, so backward needs no sort: csrc/mg_backward.c
 sweeps them newest first, in one C call.
 
 This file is the Python side: a Value is a handle on one C node (``_i``, its
-index; see _handles.py for how it owns a reference), and its operators call C.
+index; see _handles.py for how it owns a reference). Its operators and unary
+methods are its C base type's (csrc/py_value.c), which calls the core and
+builds the result with no Python code run, for a Value and an exact float,
+int or Value; everything else comes back here, to ``_slow_op``.
 ``.data`` and ``.grad`` are read in place, through views of the arena's
 memory; a grad is written there too, data through C (``mg_set_data``), which
 then knows to check the powers before the next backward. docs/design.md tells the whole story.
@@ -80,6 +83,21 @@ _OP_NAMES = {
 }
 
 
+# How each operator is spelled in its errors' messages ({0}: the Value, {1}: the other)
+_SPELLING = {
+    "__add__": "{0} + {1}",
+    "__radd__": "{1} + {0}",
+    "__mul__": "{0} * {1}",
+    "__rmul__": "{1} * {0}",
+    "__sub__": "{0} - {1}",
+    "__rsub__": "{1} - {0}",
+    "__truediv__": "{0} / {1}",
+    "__rtruediv__": "{1} / {0}",
+    "__pow__": "{0} ** {1}",
+    "logaddexp": "logaddexp({0}, {1})",
+}  # and "relu of {0}" and so on
+
+
 def _reader(offset: int) -> Callable[[Value], float]:
     """The getter of double `offset` of a Value's node (0: data, 1: grad), read in place."""
 
@@ -112,22 +130,20 @@ def _set_grad(self: Value, value: SupportsFloat) -> None:
 
 def _operator(
     name: str,
-    spelling: str,
     both: Callable[[int, int], int] | None,
     number: Callable[[int, float], int],
     number_int: Callable[[int, float], int] | None = None,
     general: Callable[[Value, Any], Value] | None = None,
 ) -> Callable[[Value, Any], Value]:
-    """Method `name` of a binary operator, spelled as in "{0} - {1}" (0: self, 1: other).
+    """Method `name` of a binary operator, done in Python (spelled in errors as _SPELLING says).
 
     Its C calls: both(self, other) for a Value other (None: NotImplemented),
     number(self, x) for a real number x, number_int(self, x) for an int-like
-    x, and general(self, other) for any other real number. The table in
-    Value says which operators use the last two. One closure per operator,
-    not a shared function each method calls: on this, the hottest path there
-    is, a second Python call would cost a seventh more per operation.
+    x, and general(self, other) for any other real number. The table _SLOW
+    says which operators use the last two.
     """
     number_int = number_int or number
+    spelling = _SPELLING[name]
 
     def method(self: Value, other: Any) -> Any:  # a Value, or NotImplemented
         t = type(other)
@@ -163,10 +179,10 @@ def _operator(
     return method
 
 
-def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Value]:
-    """The method applying C unary operation f."""
+def _unary(f: Callable[[int], int], name: str) -> Callable[[Value, Any], Value]:
+    """Unary operation f done in Python, for Value._slow_op (the second argument is unused)."""
 
-    def method(self: Value) -> Value:
+    def method(self: Value, _: Any = None) -> Value:
         i = out = None
         try:
             i = f(self._i)
@@ -181,20 +197,27 @@ def _unary(f: Callable[[int], int], name: str, doc: str) -> Callable[[Value], Va
             raise
         return out
 
-    method.__name__, method.__qualname__, method.__doc__ = name, f"Value.{name}", doc
+    method.__name__, method.__qualname__ = name, f"Value.{name}"
     return method
 
 
 class Value(Handle):
     """Stores a single scalar value and its gradient."""
 
-    __slots__ = ("_a", "_b", "_label", "__weakref__", "__dict__")
+    __slots__ = ("_label", "__weakref__", "__dict__")
     _a: Any  # an operand, the pool, or the children once _prev found them
     _b: Any  # the other operand, or None
     _label: tuple[str, tuple[Any, ...]]  # (op, children) of a Value built by hand
     __array_ufunc__ = None  # numpy scalars then defer to our reflected operators
 
-    def __init__(self, data: SupportsFloat, _children: Iterable[Value] = (), _op: str = ""):
+    if TYPE_CHECKING:  # (C's __init__ makes a new leaf of a float or int; the rest is _init's)
+
+        def __init__(
+            self, data: SupportsFloat, _children: Iterable[Value] = (), _op: str = ""
+        ) -> None: ...
+
+    def _init(self, data: SupportsFloat, _children: Iterable[Value] = (), _op: str = "") -> None:
+        """Value(data, _children, _op) where C's __init__ does not apply, run again included."""
         x = real(data, "Value data")
         kids = tuple(_children) if _children else ()  # (a leaf, the common case: no copy)
         for k in kids:
@@ -286,6 +309,8 @@ class Value(Handle):
         def __truediv__(self, other: Value | SupportsFloat) -> Value: ...
         def __rtruediv__(self, other: SupportsFloat) -> Value: ...
         def __pow__(self, other: Value | SupportsFloat) -> Value: ...
+        def __rpow__(self, other: SupportsFloat) -> Value: ...
+        def __neg__(self) -> Value: ...
         def relu(self) -> Value: ...
         def tanh(self) -> Value: ...
         def exp(self) -> Value: ...
@@ -295,43 +320,20 @@ class Value(Handle):
         def logaddexp(self, other: Value | SupportsFloat) -> Value: ...
 
     else:
-        # Each operator: its C calls for a Value, and for a number. Two have more: ** by an
-        # int is its own op (micrograd's _op says '**2', not '**2.0'), and / by a number other
-        # than int or float (a Fraction) is micrograd's self * other**-1, exactly.
         data = property(_reader(0), _set_data, doc="The value.")
         grad = property(_reader(1), _set_grad, doc="The gradient accumulated by backward().")
-        __add__ = _operator("__add__", "{0} + {1}", lib.mg_add, lib.mg_add_const)
-        __radd__ = _operator("__radd__", "{1} + {0}", lib.mg_add, lib.mg_add_const)
-        __mul__ = _operator("__mul__", "{0} * {1}", lib.mg_mul, lib.mg_mul_const)
-        __rmul__ = _operator("__rmul__", "{1} * {0}", lib.mg_mul, lib.mg_mul_const)
-        # self - other is self + (-other); other - self is other + (-self)
-        __sub__ = _operator("__sub__", "{0} - {1}", lib.mg_sub, lib.mg_sub_const)
-        __rsub__ = _operator("__rsub__", "{1} - {0}", None, lib.mg_rsub)
-        # self / other is self * other**-1 (exact for a Fraction); other / self, other * self**-1
-        __truediv__ = _operator(
-            "__truediv__",
-            "{0} / {1}",
-            lib.mg_div,
-            lib.mg_div_const,
-            general=lambda self, other: self * other**-1,
-        )
-        __rtruediv__ = _operator("__rtruediv__", "{1} / {0}", None, lib.mg_rdiv)
-        __pow__ = _operator("__pow__", "{0} ** {1}", lib.mg_pow, lib.mg_powf, lib.mg_powi)
-        relu = _unary(lib.mg_relu, "relu", "max(0, self), as micrograd's ReLU.")
-        tanh = _unary(lib.mg_tanh, "tanh", "The hyperbolic tangent.")
-        exp = _unary(lib.mg_exp, "exp", "e ** self; OverflowError where math.exp raises it.")
-        log = _unary(lib.mg_log, "log", "The natural logarithm; ValueError for self <= 0.")
-        sigmoid = _unary(lib.mg_sigmoid, "sigmoid", "1 / (1 + e ** -self), without overflow.")
-        softplus = _unary(lib.mg_softplus, "softplus", "log(1 + e ** self), without overflow.")
         # log(e ** self + e ** other), without overflow: logsumexp and softmax build on it
-        logaddexp = _operator(
-            "logaddexp", "logaddexp({0}, {1})", lib.mg_logaddexp, lib.mg_logaddexp_const
-        )
+        logaddexp = _operator("logaddexp", lib.mg_logaddexp, lib.mg_logaddexp_const)
 
-    def __rpow__(self, other: SupportsFloat) -> Value:  # other ** self
-        if as_float(other) is None:
-            return NotImplemented
-        return Value(other) ** self
+    def _slow_op(self, name: str, other: Any, err: int = 0) -> Any:
+        """Operator or unary method `name` in Python, where C's fast path does not apply.
+
+        err: an error C's fast path met (it made nothing), raised here with the message
+        the Python path would give.
+        """
+        if err:
+            raise_error(err, _SPELLING.get(name, name + " of {0}").format(repr(self), repr(other)))
+        return _SLOW[name](self, other)
 
     def backward(self) -> None:
         """Set this grad to 1 and add every node's gradient below it, in one C call."""
@@ -370,9 +372,6 @@ class Value(Handle):
         if err:
             raise_error(err, "_backward")
 
-    def __neg__(self) -> Value:  # -self
-        return self * -1
-
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
@@ -389,6 +388,46 @@ class Value(Handle):
         """Set the attributes a pickled or copied Value had (a _backward as if assigned)."""
         for name, value in state.items():
             setattr(self, name, value)
+
+
+def _rpow(self: Value, other: Any) -> Any:  # a Value, or NotImplemented
+    """other ** self, as micrograd's Value(other) ** self."""
+    if as_float(other) is None:
+        return NotImplemented
+    return Value(other) ** self
+
+
+# The operators and unary methods are C's (csrc/py_value.c) for a Value and an exact float,
+# int or Value; for anything else, and to raise the errors C reports, they call these. Each
+# operator: its C calls for a Value, and for a number. Two have more: ** by an int is its own
+# op (micrograd's _op says '**2', not '**2.0'), and / by a number other than int or float (a
+# Fraction) is micrograd's self * other**-1, exactly.
+_SLOW: dict[str, Callable[[Value, Any], Any]] = {
+    "__add__": _operator("__add__", lib.mg_add, lib.mg_add_const),
+    "__radd__": _operator("__radd__", lib.mg_add, lib.mg_add_const),
+    "__mul__": _operator("__mul__", lib.mg_mul, lib.mg_mul_const),
+    "__rmul__": _operator("__rmul__", lib.mg_mul, lib.mg_mul_const),
+    # self - other is self + (-other); other - self is other + (-self)
+    "__sub__": _operator("__sub__", lib.mg_sub, lib.mg_sub_const),
+    "__rsub__": _operator("__rsub__", None, lib.mg_rsub),
+    # self / other is self * other**-1 (exact for a Fraction); other / self, other * self**-1
+    "__truediv__": _operator(
+        "__truediv__",
+        lib.mg_div,
+        lib.mg_div_const,
+        general=lambda self, other: self * other**-1,
+    ),
+    "__rtruediv__": _operator("__rtruediv__", None, lib.mg_rdiv),
+    "__pow__": _operator("__pow__", lib.mg_pow, lib.mg_powf, lib.mg_powi),
+    "__rpow__": _rpow,
+    "relu": _unary(lib.mg_relu, "relu"),
+    "tanh": _unary(lib.mg_tanh, "tanh"),
+    "exp": _unary(lib.mg_exp, "exp"),
+    "log": _unary(lib.mg_log, "log"),
+    "sigmoid": _unary(lib.mg_sigmoid, "sigmoid"),
+    "softplus": _unary(lib.mg_softplus, "softplus"),
+}
+Handle._install(Value)
 
 
 def _leaf(data: float, grad: float) -> Value:
