@@ -101,16 +101,31 @@ static void dealloc(PyObject *self)
     Py_DECREF(type);
 }
 
-/* Whether x is a Value the fast paths take, with its index in *i. */
-static int fast(PyObject *x, int *i)
+/* Whether handle x has an index (an exact int in range), in *i. */
+static int index_of(PyObject *x, int *i)
 {
     PyObject *index = ((Handle *)x)->i;
-    if (Py_TYPE(x) != value_type || index == NULL || !PyLong_CheckExact(index))
+    if (index == NULL || !PyLong_CheckExact(index))
         return 0;
     int overflow = 0;
     long v = PyLong_AsLongAndOverflow(index, &overflow);
     *i = (int)v;
     return !overflow && v >= 0 && v <= INT32_MAX;
+}
+
+/* Whether x is a Value the fast paths take, with its index in *i. */
+static int fast(PyObject *x, int *i)
+{
+    return Py_TYPE(x) == value_type && index_of(x, i);
+}
+
+/* Handle x's node, or NULL where index_of fails or the index is past the
+ * chunks (then Python's path raises). */
+static mg_node *node_of(PyObject *x)
+{
+    int i;
+    mg_node *chunk = index_of(x, &i) ? mg_chunk(i >> MG_CHUNK_SHIFT) : NULL;
+    return chunk != NULL ? chunk + (i & (MG_CHUNK_NODES - 1)) : NULL;
 }
 
 /* Whether x is an exact float or int, with its value in *d (an int too big
@@ -313,6 +328,45 @@ static PyObject *pending(PyObject *cls, PyObject *unused)
     return out;
 }
 
+/* .data (closure 0) and .grad (1): read in place; data written through C
+ * (mg_set_data, which then knows to check the may-fail rules), a grad in
+ * place, as the views of _core.py do. Where the handle has no node, or the
+ * value is not an exact float or int, Python's _slow_get and _slow_set. */
+static PyObject *get_double(PyObject *self, void *which)
+{
+    mg_node *n = node_of(self);
+    if (n == NULL)
+        return PyObject_CallMethod(self, "_slow_get", "i", which != NULL);
+    return PyFloat_FromDouble(which != NULL ? n->grad : n->data);
+}
+
+static int set_double(PyObject *self, PyObject *value, void *which)
+{
+    double d;
+    int is_int, i;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete a Value's data or grad");
+        return -1;
+    }
+    if (number(value, &d, &is_int) && index_of(self, &i)) {
+        mg_node *n = which != NULL ? node_of(self) : NULL;
+        if (which == NULL ? mg_set_data(i, d) == 0 : n != NULL) {
+            if (n != NULL)
+                n->grad = d;
+            return 0;
+        }
+    }
+    PyObject *done = PyObject_CallMethod(self, "_slow_set", "iO", which != NULL, value);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+static PyGetSetDef getset[] = {
+    {"data", get_double, set_double, "The value.", NULL},
+    {"grad", get_double, set_double, "The gradient accumulated by backward().", (void *)1},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyMemberDef members[] = {
     {"_i", T_OBJECT_EX, offsetof(Handle, i), 0, "the node's index: set, the handle owns it"},
     {"_a", T_OBJECT, offsetof(Handle, a), 0, "an operand, or what engine.py keeps there"},
@@ -340,6 +394,7 @@ static PyType_Slot slots[] = {
     {Py_tp_traverse, traverse},
     {Py_tp_clear, clear},
     {Py_tp_members, members},
+    {Py_tp_getset, getset},
     {Py_tp_methods, methods},
     {Py_nb_add, nb_add},
     {Py_nb_subtract, nb_sub},

@@ -240,3 +240,34 @@ def test_values_dropped_while_every_allocation_fails():
         finally:
             testcapi.remove_mem_hooks()
         assert live() == base, n
+
+
+def test_data_and_grad_are_read_and_written_in_c_with_python_for_the_rest():
+    calls = []
+
+    def tracer(frame, event, arg):
+        if "micrograd_c" in frame.f_code.co_filename:
+            calls.append(frame.f_code.co_name)
+
+    v = Value(2.0)
+    sys.settrace(tracer)
+    try:
+        v.data = 3.0
+        v.grad = 1
+        got = (v.data, v.grad)
+    finally:
+        sys.settrace(None)
+    assert got == (3.0, 1.0) and type(got[1]) is float and calls == []
+    v.data = Fraction(1, 4)  # other numbers: Python's setter, as before
+    v.grad = True
+    assert (v.data, v.grad) == (0.25, 1.0)
+    inverse = v**-1
+    v.data = 0.0  # written through C: backward knows to check the power again
+    with pytest.raises(ZeroDivisionError):
+        inverse.backward()
+    with pytest.raises(TypeError, match="data must be a real number"):
+        v.data = "1"
+    with pytest.raises(AttributeError):
+        del v.grad
+    with pytest.raises(AttributeError):
+        _ = Value.__new__(Value).data

@@ -15,9 +15,10 @@ index; see _handles.py for how it owns a reference). Its operators and unary
 methods are its C base type's (csrc/py_value.c), which calls the core and
 builds the result with no Python code run, for a Value and an exact float,
 int or Value; everything else comes back here, to ``_slow_op``.
-``.data`` and ``.grad`` are read in place, through views of the arena's
-memory; a grad is written there too, data through C (``mg_set_data``), which
-then knows to check the powers before the next backward. docs/design.md tells the whole story.
+``.data`` and ``.grad`` are the C base's too: read in place, a grad written
+there, data through ``mg_set_data``, which then knows to check the may-fail
+rules before the next backward; other numbers come back here, to
+``_slow_set``. docs/design.md tells the whole story.
 
 What a Value holds besides ``_i``, for ``_prev`` to hand back the very
 objects a node was built from:
@@ -320,10 +321,16 @@ class Value(Handle):
         def logaddexp(self, other: Value | SupportsFloat) -> Value: ...
 
     else:
-        data = property(_reader(0), _set_data, doc="The value.")
-        grad = property(_reader(1), _set_grad, doc="The gradient accumulated by backward().")
         # log(e ** self + e ** other), without overflow: logsumexp and softmax build on it
         logaddexp = _operator("logaddexp", lib.mg_logaddexp, lib.mg_logaddexp_const)
+
+    def _slow_get(self, offset: int) -> float:
+        """.data (offset 0) or .grad (1) where C's getter does not apply (no node: it raises)."""
+        return _reader(offset)(self)
+
+    def _slow_set(self, offset: int, value: Any) -> None:
+        """Set .data (offset 0) or .grad (1) where C's setter does not apply (other numbers)."""
+        (_set_grad if offset else _set_data)(self, value)
 
     def _slow_op(self, name: str, other: Any, err: int = 0) -> Any:
         """Operator or unary method `name` in Python, where C's fast path does not apply.
