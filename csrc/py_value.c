@@ -224,6 +224,8 @@ static const binary_op MUL = {mg_mul, mg_mul_const, mg_mul_const, mg_mul_const, 
 static const binary_op DIV = {mg_div, mg_div_const, mg_div_const, mg_rdiv, "__truediv__",
                               "__rtruediv__"};
 static const binary_op POW = {mg_pow, mg_powf, mg_powi, NULL, "__pow__", "__rpow__"};
+static const binary_op LOGADDEXP = {mg_logaddexp, mg_logaddexp_const, mg_logaddexp_const, NULL,
+                                    "logaddexp", "logaddexp"};
 
 static PyObject *nb_add(PyObject *x, PyObject *y) { return binary(&ADD, x, y); }
 static PyObject *nb_sub(PyObject *x, PyObject *y) { return binary(&SUB, x, y); }
@@ -258,6 +260,8 @@ static PyObject *unary(PyObject *x, int (*f)(int), const char *name)
         return made(r, x, NULL);
     return PyObject_CallMethod(x, "_slow_op", "sOi", name, Py_None, r);
 }
+
+static PyObject *logaddexp(PyObject *x, PyObject *y) { return binary(&LOGADDEXP, x, y); }
 
 static PyObject *relu(PyObject *x, PyObject *unused) { (void)unused; return unary(x, mg_relu, "relu"); }
 static PyObject *tanh_(PyObject *x, PyObject *unused) { (void)unused; return unary(x, mg_tanh, "tanh"); }
@@ -381,6 +385,8 @@ static PyMethodDef methods[] = {
     {"log", log_, METH_NOARGS, "The natural logarithm; ValueError for self <= 0."},
     {"sigmoid", sigmoid, METH_NOARGS, "1 / (1 + e ** -self), without overflow."},
     {"softplus", softplus, METH_NOARGS, "log(1 + e ** self), without overflow."},
+    {"logaddexp", logaddexp, METH_O,
+     "log(e ** self + e ** other), without overflow: logsumexp and softmax build on it."},
     {"_install", install, METH_O | METH_CLASS, "Set the class the fast paths make."},
     {"_flush", flush, METH_NOARGS | METH_CLASS, "Give every filed index back to C."},
     {"_pending", pending, METH_NOARGS | METH_CLASS, "The filed indices not given back yet."},

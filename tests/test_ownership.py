@@ -142,7 +142,7 @@ IN_C = (
     {f"a {op} b" for op in "+-*/"} | {f"a {op} 2" for op in "+-/"} | {f"2 {op} a" for op in "+-*/"}
 )
 IN_C |= {"a * 2.5", "a ** 2", "a ** 0.5", "a ** b", "-a", "relu", "tanh", "exp", "log", "sigmoid"}
-IN_C |= {"softplus", "Value(3)"}
+IN_C |= {"softplus", "Value(3)", "logaddexp"}
 
 
 def raises(make: Callable[[], Any]) -> None:

@@ -291,7 +291,7 @@ class Value(Handle):
             return f"**{int(exponent) if op == lib.MG_POWI else exponent}"
         return _OP_NAMES[op]
 
-    if TYPE_CHECKING:  # what the properties and operators below take and give
+    if TYPE_CHECKING:  # what the C base type's properties, operators and methods take and give
 
         @property
         def data(self) -> float: ...
@@ -319,10 +319,6 @@ class Value(Handle):
         def sigmoid(self) -> Value: ...
         def softplus(self) -> Value: ...
         def logaddexp(self, other: Value | SupportsFloat) -> Value: ...
-
-    else:
-        # log(e ** self + e ** other), without overflow: logsumexp and softmax build on it
-        logaddexp = _operator("logaddexp", lib.mg_logaddexp, lib.mg_logaddexp_const)
 
     def _slow_get(self, offset: int) -> float:
         """.data (offset 0) or .grad (1) where C's getter does not apply (no node: it raises)."""
@@ -433,6 +429,7 @@ _SLOW: dict[str, Callable[[Value, Any], Any]] = {
     "log": _unary(lib.mg_log, "log"),
     "sigmoid": _unary(lib.mg_sigmoid, "sigmoid"),
     "softplus": _unary(lib.mg_softplus, "softplus"),
+    "logaddexp": _operator("logaddexp", lib.mg_logaddexp, lib.mg_logaddexp_const),
 }
 Handle._install(Value)
 
