@@ -51,11 +51,9 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 
 from ._core import (
     MASK,
-    SHIFT,
     as_float,
     child,
     data_of,
-    doubles,
     doubles_of,
     lib,
     raise_error,
@@ -99,19 +97,6 @@ _SPELLING = {
 }  # and "relu of {0}" and so on
 
 
-def _reader(offset: int) -> Callable[[Value], float]:
-    """The getter of double `offset` of a Value's node (0: data, 1: grad), read in place."""
-
-    def get(self: Value) -> float:
-        i = self._i
-        try:
-            return doubles[i >> SHIFT][(i & MASK) * 4 + offset]
-        except IndexError:  # a chunk made since the views were last refreshed
-            return doubles_of(i)[(i & MASK) * 4 + offset]
-
-    return get
-
-
 def _set_data(self: Value, value: SupportsFloat) -> None:
     """Set the data through C, which then checks the powers before the next backward."""
     err = lib.mg_set_data(self._i, value if type(value) is float else real(value, "data"))
@@ -122,11 +107,7 @@ def _set_data(self: Value, value: SupportsFloat) -> None:
 def _set_grad(self: Value, value: SupportsFloat) -> None:
     """Set the grad, in place."""
     i = self._i
-    x = value if type(value) is float else real(value, "grad")
-    try:
-        doubles[i >> SHIFT][(i & MASK) * 4 + 1] = x
-    except IndexError:
-        doubles_of(i)[(i & MASK) * 4 + 1] = x
+    doubles_of(i)[(i & MASK) * 4 + 1] = value if type(value) is float else real(value, "grad")
 
 
 def _operator(
@@ -322,7 +303,8 @@ class Value(Handle):
 
     def _slow_get(self, offset: int) -> float:
         """.data (offset 0) or .grad (1) where C's getter does not apply (no node: it raises)."""
-        return _reader(offset)(self)
+        i = self._i
+        return doubles_of(i)[(i & MASK) * 4 + offset]
 
     def _slow_set(self, offset: int, value: Any) -> None:
         """Set .data (offset 0) or .grad (1) where C's setter does not apply (other numbers)."""
