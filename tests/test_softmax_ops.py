@@ -130,3 +130,13 @@ def test_replay_agrees_with_eager_bit_for_bit():
         fresh.backward()
         assert replayed == fresh.data
         assert replayed_grads == [x.grad for x in xs]
+
+
+def test_softmax_and_logsumexp_take_a_generator():
+    xs = [Value(1.0), Value(2.0)]
+    assert [v.data for v in micrograd_c.softmax(x for x in xs)] == [
+        v.data for v in micrograd_c.softmax(xs)
+    ]
+    assert micrograd_c.logsumexp(x for x in xs).data == micrograd_c.logsumexp(xs).data
+    with pytest.raises(ValueError, match="at least one"):
+        micrograd_c.logsumexp(x for x in [])

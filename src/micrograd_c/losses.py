@@ -7,7 +7,7 @@ plain Python expression would), so gradients come from the engine.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import SupportsFloat, cast
 
 from ._core import ffi, lib, real
@@ -55,15 +55,17 @@ def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[Value | float
     return _mean([z.softplus() - z * y for z, y in zip(logits, labels, strict=True)])
 
 
-def logsumexp(values: Sequence[Value]) -> Value:
+def logsumexp(values: Iterable[Value]) -> Value:
     """log(sum(e ** v for v in values)), without overflow: logaddexp, pair by pair."""
+    values = list(values)  # (any iterable, read once)
     if not values:
         raise ValueError("logsumexp needs at least one value")
     return functools.reduce(Value.logaddexp, values)
 
 
-def softmax(values: Sequence[Value]) -> list[Value]:
+def softmax(values: Iterable[Value]) -> list[Value]:
     """e ** v / sum(e ** u for u in values), for each v: e ** (v - logsumexp), never overflowing."""
+    values = list(values)  # (read twice: a generator would be empty the second time)
     shift = -logsumexp(values)
     return [(v + shift).exp() for v in values]
 
